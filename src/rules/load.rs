@@ -1,0 +1,97 @@
+//! TOML text to [`RuleFileSpec`], collecting every error instead of stopping
+//! at the first: each section, column and rule is deserialized on its own,
+//! with spans kept so errors point at the offending key.
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::error::Problems;
+use super::spec::{ColumnSpec, RowRuleSpec, RuleFileSpec};
+
+const SECTIONS: &str = "dataset, file, columns, rules";
+
+/// Parses rule-file text; problems go to `problems`, and whatever parsed
+/// cleanly is returned so that later stages can report their own errors too.
+pub(crate) fn parse(source: &str, problems: &mut Problems<'_>) -> RuleFileSpec {
+    let (root, syntax_errors) = DeTable::parse_recoverable(source);
+    if !syntax_errors.is_empty() {
+        for err in &syntax_errors {
+            problems.toml(err, &(0..0));
+        }
+        // Deserializing a half-parsed document would only add noise.
+        return RuleFileSpec::default();
+    }
+    let mut spec = RuleFileSpec::default();
+    for (key, value) in root.into_inner() {
+        let key_span = key.span();
+        match key.get_ref().as_ref() {
+            "dataset" => {
+                if let Some(d) = deserialize(value, problems) {
+                    spec.dataset = d;
+                }
+            }
+            "file" => {
+                if let Some(f) = deserialize(value, problems) {
+                    spec.file = f;
+                }
+            }
+            "columns" => spec.columns = columns(value, problems),
+            "rules" => spec.rules = row_rules(value, problems),
+            other => problems.span(
+                &key_span,
+                format!("unknown section `{other}`, expected one of {SECTIONS}"),
+            ),
+        }
+    }
+    spec
+}
+
+fn deserialize<T: DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+    problems: &mut Problems<'_>,
+) -> Option<T> {
+    let span = value.span();
+    T::deserialize(ValueDeserializer::from(value))
+        .map_err(|err| problems.toml(&err, &span))
+        .ok()
+}
+
+fn columns(
+    value: Spanned<DeValue<'_>>,
+    problems: &mut Problems<'_>,
+) -> Vec<(Spanned<String>, ColumnSpec)> {
+    let span = value.span();
+    let DeValue::Table(table) = value.into_inner() else {
+        problems.span(&span, "`columns` must be a table of `[columns.NAME]` tables");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, column) in table {
+        let name_span = name.span();
+        let name = name.into_inner().into_owned();
+        if !column.get_ref().is_table() {
+            problems.span(
+                &column.span(),
+                format!("column `{name}` must be a table, like [columns.{name}]"),
+            );
+            continue;
+        }
+        if let Some(spec) = deserialize::<ColumnSpec>(column, problems) {
+            out.push((Spanned::new(name_span, name), spec));
+        }
+    }
+    out
+}
+
+fn row_rules(value: Spanned<DeValue<'_>>, problems: &mut Problems<'_>) -> Vec<RowRuleSpec> {
+    let span = value.span();
+    let DeValue::Array(items) = value.into_inner() else {
+        problems.span(&span, "`rules` must be an array of tables, written [[rules]]");
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| deserialize::<RowRuleSpec>(item, problems))
+        .collect()
+}

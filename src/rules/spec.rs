@@ -1,0 +1,218 @@
+//! The rule file as written: serde types that mirror the TOML, with no logic.
+//!
+//! Every table denies unknown keys so a typo is an error, not a silently
+//! ignored rule. Values whose meaning depends on other keys (bounds, patterns,
+//! expressions) keep their source span so the compiler can point at them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `[dataset]`: what the file is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// Short name shown in reports.
+    pub name: Option<String>,
+    /// Free text for people reading the rules.
+    pub description: Option<String>,
+}
+
+/// `[file]`: how to read the file and the file-level rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Field delimiter, one ASCII character.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: Spanned<String>,
+    /// Header columns that must be present; default: every declared column.
+    pub required_columns: Option<Vec<Spanned<String>>>,
+    /// What a header column without a rule does: `report` (default) or `fail`.
+    #[serde(default)]
+    pub unexpected_columns: UnexpectedColumns,
+    /// The file fails when it has fewer data rows than this.
+    #[serde(default = "default_min_rows")]
+    pub min_rows: u64,
+    /// The file fails when more than this fraction of its rows is quarantined.
+    pub max_quarantined_fraction: Option<Spanned<f64>>,
+}
+
+impl Default for FileSpec {
+    fn default() -> Self {
+        FileSpec {
+            delimiter: Spanned::new(0..0, default_delimiter_str()),
+            required_columns: None,
+            unexpected_columns: UnexpectedColumns::default(),
+            min_rows: default_min_rows(),
+            max_quarantined_fraction: None,
+        }
+    }
+}
+
+fn default_delimiter_str() -> String {
+    ",".to_owned()
+}
+
+fn default_delimiter() -> Spanned<String> {
+    Spanned::new(0..0, default_delimiter_str())
+}
+
+fn default_min_rows() -> u64 {
+    1
+}
+
+/// What to do with header columns that no rule declares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnexpectedColumns {
+    /// List them in the report; the file can still pass.
+    #[default]
+    Report,
+    /// Fail the file.
+    Fail,
+}
+
+/// How bad a failed rule is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The row is quarantined.
+    #[default]
+    Error,
+    /// The row is kept and the failure counted.
+    Warn,
+}
+
+impl Severity {
+    /// The spelling used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warn => "warn",
+        }
+    }
+}
+
+/// The declared type of a column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// Any text.
+    #[default]
+    String,
+    /// A whole number that fits in 64 bits.
+    Integer,
+    /// A finite decimal or scientific number.
+    Number,
+    /// One of the configured true/false spellings.
+    Boolean,
+    /// A calendar date in one of the configured formats.
+    Date,
+    /// A list of objects (Python literal or JSON), such as TMDB `genres`.
+    EntityList,
+    /// One object (Python literal or JSON), or empty.
+    Entity,
+    /// Any JSON document.
+    Json,
+}
+
+impl ColumnType {
+    /// The spelling used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Integer => "integer",
+            ColumnType::Number => "number",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::EntityList => "entity_list",
+            ColumnType::Entity => "entity",
+            ColumnType::Json => "json",
+        }
+    }
+}
+
+/// The type of a key inside an entity (`keys = { id = "integer" }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyType {
+    /// An integer literal.
+    Integer,
+    /// A number literal (integer or float).
+    Number,
+    /// A string literal.
+    String,
+    /// A boolean literal.
+    Boolean,
+    /// Any value, including null.
+    Any,
+}
+
+/// `[columns.NAME]`: the rules of one column.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// The declared type; `string` when absent.
+    #[serde(default, rename = "type")]
+    pub ty: ColumnType,
+    /// An empty field is a violation.
+    #[serde(default)]
+    pub required: bool,
+    /// Severity of every rule of this column.
+    #[serde(default)]
+    pub severity: Severity,
+    /// Smallest allowed value (number, or date string for dates).
+    pub min: Option<Spanned<toml::Value>>,
+    /// Largest allowed value (number, or date string for dates).
+    pub max: Option<Spanned<toml::Value>>,
+    /// Fewest characters.
+    pub min_length: Option<usize>,
+    /// Most characters.
+    pub max_length: Option<usize>,
+    /// A regular expression the whole field must match.
+    pub pattern: Option<Spanned<String>>,
+    /// The field must be one of these values.
+    pub allowed: Option<Vec<String>>,
+    /// No two accepted rows may share a value.
+    #[serde(default)]
+    pub unique: bool,
+    /// Spellings of true, for booleans.
+    pub true_values: Option<Vec<String>>,
+    /// Spellings of false, for booleans.
+    pub false_values: Option<Vec<String>>,
+    /// strftime formats, for dates; default `%Y-%m-%d`.
+    pub formats: Option<Vec<Spanned<String>>>,
+    /// Keys every entity must have, with their types.
+    pub keys: Option<BTreeMap<String, KeyType>>,
+    /// Free text for people reading the rules.
+    pub description: Option<String>,
+}
+
+/// `[[rules]]`: one cross-field rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowRuleSpec {
+    /// Unique name of the rule.
+    pub name: Spanned<String>,
+    /// A boolean expression that every row must satisfy.
+    pub expr: Spanned<String>,
+    /// What a failure does.
+    #[serde(default)]
+    pub severity: Severity,
+    /// Free text for people reading the rules.
+    pub description: Option<String>,
+}
+
+/// A whole rule file, after every section deserialized.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFileSpec {
+    /// `[dataset]`.
+    pub dataset: DatasetSpec,
+    /// `[file]`.
+    pub file: FileSpec,
+    /// `[columns.*]` in file order.
+    pub columns: Vec<(Spanned<String>, ColumnSpec)>,
+    /// `[[rules]]` in file order.
+    pub rules: Vec<RowRuleSpec>,
+}
