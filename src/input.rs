@@ -144,7 +144,10 @@ impl<R: Read> CsvInput<R> {
 
         // The csv crate hands back leftovers of the previous terminator and
         // any blank lines at the front of the span.
-        let lead = span.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+        let lead = span
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
         let lead_breaks = count_breaks(&span[..lead], &mut self.after_cr);
         for i in 0..lead_breaks {
             if self.blank_line_examples.len() < BLANK_EXAMPLES {
@@ -230,10 +233,12 @@ fn count_breaks(bytes: &[u8], after_cr: &mut bool) -> u64 {
 /// Lower-case hex of a byte string.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Hex sha256 of a byte string.
@@ -261,7 +266,11 @@ mod tests {
                 line: r.line,
                 end_line: r.end_line,
                 raw: String::from_utf8_lossy(r.raw).into_owned(),
-                fields: r.fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
+                fields: r
+                    .fields
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect(),
             });
             input.release();
         }
@@ -274,7 +283,12 @@ mod tests {
 
     #[test]
     fn numbers_lines_for_every_line_ending() {
-        for data in [&b"h\n1\n2\n3"[..], b"h\r\n1\r\n2\r\n3\r\n", b"h\r1\r2\r3\r", b"h\r\n1\n2\r3"] {
+        for data in [
+            &b"h\n1\n2\n3"[..],
+            b"h\r\n1\r\n2\r\n3\r\n",
+            b"h\r1\r2\r3\r",
+            b"h\r\n1\n2\r3",
+        ] {
             let (seen, summary) = read_all(data);
             assert_eq!(
                 lines_and_raw(&seen),
@@ -297,7 +311,10 @@ mod tests {
     #[test]
     fn counts_skipped_blank_lines() {
         let (seen, summary) = read_all(b"a\n1\n\n\n2\r\n\r\n3\n\n");
-        assert_eq!(lines_and_raw(&seen), vec![(1, "a"), (2, "1"), (5, "2"), (7, "3")]);
+        assert_eq!(
+            lines_and_raw(&seen),
+            vec![(1, "a"), (2, "1"), (5, "2"), (7, "3")]
+        );
         assert_eq!(summary.blank_lines, 4);
         assert_eq!(summary.blank_line_examples, vec![3, 4, 6, 8]);
     }

@@ -1,12 +1,20 @@
 //! dqgate: a data-quality gate for CSV feeds.
 //!
 //! The pipeline: [`rules`] loads and compiles a rule file; [`input`] streams
-//! the CSV with raw bytes and true line numbers; [`check`] runs every record
-//! through the compiled rules ([`row`]) and sends it to the accepted or
-//! quarantined output ([`output`]) while [`tally`] counts; [`report`] renders
-//! the result as a table or JSON.
+//! the CSV with raw bytes and true line numbers; [`header`] binds the rules
+//! to the file's header; [`check`] runs every record through the compiled
+//! rules ([`row`]) and sends it to the accepted or quarantined output
+//! ([`output`]) while [`tally`] counts; [`report`] renders the result as a
+//! table or JSON.
 
-pub mod literal;
+pub mod check;
+pub mod cli;
+pub mod header;
 pub mod input;
+pub mod literal;
+pub mod output;
+pub mod report;
+pub mod row;
 pub mod rules;
+pub mod tally;
 pub mod value;

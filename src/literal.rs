@@ -343,7 +343,9 @@ impl<'a> Parser<'a> {
             "False" | "false" => Ok(Literal::Bool(false)),
             other => Err(LiteralError {
                 offset: start,
-                reason: format!("unknown word {other:?} (expected None, True, False, null, true or false)"),
+                reason: format!(
+                    "unknown word {other:?} (expected None, True, False, null, true or false)"
+                ),
             }),
         }
     }
@@ -392,7 +394,9 @@ mod tests {
     #[test]
     fn parses_tmdb_python_genres() {
         let v = parse("[{'id': 16, 'name': 'Animation'}, {'id': 35, 'name': 'Comedy'}]").unwrap();
-        let Literal::List(items) = &v else { panic!("not a list") };
+        let Literal::List(items) = &v else {
+            panic!("not a list")
+        };
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].get("id"), Some(&Literal::Int(16)));
         assert_eq!(items[1].get("name"), Some(&s("Comedy")));
@@ -422,8 +426,14 @@ mod tests {
         assert_eq!(parse("false").unwrap(), Literal::Bool(false));
         assert_eq!(parse("-12").unwrap(), Literal::Int(-12));
         assert_eq!(parse("8.2e-05").unwrap(), Literal::Float(8.2e-05));
-        assert_eq!(parse("(1, 2)").unwrap(), Literal::List(vec![Literal::Int(1), Literal::Int(2)]));
-        assert_eq!(parse("[1, 2,]").unwrap(), Literal::List(vec![Literal::Int(1), Literal::Int(2)]));
+        assert_eq!(
+            parse("(1, 2)").unwrap(),
+            Literal::List(vec![Literal::Int(1), Literal::Int(2)])
+        );
+        assert_eq!(
+            parse("[1, 2,]").unwrap(),
+            Literal::List(vec![Literal::Int(1), Literal::Int(2)])
+        );
         assert_eq!(parse("  []  ").unwrap(), Literal::List(vec![]));
     }
 
@@ -437,7 +447,10 @@ mod tests {
         assert_eq!(err.offset, 11);
 
         let err = parse("[{'name': 'unterminated}]").unwrap_err();
-        assert_eq!((err.offset, err.reason.as_str()), (10, "string is not closed"));
+        assert_eq!(
+            (err.offset, err.reason.as_str()),
+            (10, "string is not closed")
+        );
 
         let err = parse("[1] trailing").unwrap_err();
         assert_eq!(err.offset, 4);

@@ -26,7 +26,14 @@ struct Catalog {
 }
 
 impl Catalog {
-    fn add(&mut self, name: String, column: Option<&str>, kind: RuleKind, severity: Severity, detail: String) -> usize {
+    fn add(
+        &mut self,
+        name: String,
+        column: Option<&str>,
+        kind: RuleKind,
+        severity: Severity,
+        detail: String,
+    ) -> usize {
         self.names.insert(name.clone());
         self.rules.push(RuleInfo {
             name,
@@ -66,14 +73,46 @@ pub(crate) fn compile(spec: RuleFileSpec, source: &str, problems: &mut Problems<
         names: HashSet::new(),
     };
     let builtin = |c: &mut Catalog, name: &str, kind, detail: &str| {
-        c.add(name.to_owned(), None, kind, Severity::Error, detail.to_owned())
+        c.add(
+            name.to_owned(),
+            None,
+            kind,
+            Severity::Error,
+            detail.to_owned(),
+        )
     };
     let csv = CsvRules {
-        field_count: builtin(&mut catalog, "csv.field_count", RuleKind::Csv, "as many fields as the header"),
-        quotes: builtin(&mut catalog, "csv.quotes", RuleKind::Csv, "well-formed quoting"),
+        field_count: builtin(
+            &mut catalog,
+            "csv.field_count",
+            RuleKind::Csv,
+            "as many fields as the header",
+        ),
+        empty_record: builtin(
+            &mut catalog,
+            "csv.empty_record",
+            RuleKind::Csv,
+            "at least one non-empty field",
+        ),
+        quotes: builtin(
+            &mut catalog,
+            "csv.quotes",
+            RuleKind::Csv,
+            "well-formed quoting",
+        ),
         utf8: builtin(&mut catalog, "csv.utf8", RuleKind::Csv, "valid UTF-8"),
-        too_large: builtin(&mut catalog, "csv.too_large", RuleKind::Csv, "within --max-field-bytes and --max-record-bytes"),
-        header: builtin(&mut catalog, "file.header", RuleKind::Header, "the header has every required column"),
+        too_large: builtin(
+            &mut catalog,
+            "csv.too_large",
+            RuleKind::Csv,
+            "within --max-field-bytes and --max-record-bytes",
+        ),
+        header: builtin(
+            &mut catalog,
+            "file.header",
+            RuleKind::Header,
+            "the header has every required column",
+        ),
     };
 
     let file = compile_file(&spec, problems);
@@ -92,7 +131,10 @@ pub(crate) fn compile(spec: RuleFileSpec, source: &str, problems: &mut Problems<
             continue;
         }
         if catalog.names.contains(name) {
-            problems.span(&rule.name.span(), format!("a rule named `{name}` is already defined"));
+            problems.span(
+                &rule.name.span(),
+                format!("a rule named `{name}` is already defined"),
+            );
             continue;
         }
         match expr::compile(rule.expr.get_ref(), &declared) {
@@ -155,15 +197,27 @@ fn compile_file(spec: &RuleFileSpec, problems: &mut Problems<'_>) -> FileRules {
             b','
         }
     };
-    let declared: HashSet<&str> = spec.columns.iter().map(|(n, _)| n.get_ref().as_str()).collect();
+    let declared: HashSet<&str> = spec
+        .columns
+        .iter()
+        .map(|(n, _)| n.get_ref().as_str())
+        .collect();
     let required_columns = match &f.required_columns {
-        None => spec.columns.iter().map(|(n, _)| n.get_ref().clone()).collect(),
+        None => spec
+            .columns
+            .iter()
+            .map(|(n, _)| n.get_ref().clone())
+            .collect(),
         Some(list) => {
             for name in list {
                 if !declared.contains(name.get_ref().as_str()) {
                     problems.span(
                         &name.span(),
-                        format!("required column `{}` has no [columns.{}] table", name.get_ref(), name.get_ref()),
+                        format!(
+                            "required column `{}` has no [columns.{}] table",
+                            name.get_ref(),
+                            name.get_ref()
+                        ),
                     );
                 }
             }
@@ -173,7 +227,10 @@ fn compile_file(spec: &RuleFileSpec, problems: &mut Problems<'_>) -> FileRules {
     let max_quarantined_fraction = f.max_quarantined_fraction.as_ref().map(|v| {
         let x = *v.get_ref();
         if !(0.0..=1.0).contains(&x) {
-            problems.span(&v.span(), format!("max_quarantined_fraction must be between 0 and 1, found {x}"));
+            problems.span(
+                &v.span(),
+                format!("max_quarantined_fraction must be between 0 and 1, found {x}"),
+            );
         }
         x
     });
@@ -196,7 +253,13 @@ fn compile_column(
     let at = name.span();
     let sev = spec.severity;
     let mut misplaced = |key: &str, applies: &str| {
-        problems.span(&at, format!("column `{col}`: `{key}` applies only to {applies} columns, not {}", spec.ty.as_str()));
+        problems.span(
+            &at,
+            format!(
+                "column `{col}`: `{key}` applies only to {applies} columns, not {}",
+                spec.ty.as_str()
+            ),
+        );
     };
     if spec.true_values.is_some() && spec.ty != ColumnType::Boolean {
         misplaced("true_values", "boolean");
@@ -210,7 +273,12 @@ fn compile_column(
     if spec.keys.is_some() && !matches!(spec.ty, ColumnType::EntityList | ColumnType::Entity) {
         misplaced("keys", "entity_list and entity");
     }
-    if spec.unique && matches!(spec.ty, ColumnType::EntityList | ColumnType::Entity | ColumnType::Json) {
+    if spec.unique
+        && matches!(
+            spec.ty,
+            ColumnType::EntityList | ColumnType::Entity | ColumnType::Json
+        )
+    {
         misplaced("unique", "scalar");
     }
 
@@ -235,14 +303,23 @@ fn compile_column(
                 Some(list) => {
                     for f in list {
                         if !valid_date_format(f.get_ref()) {
-                            problems.span(&f.span(), format!("column `{col}`: {:?} is not a valid date format", f.get_ref()));
+                            problems.span(
+                                &f.span(),
+                                format!(
+                                    "column `{col}`: {:?} is not a valid date format",
+                                    f.get_ref()
+                                ),
+                            );
                         }
                     }
                     list.iter().map(|f| f.get_ref().clone()).collect()
                 }
             };
             if formats.is_empty() {
-                problems.span(&at, format!("column `{col}`: `formats` needs at least one format"));
+                problems.span(
+                    &at,
+                    format!("column `{col}`: `formats` needs at least one format"),
+                );
             }
             TypeCheck::Date { formats }
         }
@@ -262,29 +339,54 @@ fn compile_column(
 
     let type_detail = match &parse {
         TypeCheck::Date { formats } => format!("date ({})", formats.join(" | ")),
-        TypeCheck::Boolean { truthy, falsy } => format!("boolean ({} / {})", truthy.join(","), falsy.join(",")),
+        TypeCheck::Boolean { truthy, falsy } => {
+            format!("boolean ({} / {})", truthy.join(","), falsy.join(","))
+        }
         TypeCheck::EntityList { keys } | TypeCheck::Entity { keys } if !keys.is_empty() => format!(
             "{} with keys {}",
             spec.ty.as_str(),
-            keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")
+            keys.iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => spec.ty.as_str().to_owned(),
     };
 
-    let required = spec
-        .required
-        .then(|| catalog.add(format!("{col}.required"), Some(col), RuleKind::Required, sev, "not empty".into()));
-    let type_rule = (spec.ty != ColumnType::String)
-        .then(|| catalog.add(format!("{col}.type"), Some(col), RuleKind::Type, sev, type_detail));
+    let required = spec.required.then(|| {
+        catalog.add(
+            format!("{col}.required"),
+            Some(col),
+            RuleKind::Required,
+            sev,
+            "not empty".into(),
+        )
+    });
+    let type_rule = (spec.ty != ColumnType::String).then(|| {
+        catalog.add(
+            format!("{col}.type"),
+            Some(col),
+            RuleKind::Type,
+            sev,
+            type_detail,
+        )
+    });
 
-    let mut bound = |which: &str, value: &Option<Spanned<toml::Value>>, kind: RuleKind, op: &str, catalog: &mut Catalog| {
+    let mut bound = |which: &str,
+                     value: &Option<Spanned<toml::Value>>,
+                     kind: RuleKind,
+                     op: &str,
+                     catalog: &mut Catalog| {
         let value = value.as_ref()?;
         let b = convert_bound(col, which, spec.ty, value, problems)?;
         let shown = match b {
             Bound::Num(x) => format!("{op} {x}"),
             Bound::Date(d) => format!("{op} {d}"),
         };
-        Some((b, catalog.add(format!("{col}.{which}"), Some(col), kind, sev, shown)))
+        Some((
+            b,
+            catalog.add(format!("{col}.{which}"), Some(col), kind, sev, shown),
+        ))
     };
     let min = bound("min", &spec.min, RuleKind::Min, ">=", catalog);
     let max = bound("max", &spec.max, RuleKind::Max, "<=", catalog);
@@ -300,7 +402,13 @@ fn compile_column(
         (
             spec.min_length,
             spec.max_length,
-            catalog.add(format!("{col}.length"), Some(col), RuleKind::Length, sev, detail),
+            catalog.add(
+                format!("{col}.length"),
+                Some(col),
+                RuleKind::Length,
+                sev,
+                detail,
+            ),
         )
     });
 
@@ -318,11 +426,20 @@ fn compile_column(
         match built {
             Ok(re) => Some((
                 re,
-                catalog.add(format!("{col}.pattern"), Some(col), RuleKind::Pattern, sev, p.get_ref().clone()),
+                catalog.add(
+                    format!("{col}.pattern"),
+                    Some(col),
+                    RuleKind::Pattern,
+                    sev,
+                    p.get_ref().clone(),
+                ),
             )),
             Err(err) => {
                 let reason = err.to_string().replace('\n', "\n      ");
-                problems.span(&p.span(), format!("column `{col}`: invalid pattern: {reason}"));
+                problems.span(
+                    &p.span(),
+                    format!("column `{col}`: invalid pattern: {reason}"),
+                );
                 None
             }
         }
@@ -331,13 +448,25 @@ fn compile_column(
     let allowed = spec.allowed.as_ref().map(|values| {
         (
             values.iter().cloned().collect(),
-            catalog.add(format!("{col}.allowed"), Some(col), RuleKind::Allowed, sev, values.join(", ")),
+            catalog.add(
+                format!("{col}.allowed"),
+                Some(col),
+                RuleKind::Allowed,
+                sev,
+                values.join(", "),
+            ),
         )
     });
 
-    let unique = spec
-        .unique
-        .then(|| catalog.add(format!("{col}.unique"), Some(col), RuleKind::Unique, sev, "no repeated value".into()));
+    let unique = spec.unique.then(|| {
+        catalog.add(
+            format!("{col}.unique"),
+            Some(col),
+            RuleKind::Unique,
+            sev,
+            "no repeated value".into(),
+        )
+    });
 
     Column {
         name: col.to_owned(),
@@ -363,25 +492,42 @@ fn convert_bound(
 ) -> Option<Bound> {
     let span = value.span();
     match (ty, value.get_ref()) {
-        (ColumnType::Integer | ColumnType::Number, toml::Value::Integer(i)) => Some(Bound::Num(*i as f64)),
+        (ColumnType::Integer | ColumnType::Number, toml::Value::Integer(i)) => {
+            Some(Bound::Num(*i as f64))
+        }
         (ColumnType::Integer | ColumnType::Number, toml::Value::Float(x)) => Some(Bound::Num(*x)),
-        (ColumnType::Date, toml::Value::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            Ok(d) => Some(Bound::Date(d)),
-            Err(_) => {
-                problems.span(&span, format!("column `{col}`: `{which}` must be a date written YYYY-MM-DD, found {s:?}"));
-                None
+        (ColumnType::Date, toml::Value::String(s)) => {
+            match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Some(Bound::Date(d)),
+                Err(_) => {
+                    problems.span(&span, format!("column `{col}`: `{which}` must be a date written YYYY-MM-DD, found {s:?}"));
+                    None
+                }
             }
-        },
+        }
         (ColumnType::Date, toml::Value::Datetime(dt)) => match dt.date {
-            Some(d) => NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day)).map(Bound::Date),
+            Some(d) => {
+                NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+                    .map(Bound::Date)
+            }
             None => {
                 problems.span(&span, format!("column `{col}`: `{which}` must be a date"));
                 None
             }
         },
         (ColumnType::Integer | ColumnType::Number | ColumnType::Date, other) => {
-            let expected = if ty == ColumnType::Date { "a date" } else { "a number" };
-            problems.span(&span, format!("column `{col}`: `{which}` must be {expected}, found a {}", other.type_str()));
+            let expected = if ty == ColumnType::Date {
+                "a date"
+            } else {
+                "a number"
+            };
+            problems.span(
+                &span,
+                format!(
+                    "column `{col}`: `{which}` must be {expected}, found a {}",
+                    other.type_str()
+                ),
+            );
             None
         }
         (other, _) => {
@@ -401,7 +547,9 @@ fn valid_date_format(format: &str) -> bool {
     use chrono::format::{Item, StrftimeItems};
     let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
     !items.iter().any(|i| matches!(i, Item::Error))
-        && items.iter().any(|i| !matches!(i, Item::Literal(_) | Item::Space(_)))
+        && items
+            .iter()
+            .any(|i| !matches!(i, Item::Literal(_) | Item::Space(_)))
 }
 
 #[cfg(test)]
@@ -413,9 +561,10 @@ mod tests {
     fn problems(text: &str) -> Vec<(usize, usize, String)> {
         match RuleSet::from_source(Path::new("t.toml"), text) {
             Ok(_) => Vec::new(),
-            Err(RuleFileError::Invalid { problems, .. }) => {
-                problems.into_iter().map(|p| (p.line, p.column, p.message)).collect()
-            }
+            Err(RuleFileError::Invalid { problems, .. }) => problems
+                .into_iter()
+                .map(|p| (p.line, p.column, p.message))
+                .collect(),
             Err(other) => panic!("{other}"),
         }
     }
@@ -450,6 +599,7 @@ severity = "warn"
             names,
             [
                 "csv.field_count",
+                "csv.empty_record",
                 "csv.quotes",
                 "csv.utf8",
                 "csv.too_large",
@@ -491,8 +641,16 @@ expr = "nme == 'x'"
 "#;
         let found = problems(text);
         let at: Vec<_> = found.iter().map(|(l, c, _)| (*l, *c)).collect();
-        assert_eq!(at, vec![(2, 13), (5, 8), (8, 1), (13, 7), (17, 9), (19, 2)], "{found:#?}");
-        let all = found.iter().map(|(_, _, m)| m.as_str()).collect::<Vec<_>>().join("\n");
+        assert_eq!(
+            at,
+            vec![(2, 13), (5, 8), (8, 1), (13, 7), (17, 9), (19, 2)],
+            "{found:#?}"
+        );
+        let all = found
+            .iter()
+            .map(|(_, _, m)| m.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         for needle in [
             "delimiter must be one ASCII character",
             "unknown variant `integr`",
@@ -522,7 +680,11 @@ name = "other.pattern"
 expr = "true"
 "#,
         );
-        let all = found.iter().map(|(_, _, m)| m.as_str()).collect::<Vec<_>>().join("\n");
+        let all = found
+            .iter()
+            .map(|(_, _, m)| m.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         for needle in [
             "invalid pattern",
             "`formats` applies only to date columns",

@@ -162,7 +162,10 @@ pub fn compile(text: &str, columns: &dyn Columns) -> Result<Expr, ExprError> {
     if let Some(tok) = parser.tokens.get(parser.pos) {
         return Err(ExprError {
             offset: tok.offset,
-            message: format!("unexpected {} after a complete expression", tok.kind.describe()),
+            message: format!(
+                "unexpected {} after a complete expression",
+                tok.kind.describe()
+            ),
         });
     }
     if !matches!(ty, Ty::Bool | Ty::Null) {
@@ -222,7 +225,9 @@ impl Expr {
                 if v == Value::Null {
                     return Value::Null;
                 }
-                let found = set.iter().any(|c| v.compare(c.value()).is_some_and(|o| o.is_eq()));
+                let found = set
+                    .iter()
+                    .any(|c| v.compare(c.value()).is_some_and(|o| o.is_eq()));
                 Value::Bool(found != *negated)
             }
             Expr::Call(f, e) => call(*f, e.eval(row)),
@@ -238,9 +243,11 @@ impl Expr {
                     out.push(*i);
                 }
             }
-            Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e, _) | Expr::In(e, _, _) | Expr::Call(_, e) => {
-                e.columns(out)
-            }
+            Expr::Not(e)
+            | Expr::Neg(e)
+            | Expr::IsNull(e, _)
+            | Expr::In(e, _, _)
+            | Expr::Call(_, e) => e.columns(out),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Arith(_, a, b) => {
                 a.columns(out);
                 b.columns(out);
@@ -257,7 +264,11 @@ fn arith<'a>(op: ArithOp, a: Value<'a>, b: Value<'a>) -> Value<'a> {
             ArithOp::Mul => x.checked_mul(y),
             ArithOp::Rem => x.checked_rem(y),
             ArithOp::Div => {
-                return if y == 0 { Value::Null } else { Value::Num(x as f64 / y as f64) };
+                return if y == 0 {
+                    Value::Null
+                } else {
+                    Value::Num(x as f64 / y as f64)
+                };
             }
         };
         // Overflow falls back to floating point rather than failing the row.
@@ -277,7 +288,11 @@ fn arith_f64<'a>(op: ArithOp, x: f64, y: f64) -> Value<'a> {
         ArithOp::Div => x / y,
         ArithOp::Rem => x % y,
     };
-    if r.is_finite() { Value::Num(r) } else { Value::Null }
+    if r.is_finite() {
+        Value::Num(r)
+    } else {
+        Value::Null
+    }
 }
 
 fn call(f: Func, v: Value<'_>) -> Value<'_> {
@@ -386,7 +401,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, ExprError> {
                     (b'>', true) => ">=",
                     (b'<', false) => "<",
                     (b'>', false) => ">",
-                    (b'=', false) => return err(start, "'=' is not an operator; use '==' to compare".into()),
+                    (b'=', false) => {
+                        return err(start, "'=' is not an operator; use '==' to compare".into());
+                    }
                     _ => return err(start, "'!' is not an operator; use 'not' or '!='".into()),
                 })
             }
@@ -424,7 +441,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, ExprError> {
                 TokKind::Ident(name)
             }
             b'0'..=b'9' | b'.' => {
-                while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.' || bytes[i] == b'_') {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_digit() || bytes[i] == b'.' || bytes[i] == b'_')
+                {
                     i += 1;
                 }
                 if i < bytes.len() && matches!(bytes[i], b'e' | b'E') {
@@ -500,7 +519,10 @@ impl Parser<'_> {
 
     fn peek_op(&self) -> Option<&'static str> {
         match self.tokens.get(self.pos) {
-            Some(Token { kind: TokKind::Op(o), .. }) => Some(o),
+            Some(Token {
+                kind: TokKind::Op(o),
+                ..
+            }) => Some(o),
             _ => None,
         }
     }
@@ -511,8 +533,14 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(())
             }
-            Some(t) => self.error(t.offset, format!("expected {what}, found {}", t.kind.describe())),
-            None => self.error(self.end, format!("expected {what}, found the end of the expression")),
+            Some(t) => self.error(
+                t.offset,
+                format!("expected {what}, found {}", t.kind.describe()),
+            ),
+            None => self.error(
+                self.end,
+                format!("expected {what}, found the end of the expression"),
+            ),
         }
     }
 
@@ -520,7 +548,10 @@ impl Parser<'_> {
         if matches!(ty, Ty::Bool | Ty::Null) {
             Ok(())
         } else {
-            self.error(offset, format!("'{op}' needs true/false operands, found a {}", ty.name()))
+            self.error(
+                offset,
+                format!("'{op}' needs true/false operands, found a {}", ty.name()),
+            )
         }
     }
 
@@ -598,7 +629,10 @@ impl Parser<'_> {
         self.pos += 1;
         let (right, rty) = self.sum()?;
         if lty == Ty::Null || rty == Ty::Null {
-            return self.error(op_at, "comparing with null is never true; use 'is null' or 'is not null'");
+            return self.error(
+                op_at,
+                "comparing with null is never true; use 'is null' or 'is not null'",
+            );
         }
         let (left, right) = self.unify(left, lty, right, rty, op_at)?;
         Ok((Expr::Cmp(op, Box::new(left), Box::new(right)), Ty::Bool))
@@ -606,7 +640,14 @@ impl Parser<'_> {
 
     /// Makes two operands comparable, converting a string literal compared
     /// with a date into a date constant.
-    fn unify(&self, left: Expr, lty: Ty, right: Expr, rty: Ty, at: usize) -> Result<(Expr, Expr), ExprError> {
+    fn unify(
+        &self,
+        left: Expr,
+        lty: Ty,
+        right: Expr,
+        rty: Ty,
+        at: usize,
+    ) -> Result<(Expr, Expr), ExprError> {
         if lty == rty || (lty.is_numeric() && rty.is_numeric()) {
             return Ok((left, right));
         }
@@ -624,11 +665,20 @@ impl Parser<'_> {
         match (lty, rty) {
             (Ty::Date, Ty::Str) if matches!(right, Expr::Const(_)) => Ok((left, as_date(right)?)),
             (Ty::Str, Ty::Date) if matches!(left, Expr::Const(_)) => Ok((as_date(left)?, right)),
-            _ => self.error(at, format!("cannot compare a {} with a {}", lty.name(), rty.name())),
+            _ => self.error(
+                at,
+                format!("cannot compare a {} with a {}", lty.name(), rty.name()),
+            ),
         }
     }
 
-    fn in_list(&mut self, left: Expr, lty: Ty, start: usize, negated: bool) -> Result<Typed, ExprError> {
+    fn in_list(
+        &mut self,
+        left: Expr,
+        lty: Ty,
+        start: usize,
+        negated: bool,
+    ) -> Result<Typed, ExprError> {
         self.expect(TokKind::LBracket, "'[' after 'in'")?;
         let mut set = Vec::new();
         loop {
@@ -638,9 +688,15 @@ impl Parser<'_> {
                 return self.error(at, "the list after 'in' holds only literal values");
             };
             let (_, item) = self.unify(left.clone(), lty, Expr::Const(c), ity, at)?;
-            let Expr::Const(c) = item else { unreachable!("unify keeps constants constant") };
+            let Expr::Const(c) = item else {
+                unreachable!("unify keeps constants constant")
+            };
             set.push(c);
-            if self.tokens.get(self.pos).is_some_and(|t| t.kind == TokKind::Comma) {
+            if self
+                .tokens
+                .get(self.pos)
+                .is_some_and(|t| t.kind == TokKind::Comma)
+            {
                 self.pos += 1;
                 continue;
             }
@@ -688,9 +744,16 @@ impl Parser<'_> {
         let numeric = |t: Ty| t.is_numeric() || t == Ty::Null;
         if !numeric(l) || !numeric(r) {
             let bad = if numeric(l) { r } else { l };
-            return self.error(at, format!("arithmetic needs numbers, found a {}", bad.name()));
+            return self.error(
+                at,
+                format!("arithmetic needs numbers, found a {}", bad.name()),
+            );
         }
-        Ok(if op == ArithOp::Div || l == Ty::Num || r == Ty::Num { Ty::Num } else { Ty::Int })
+        Ok(if op == ArithOp::Div || l == Ty::Num || r == Ty::Num {
+            Ty::Num
+        } else {
+            Ty::Int
+        })
     }
 
     fn unary(&mut self) -> Result<Typed, ExprError> {
@@ -712,7 +775,10 @@ impl Parser<'_> {
 
     fn primary(&mut self) -> Result<Typed, ExprError> {
         let Some(tok) = self.tokens.get(self.pos).cloned() else {
-            return self.error(self.end, "expected a value, found the end of the expression");
+            return self.error(
+                self.end,
+                "expected a value, found the end of the expression",
+            );
         };
         self.pos += 1;
         match tok.kind {
@@ -728,23 +794,34 @@ impl Parser<'_> {
                 "true" => Ok((Expr::Const(Const::Bool(true)), Ty::Bool)),
                 "false" => Ok((Expr::Const(Const::Bool(false)), Ty::Bool)),
                 "null" => Ok((Expr::Const(Const::Null), Ty::Null)),
-                "and" | "or" | "not" | "is" | "in" => {
-                    self.error(tok.offset, format!("expected a value, found the keyword '{name}'"))
-                }
-                _ if self.tokens.get(self.pos).is_some_and(|t| t.kind == TokKind::LParen) => {
+                "and" | "or" | "not" | "is" | "in" => self.error(
+                    tok.offset,
+                    format!("expected a value, found the keyword '{name}'"),
+                ),
+                _ if self
+                    .tokens
+                    .get(self.pos)
+                    .is_some_and(|t| t.kind == TokKind::LParen) =>
+                {
                     self.call(&name, tok.offset)
                 }
                 _ => self.column(&name, tok.offset),
             },
             TokKind::Ident(name) => self.column(&name, tok.offset),
-            other => self.error(tok.offset, format!("expected a value, found {}", other.describe())),
+            other => self.error(
+                tok.offset,
+                format!("expected a value, found {}", other.describe()),
+            ),
         }
     }
 
     fn column(&self, name: &str, offset: usize) -> Result<Typed, ExprError> {
         match self.columns.resolve(name) {
             Some((index, ty)) => Ok((Expr::Column(index), ty)),
-            None => self.error(offset, format!("no column named '{name}' is declared in [columns]")),
+            None => self.error(
+                offset,
+                format!("no column named '{name}' is declared in [columns]"),
+            ),
         }
     }
 
@@ -824,12 +901,27 @@ mod tests {
     #[test]
     fn evaluates_the_movie_rules() {
         let r = row();
-        assert_eq!(eval("vote_count != 0 or vote_average == 0", &r), Value::Bool(true));
-        assert_eq!(eval("status != 'Released' or release_date is not null", &r), Value::Bool(true));
+        assert_eq!(
+            eval("vote_count != 0 or vote_average == 0", &r),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval("status != 'Released' or release_date is not null", &r),
+            Value::Bool(true)
+        );
         assert_eq!(eval("release_date >= '1874-01-01'", &r), Value::Bool(true));
-        assert_eq!(eval("year(release_date) == 1995 and len(genres) == 3", &r), Value::Bool(true));
-        assert_eq!(eval("status in ['Rumored', 'Planned']", &r), Value::Bool(false));
-        assert_eq!(eval("status not in ['Rumored', 'Planned']", &r), Value::Bool(true));
+        assert_eq!(
+            eval("year(release_date) == 1995 and len(genres) == 3", &r),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval("status in ['Rumored', 'Planned']", &r),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            eval("status not in ['Rumored', 'Planned']", &r),
+            Value::Bool(true)
+        );
         assert_eq!(eval("`odd name` * 2 + 1 == 15", &r), Value::Bool(true));
         assert_eq!(eval("not (vote_count > 0)", &r), Value::Bool(true));
         assert_eq!(eval("-vote_count <= abs(-3)", &r), Value::Bool(true));
@@ -867,7 +959,11 @@ mod tests {
             ("vote_count == null", 11, "use 'is null'"),
             ("status > 5", 7, "cannot compare a string with a integer"),
             ("vote_count + 1", 0, "must be true or false"),
-            ("vote_count > 0 and status", 19, "'and' needs true/false operands"),
+            (
+                "vote_count > 0 and status",
+                19,
+                "'and' needs true/false operands",
+            ),
             ("(vote_count > 0", 15, "expected ')'"),
             ("vote_count > 0 vote_count", 15, "unexpected 'vote_count'"),
             ("release_date > '1995-13-01'", 13, "not a date"),

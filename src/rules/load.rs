@@ -63,7 +63,10 @@ fn columns(
 ) -> Vec<(Spanned<String>, ColumnSpec)> {
     let span = value.span();
     let DeValue::Table(table) = value.into_inner() else {
-        problems.span(&span, "`columns` must be a table of `[columns.NAME]` tables");
+        problems.span(
+            &span,
+            "`columns` must be a table of `[columns.NAME]` tables",
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -87,7 +90,10 @@ fn columns(
 fn row_rules(value: Spanned<DeValue<'_>>, problems: &mut Problems<'_>) -> Vec<RowRuleSpec> {
     let span = value.span();
     let DeValue::Array(items) = value.into_inner() else {
-        problems.span(&span, "`rules` must be an array of tables, written [[rules]]");
+        problems.span(
+            &span,
+            "`rules` must be an array of tables, written [[rules]]",
+        );
         return Vec::new();
     };
     items

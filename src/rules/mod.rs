@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use regex::Regex;
 
-pub use error::{Problem, RuleFileError};
 use error::Problems;
+pub use error::{Problem, RuleFileError};
 pub use spec::{ColumnType, KeyType, Severity, UnexpectedColumns};
 
 /// Index of a rule in [`RuleSet::catalog`].
@@ -92,6 +92,8 @@ pub struct RuleInfo {
 pub struct CsvRules {
     /// Wrong number of fields.
     pub field_count: RuleId,
+    /// Every field empty (such as the `,,,,` rows of an Excel re-save).
+    pub empty_record: RuleId,
     /// Unterminated quoted field or quote in an unquoted field.
     pub quotes: RuleId,
     /// A field that is not valid UTF-8.

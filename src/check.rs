@@ -1,0 +1,283 @@
+//! The streaming check: one pass over a CSV file, every record checked and
+//! sent to the accepted or quarantined output, file-level rules evaluated at
+//! the end, and the report written.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::header::HeaderBinding;
+use crate::input::{CsvInput, InputSummary};
+use crate::output::{self, OutputError, Outputs};
+use crate::report::{
+    BlankLines, FileRuleReport, HeaderReport, OutputsReport, Report, Rows, RuleReport, RulesFile,
+    SCHEMA_VERSION, Tool, Verdict,
+};
+use crate::row::{Limits, RowChecker, Violation};
+use crate::rules::{RuleSet, UnexpectedColumns};
+use crate::tally::{Tally, Unbalanced};
+
+/// How a check runs and where it writes.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Directory for `report.json`, `quarantine.csv` and `accepted.csv`.
+    pub out_dir: PathBuf,
+    /// Also write `accepted.csv`.
+    pub write_accepted: bool,
+    /// Field and record size limits.
+    pub limits: Limits,
+    /// Examples kept per rule.
+    pub max_examples: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            out_dir: PathBuf::from("dqgate-out"),
+            write_accepted: false,
+            limits: Limits::default(),
+            max_examples: 3,
+        }
+    }
+}
+
+/// A check that could not complete (as opposed to a file that failed).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The input could not be opened or read.
+    #[error("cannot read {}: {source}", path.display())]
+    Input {
+        /// The input file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An output could not be written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The accounting did not balance (a bug in dqgate).
+    #[error(transparent)]
+    Unbalanced(#[from] Unbalanced),
+    /// The report could not be serialized.
+    #[error("cannot serialize the report: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Checks the file at `path` and writes the outputs.
+pub fn check_file(
+    path: &Path,
+    rules: &RuleSet,
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    let file = File::open(path).map_err(|source| CheckError::Input {
+        path: path.to_owned(),
+        source,
+    })?;
+    check_reader(path, file, rules, options)
+}
+
+/// Checks CSV read from `reader`; `path` names it in reports and messages.
+pub fn check_reader<R: Read>(
+    path: &Path,
+    reader: R,
+    rules: &RuleSet,
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    let read_error = |source| CheckError::Input {
+        path: path.to_owned(),
+        source,
+    };
+    let mut input = CsvInput::new(reader, rules.file.delimiter);
+    let mut tally = Tally::new(rules.catalog.len(), options.max_examples);
+
+    let header = input
+        .next_record()
+        .map_err(read_error)?
+        .map(|h| h.fields.clone());
+    let binding = header.as_ref().map(|h| HeaderBinding::bind(rules, h));
+    let mut outputs = Outputs::create(&options.out_dir, header.as_ref(), options.write_accepted)?;
+
+    if let Some(binding) = &binding {
+        input.release();
+        let mut checker = RowChecker::new(rules, binding, options.limits);
+        let unusable = (!binding.usable()).then(|| Violation {
+            rule: rules.csv.header,
+            value: String::new(),
+            reason: binding.unusable_reason(),
+        });
+        let mut violations = Vec::new();
+        while let Some(record) = input.next_record().map_err(read_error)? {
+            let accepted = match &unusable {
+                Some(v) => {
+                    violations.clear();
+                    violations.push(v.clone());
+                    false
+                }
+                None => checker.check(&record, &mut violations),
+            };
+            tally.record(record.line, accepted, &violations);
+            if accepted {
+                outputs.accept(record.fields)?;
+            } else {
+                outputs.quarantine(rules, record.line, &violations, record.raw)?;
+            }
+            input.release();
+        }
+    }
+    let summary = input.finish().map_err(read_error)?;
+    tally.balance()?;
+    let paths = outputs.finish()?;
+
+    let report_path = options.out_dir.join(output::REPORT_FILE);
+    let report = build_report(
+        path,
+        rules,
+        binding.as_ref(),
+        &tally,
+        &summary,
+        OutputsReport {
+            report: report_path.display().to_string(),
+            quarantine: paths.quarantine.display().to_string(),
+            accepted: paths.accepted.map(|p| p.display().to_string()),
+        },
+    );
+    let mut json = serde_json::to_vec_pretty(&report)?;
+    json.push(b'\n');
+    output::write_atomic(&report_path, &json)?;
+    Ok(report)
+}
+
+fn build_report(
+    path: &Path,
+    rules: &RuleSet,
+    binding: Option<&HeaderBinding>,
+    tally: &Tally,
+    summary: &InputSummary,
+    outputs: OutputsReport,
+) -> Report {
+    let mut reasons = Vec::new();
+    let mut file_rules = Vec::new();
+    let header = match binding {
+        None => {
+            reasons.push(if summary.bytes == 0 {
+                "the file is empty: it has no header row".to_owned()
+            } else {
+                "the file has no header row (only blank lines)".to_owned()
+            });
+            HeaderReport::default()
+        }
+        Some(b) => {
+            if !b.usable() {
+                reasons.push(format!("{}, so no row was checked", b.unusable_reason()));
+            }
+            if rules.file.unexpected_columns == UnexpectedColumns::Fail && !b.unexpected.is_empty()
+            {
+                reasons.push(format!(
+                    "the header has columns without rules: {}",
+                    b.unexpected.join(", ")
+                ));
+            }
+            HeaderReport {
+                columns: b.width,
+                missing: b.missing.clone(),
+                unexpected: b.unexpected.clone(),
+                duplicates: b.duplicates.clone(),
+                not_checked: b.not_checked.clone(),
+                hints: b.hints.clone(),
+            }
+        }
+    };
+
+    if binding.is_some() {
+        let min_rows = rules.file.min_rows;
+        let passed = tally.rows_in >= min_rows;
+        file_rules.push(FileRuleReport {
+            name: "file.min_rows".into(),
+            limit: format!(">= {min_rows} rows"),
+            actual: format!("{} rows", tally.rows_in),
+            passed,
+        });
+        if !passed {
+            reasons.push(if tally.rows_in == 0 {
+                format!("the file has a header but no data rows (at least {min_rows} required)")
+            } else {
+                format!(
+                    "the file has {} rows, fewer than the minimum {min_rows}",
+                    tally.rows_in
+                )
+            });
+        }
+        if let Some(max) = rules.file.max_quarantined_fraction {
+            let fraction = tally.quarantined_fraction();
+            let passed = fraction <= max;
+            file_rules.push(FileRuleReport {
+                name: "file.max_quarantined_fraction".into(),
+                limit: format!("<= {:.2}%", max * 100.0),
+                actual: format!(
+                    "{:.2}% ({} of {})",
+                    fraction * 100.0,
+                    tally.quarantined,
+                    tally.rows_in
+                ),
+                passed,
+            });
+            if !passed {
+                reasons.push(format!(
+                    "{} of {} rows ({:.2}%) were quarantined, above the limit of {:.2}%",
+                    tally.quarantined,
+                    tally.rows_in,
+                    fraction * 100.0,
+                    max * 100.0
+                ));
+            }
+        }
+    }
+
+    let rule_reports = rules
+        .catalog
+        .iter()
+        .zip(&tally.per_rule)
+        .map(|(info, count)| RuleReport {
+            name: info.name.clone(),
+            column: info.column.clone(),
+            kind: info.kind.as_str().to_owned(),
+            severity: info.severity.as_str().to_owned(),
+            rule: info.detail.clone(),
+            failed: count.failed,
+            examples: count.examples.clone(),
+        })
+        .collect();
+
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool::current(),
+        file: path.display().to_string(),
+        bytes: summary.bytes,
+        sha256: summary.sha256.clone(),
+        rules_file: RulesFile {
+            path: rules.path.display().to_string(),
+            sha256: rules.sha256.clone(),
+            dataset: rules.name.clone(),
+        },
+        header,
+        rows: Rows {
+            rows_in: tally.rows_in,
+            accepted: tally.accepted,
+            quarantined: tally.quarantined,
+            warned: tally.warned,
+        },
+        blank_lines: BlankLines {
+            skipped: summary.blank_lines,
+            lines: summary.blank_line_examples.clone(),
+        },
+        rules: rule_reports,
+        file_rules,
+        verdict: if reasons.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        reasons,
+        outputs,
+    }
+}

@@ -1,0 +1,124 @@
+//! Binds a rule set to one file's header: which field holds each declared
+//! column, and what is missing, duplicated or unexpected.
+
+use csv::ByteRecord;
+
+use crate::rules::RuleSet;
+
+/// The result of matching a header against the declared columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderBinding {
+    /// The header's names, decoded (invalid UTF-8 replaced).
+    pub names: Vec<String>,
+    /// Number of fields every record must have.
+    pub width: usize,
+    /// For each declared column, the index of its field, if present.
+    pub field_of: Vec<Option<usize>>,
+    /// Required columns absent from the header.
+    pub missing: Vec<String>,
+    /// Declared but optional columns absent from the header (not checked).
+    pub not_checked: Vec<String>,
+    /// Header columns that no rule declares.
+    pub unexpected: Vec<String>,
+    /// Names that appear more than once in the header.
+    pub duplicates: Vec<String>,
+    /// Hints such as a missing column that differs from a present one only by case.
+    pub hints: Vec<String>,
+}
+
+impl HeaderBinding {
+    /// Matches `header` against the declared columns of `rules`.
+    pub fn bind(rules: &RuleSet, header: &ByteRecord) -> HeaderBinding {
+        let names: Vec<String> = header
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        let mut duplicates = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) && !duplicates.contains(name) {
+                duplicates.push(name.clone());
+            }
+        }
+        let field_of: Vec<Option<usize>> = rules
+            .columns
+            .iter()
+            .map(|c| names.iter().position(|n| *n == c.name))
+            .collect();
+        let mut missing = Vec::new();
+        let mut not_checked = Vec::new();
+        for (column, field) in rules.columns.iter().zip(&field_of) {
+            if field.is_none() {
+                if rules.file.required_columns.contains(&column.name) {
+                    missing.push(column.name.clone());
+                } else {
+                    not_checked.push(column.name.clone());
+                }
+            }
+        }
+        let unexpected: Vec<String> = names
+            .iter()
+            .filter(|n| rules.column_index(n).is_none())
+            .cloned()
+            .collect();
+        let normalize = |s: &str| s.trim().trim_start_matches('\u{feff}').to_lowercase();
+        let hints = missing
+            .iter()
+            .filter_map(|m| {
+                unexpected
+                    .iter()
+                    .find(|u| normalize(u) == normalize(m))
+                    .map(|u| format!("missing column `{m}` may be the header's {u:?} (check case, spaces or a BOM)"))
+            })
+            .collect();
+        HeaderBinding {
+            width: names.len(),
+            names,
+            field_of,
+            missing,
+            not_checked,
+            unexpected,
+            duplicates,
+            hints,
+        }
+    }
+
+    /// True when records can be checked: every required column is present
+    /// and no declared column is ambiguous.
+    pub fn usable(&self) -> bool {
+        self.missing.is_empty() && self.ambiguous().is_empty()
+    }
+
+    /// Declared columns that appear more than once in the header.
+    pub fn ambiguous(&self) -> Vec<&str> {
+        self.duplicates
+            .iter()
+            .filter(|d| !self.unexpected.contains(d))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Name of a field by index, for messages.
+    pub fn name(&self, index: usize) -> &str {
+        self.names.get(index).map_or("?", String::as_str)
+    }
+
+    /// Why records cannot be checked, when [`usable`](Self::usable) is false.
+    pub fn unusable_reason(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!(
+                "the header lacks required column{} {}",
+                if self.missing.len() == 1 { "" } else { "s" },
+                self.missing.join(", ")
+            ));
+        }
+        let ambiguous = self.ambiguous();
+        if !ambiguous.is_empty() {
+            parts.push(format!(
+                "the header repeats column {}",
+                ambiguous.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+}

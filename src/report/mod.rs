@@ -1,0 +1,186 @@
+//! The report of a check: one serializable value that every output format
+//! renders. The JSON form is versioned by [`SCHEMA_VERSION`].
+
+mod table;
+
+use serde::Serialize;
+
+pub use table::render_table;
+
+use crate::tally::Example;
+
+/// Version of the JSON report's shape; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every file-level rule held.
+    Pass,
+    /// At least one file-level rule failed; `reasons` says which.
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// Everything a check found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The tool that wrote the report.
+    pub tool: Tool,
+    /// The input file as given on the command line.
+    pub file: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Hex sha256 of its bytes.
+    pub sha256: String,
+    /// The rule file used.
+    pub rules_file: RulesFile,
+    /// How the header matched the declared columns.
+    pub header: HeaderReport,
+    /// The accounting.
+    pub rows: Rows,
+    /// Blank lines the reader skipped (they hold no record).
+    pub blank_lines: BlankLines,
+    /// Every rule with its failures, in catalog order.
+    pub rules: Vec<RuleReport>,
+    /// File-level rules and their measured values.
+    pub file_rules: Vec<FileRuleReport>,
+    /// Pass or fail.
+    pub verdict: Verdict,
+    /// Why the verdict is what it is (empty on a pass).
+    pub reasons: Vec<String>,
+    /// Files written.
+    pub outputs: OutputsReport,
+}
+
+/// Name and version of dqgate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tool {
+    /// `dqgate`.
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+}
+
+impl Tool {
+    /// This build of dqgate.
+    pub fn current() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// The rule file used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RulesFile {
+    /// Path as given.
+    pub path: String,
+    /// Hex sha256 of its bytes.
+    pub sha256: String,
+    /// `[dataset].name`.
+    pub dataset: Option<String>,
+}
+
+/// How the header matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HeaderReport {
+    /// Number of header columns.
+    pub columns: usize,
+    /// Required columns that are absent.
+    pub missing: Vec<String>,
+    /// Header columns without rules.
+    pub unexpected: Vec<String>,
+    /// Names repeated in the header.
+    pub duplicates: Vec<String>,
+    /// Optional declared columns that are absent, so not checked.
+    pub not_checked: Vec<String>,
+    /// Hints about likely causes.
+    pub hints: Vec<String>,
+}
+
+/// The accounting: `in = accepted + quarantined`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Rows {
+    /// Records read, the header excluded.
+    #[serde(rename = "in")]
+    pub rows_in: u64,
+    /// Records that passed every error-severity rule.
+    pub accepted: u64,
+    /// Records written to quarantine.
+    pub quarantined: u64,
+    /// Accepted records with at least one warning.
+    pub warned: u64,
+}
+
+/// Skipped blank lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BlankLines {
+    /// How many.
+    pub skipped: u64,
+    /// The first few line numbers.
+    pub lines: Vec<u64>,
+}
+
+/// One rule's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleReport {
+    /// Rule name.
+    pub name: String,
+    /// Column, for column rules.
+    pub column: Option<String>,
+    /// Kind of check.
+    pub kind: String,
+    /// `error` or `warn`.
+    pub severity: String,
+    /// The rule in words.
+    pub rule: String,
+    /// Records on which it failed.
+    pub failed: u64,
+    /// The first few failures.
+    pub examples: Vec<Example>,
+}
+
+/// One file-level rule's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileRuleReport {
+    /// Rule name, such as `file.min_rows`.
+    pub name: String,
+    /// The configured limit, in words.
+    pub limit: String,
+    /// The measured value, in words.
+    pub actual: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// Files written by the check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputsReport {
+    /// The JSON report.
+    pub report: String,
+    /// The quarantine file.
+    pub quarantine: String,
+    /// The accepted rows, when asked for.
+    pub accepted: Option<String>,
+}
+
+impl Report {
+    /// The rules that failed at least once.
+    pub fn failed_rules(&self) -> impl Iterator<Item = &RuleReport> {
+        self.rules.iter().filter(|r| r.failed > 0)
+    }
+}

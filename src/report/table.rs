@@ -1,0 +1,211 @@
+//! The terminal view of a report: a summary, the failing rules with
+//! examples, the file-level rules, and the verdict.
+
+use std::fmt::Write as _;
+
+use tabled::settings::object::Columns;
+use tabled::settings::{Alignment, Modify, Style, Width};
+use tabled::{Table, Tabled};
+
+use super::{Report, Verdict};
+
+/// Widest cell of the examples column, in characters.
+const EXAMPLES_WIDTH: usize = 72;
+
+#[derive(Tabled)]
+struct SummaryRow {
+    #[tabled(rename = "rows")]
+    what: &'static str,
+    #[tabled(rename = "count")]
+    count: u64,
+    #[tabled(rename = "share")]
+    share: String,
+}
+
+#[derive(Tabled)]
+struct FailureRow<'a> {
+    rule: &'a str,
+    severity: &'a str,
+    failed: u64,
+    #[tabled(rename = "examples (line: value — reason)")]
+    examples: String,
+}
+
+#[derive(Tabled)]
+struct FileRuleRow<'a> {
+    #[tabled(rename = "file rule")]
+    name: &'a str,
+    limit: &'a str,
+    actual: &'a str,
+    #[tabled(rename = "result")]
+    result: &'static str,
+}
+
+fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// Renders the report for a terminal.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "dqgate {} · {} ({} bytes, sha256 {})",
+        report.tool.version,
+        report.file,
+        report.bytes,
+        &report.sha256[..report.sha256.len().min(12)]
+    );
+    let _ = writeln!(out, "rules: {}", report.rules_file.path);
+
+    let rows = report.rows;
+    let summary = [
+        SummaryRow {
+            what: "in",
+            count: rows.rows_in,
+            share: share(rows.rows_in, rows.rows_in),
+        },
+        SummaryRow {
+            what: "accepted",
+            count: rows.accepted,
+            share: share(rows.accepted, rows.rows_in),
+        },
+        SummaryRow {
+            what: "quarantined",
+            count: rows.quarantined,
+            share: share(rows.quarantined, rows.rows_in),
+        },
+        SummaryRow {
+            what: "warned (accepted)",
+            count: rows.warned,
+            share: share(rows.warned, rows.rows_in),
+        },
+    ];
+    let mut table = Table::new(summary);
+    table
+        .with(Style::rounded())
+        .with(Modify::new(Columns::new(1..)).with(Alignment::right()));
+    let _ = writeln!(out, "{table}");
+    let balanced = rows.rows_in == rows.accepted + rows.quarantined;
+    let _ = writeln!(
+        out,
+        "accounting: {} in = {} accepted + {} quarantined {}",
+        rows.rows_in,
+        rows.accepted,
+        rows.quarantined,
+        if balanced {
+            "✓"
+        } else {
+            "✗ DOES NOT BALANCE"
+        }
+    );
+    if report.blank_lines.skipped > 0 {
+        let lines: Vec<String> = report
+            .blank_lines
+            .lines
+            .iter()
+            .map(u64::to_string)
+            .collect();
+        let _ = writeln!(
+            out,
+            "blank lines skipped (no record): {} (lines {}{})",
+            report.blank_lines.skipped,
+            lines.join(", "),
+            if report.blank_lines.skipped as usize > lines.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
+
+    let header = &report.header;
+    for (label, list) in [
+        ("missing columns", &header.missing),
+        ("repeated columns", &header.duplicates),
+        ("columns without rules", &header.unexpected),
+        ("declared columns absent, not checked", &header.not_checked),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "{label}: {}", list.join(", "));
+        }
+    }
+    for hint in &header.hints {
+        let _ = writeln!(out, "hint: {hint}");
+    }
+
+    let failures: Vec<FailureRow<'_>> = report
+        .failed_rules()
+        .map(|r| FailureRow {
+            rule: &r.name,
+            severity: &r.severity,
+            failed: r.failed,
+            examples: r
+                .examples
+                .iter()
+                .map(|e| {
+                    if e.value.is_empty() {
+                        format!("{}: {}", e.line, e.reason)
+                    } else {
+                        format!("{}: {} — {}", e.line, e.value, e.reason)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+        .collect();
+    let passed = report.rules.len() - failures.len();
+    if failures.is_empty() {
+        let _ = writeln!(out, "\nrow rules: all {} passed", report.rules.len());
+    } else {
+        let mut table = Table::new(failures);
+        table
+            .with(Style::rounded())
+            .with(Modify::new(Columns::one(2)).with(Alignment::right()))
+            .with(Modify::new(Columns::one(3)).with(Width::wrap(EXAMPLES_WIDTH)));
+        let _ = writeln!(
+            out,
+            "\nrow rules that failed ({passed} of {} passed):",
+            report.rules.len()
+        );
+        let _ = writeln!(out, "{table}");
+    }
+
+    if !report.file_rules.is_empty() {
+        let rows: Vec<FileRuleRow<'_>> = report
+            .file_rules
+            .iter()
+            .map(|f| FileRuleRow {
+                name: &f.name,
+                limit: &f.limit,
+                actual: &f.actual,
+                result: if f.passed { "pass" } else { "FAIL" },
+            })
+            .collect();
+        let mut table = Table::new(rows);
+        table.with(Style::rounded());
+        let _ = writeln!(out, "\n{table}");
+    }
+
+    match report.verdict {
+        Verdict::Pass => {
+            let _ = writeln!(out, "\nverdict: PASS");
+        }
+        Verdict::Fail => {
+            let _ = writeln!(out, "\nverdict: FAIL");
+            for reason in &report.reasons {
+                let _ = writeln!(out, "  - {reason}");
+            }
+        }
+    }
+    let _ = writeln!(out, "quarantine: {}", report.outputs.quarantine);
+    if let Some(accepted) = &report.outputs.accepted {
+        let _ = writeln!(out, "accepted: {accepted}");
+    }
+    let _ = writeln!(out, "report: {}", report.outputs.report);
+    out
+}

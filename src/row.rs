@@ -1,0 +1,698 @@
+//! Checks one record against the compiled rules and says whether it is
+//! accepted, with every violation found.
+//!
+//! The order is fixed: CSV structure first (size, field count, quoting,
+//! UTF-8), because misaligned or undecodable fields make every later check
+//! meaningless; then each column's type and constraints; then the
+//! cross-field rules; and uniqueness last, so that only rows that are
+//! otherwise accepted claim a key (a bad first occurrence does not shadow a
+//! good second one).
+
+use std::collections::HashMap;
+
+use crate::header::HeaderBinding;
+use crate::input::RawRecord;
+use crate::literal::{self, Literal};
+use crate::rules::{Bound, Column, KeyType, RuleId, RuleSet, Severity, TypeCheck};
+use crate::value::Value;
+
+/// Longest value quoted in a violation, in characters.
+const SHOWN_VALUE_CHARS: usize = 60;
+
+/// Size limits that protect memory and the report.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest field, in bytes.
+    pub max_field_bytes: usize,
+    /// Largest record, in bytes.
+    pub max_record_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_field_bytes: 1 << 20,
+            max_record_bytes: 4 << 20,
+        }
+    }
+}
+
+/// One failed rule on one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// The rule that failed.
+    pub rule: RuleId,
+    /// The offending value, shortened and escaped for display.
+    pub value: String,
+    /// Why it failed, in words.
+    pub reason: String,
+}
+
+/// Keys already claimed by accepted rows, with the line that claimed them.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    ints: HashMap<i64, u64>,
+    texts: HashMap<Box<str>, u64>,
+}
+
+impl KeyIndex {
+    fn first_line(&self, key: &Value<'_>) -> Option<u64> {
+        match key {
+            Value::Int(i) => self.ints.get(i).copied(),
+            Value::Str(s) => self.texts.get(*s).copied(),
+            _ => None,
+        }
+    }
+
+    fn claim(&mut self, key: &Value<'_>, line: u64) {
+        match key {
+            Value::Int(i) => {
+                self.ints.insert(*i, line);
+            }
+            Value::Str(s) => {
+                self.texts.insert((*s).into(), line);
+            }
+            _ => {}
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ints.len() + self.texts.len()
+    }
+}
+
+/// Checks records against a rule set bound to one file's header.
+#[derive(Debug)]
+pub struct RowChecker<'r> {
+    rules: &'r RuleSet,
+    binding: &'r HeaderBinding,
+    limits: Limits,
+    keys: Vec<KeyIndex>,
+    /// Reused storage for a row's typed values.
+    scratch: Vec<Value<'static>>,
+    /// Columns of the current row whose value failed its type.
+    invalid: Vec<bool>,
+}
+
+impl<'r> RowChecker<'r> {
+    /// A checker for records of the file whose header produced `binding`.
+    pub fn new(rules: &'r RuleSet, binding: &'r HeaderBinding, limits: Limits) -> Self {
+        RowChecker {
+            rules,
+            binding,
+            limits,
+            keys: rules.columns.iter().map(|_| KeyIndex::default()).collect(),
+            scratch: Vec::new(),
+            invalid: vec![false; rules.columns.len()],
+        }
+    }
+
+    /// Distinct keys claimed so far, over all unique columns.
+    pub fn distinct_keys(&self) -> usize {
+        self.keys.iter().map(KeyIndex::len).sum()
+    }
+
+    /// Checks one record, appending its violations to `out` (cleared first).
+    /// Returns true when the record is accepted (no error-severity violation).
+    pub fn check(&mut self, record: &RawRecord<'_>, out: &mut Vec<Violation>) -> bool {
+        out.clear();
+        if !self.check_structure(record, out) {
+            return false;
+        }
+        let mut values = recycle(std::mem::take(&mut self.scratch));
+        let mut fields: Vec<&str> = Vec::with_capacity(record.fields.len());
+        for field in record.fields {
+            // Structure checks proved every field is UTF-8.
+            fields.push(std::str::from_utf8(field).unwrap_or_default());
+        }
+        for (position, column) in self.rules.columns.iter().enumerate() {
+            let (value, valid) = match self.binding.field_of[position] {
+                Some(index) => check_column(column, fields[index], out),
+                None => (Value::Null, true),
+            };
+            self.invalid[position] = !valid;
+            values.push(value);
+        }
+        for rule in &self.rules.row_rules {
+            // A rule over a value that failed its type would only repeat
+            // that failure; its result is unknown, so it passes.
+            if rule.reads.iter().any(|&c| self.invalid[c]) {
+                continue;
+            }
+            if rule.expr.eval(&values) == Value::Bool(false) {
+                out.push(Violation {
+                    rule: rule.id,
+                    value: String::new(),
+                    reason: format!("false for {}", self.describe_reads(&rule.reads, &values)),
+                });
+            }
+        }
+        let mut accepted = !self.has_error(out);
+        if accepted {
+            accepted = self.check_unique(&values, record.line, out);
+        }
+        self.scratch = recycle(values);
+        accepted
+    }
+
+    fn has_error(&self, violations: &[Violation]) -> bool {
+        violations
+            .iter()
+            .any(|v| self.rules.catalog[v.rule].severity == Severity::Error)
+    }
+
+    /// Size, field count, quoting and UTF-8. False when the record cannot be
+    /// checked further.
+    fn check_structure(&self, record: &RawRecord<'_>, out: &mut Vec<Violation>) -> bool {
+        let csv = &self.rules.csv;
+        if record.raw.len() > self.limits.max_record_bytes {
+            out.push(Violation {
+                rule: csv.too_large,
+                value: format!("{} bytes", record.raw.len()),
+                reason: format!(
+                    "record is {} bytes, above --max-record-bytes {}",
+                    record.raw.len(),
+                    self.limits.max_record_bytes
+                ),
+            });
+            return false;
+        }
+        let width = self.binding.width;
+        if record.fields.len() != width {
+            let mut reason = format!("expected {width} fields, found {}", record.fields.len());
+            if record.end_line > record.line {
+                reason.push_str(&format!(
+                    "; the record runs from line {} to line {}, so a quote is probably unbalanced",
+                    record.line, record.end_line
+                ));
+            }
+            out.push(Violation {
+                rule: csv.field_count,
+                value: shorten_bytes(record.raw),
+                reason,
+            });
+            return false;
+        }
+        if record.fields.iter().all(<[u8]>::is_empty) {
+            out.push(Violation {
+                rule: csv.empty_record,
+                value: String::new(),
+                reason: format!("all {width} fields are empty"),
+            });
+            return false;
+        }
+        if let Some(problem) = quoting_problem(record.raw, self.rules.file.delimiter) {
+            out.push(Violation {
+                rule: csv.quotes,
+                value: shorten_bytes(record.raw),
+                reason: problem,
+            });
+            return false;
+        }
+        let mut ok = true;
+        for (index, field) in record.fields.iter().enumerate() {
+            let name = self.binding.name(index);
+            if field.len() > self.limits.max_field_bytes {
+                out.push(Violation {
+                    rule: csv.too_large,
+                    value: format!("{} bytes", field.len()),
+                    reason: format!(
+                        "field `{name}` is {} bytes, above --max-field-bytes {}",
+                        field.len(),
+                        self.limits.max_field_bytes
+                    ),
+                });
+                ok = false;
+            } else if let Err(err) = std::str::from_utf8(field) {
+                out.push(Violation {
+                    rule: csv.utf8,
+                    value: shorten_bytes(field),
+                    reason: format!(
+                        "field `{name}` is not valid UTF-8 at byte {} of the field",
+                        err.valid_up_to()
+                    ),
+                });
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    fn check_unique(&mut self, values: &[Value<'_>], line: u64, out: &mut Vec<Violation>) -> bool {
+        let mut accepted = true;
+        for (position, column) in self.rules.columns.iter().enumerate() {
+            let Some(rule) = column.unique else { continue };
+            let key = &values[position];
+            if let Some(first) = self.keys[position].first_line(key) {
+                out.push(Violation {
+                    rule,
+                    value: show_value(key),
+                    reason: format!(
+                        "duplicate {} {}, first seen on line {first}",
+                        column.name,
+                        show_value(key)
+                    ),
+                });
+                if self.rules.catalog[rule].severity == Severity::Error {
+                    accepted = false;
+                }
+            }
+        }
+        if accepted {
+            for (position, column) in self.rules.columns.iter().enumerate() {
+                if column.unique.is_some()
+                    && self.keys[position].first_line(&values[position]).is_none()
+                {
+                    self.keys[position].claim(&values[position], line);
+                }
+            }
+        }
+        accepted
+    }
+
+    fn describe_reads(&self, reads: &[usize], values: &[Value<'_>]) -> String {
+        reads
+            .iter()
+            .map(|&i| format!("{}={}", self.rules.columns[i].name, show_value(&values[i])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Reuses a vector's allocation for values of another lifetime.
+fn recycle<'a, 'b>(mut values: Vec<Value<'a>>) -> Vec<Value<'b>> {
+    values.clear();
+    values.into_iter().map(|_| Value::Null).collect()
+}
+
+/// Type and constraints of one field. Returns its typed value (null when
+/// empty or of the wrong type) and whether it parsed as its type.
+fn check_column<'a>(column: &Column, text: &'a str, out: &mut Vec<Violation>) -> (Value<'a>, bool) {
+    if text.is_empty() {
+        if let Some(rule) = column.required {
+            out.push(Violation {
+                rule,
+                value: String::new(),
+                reason: format!("{} is empty but required", column.name),
+            });
+        }
+        return (Value::Null, true);
+    }
+    let value = match parse_value(&column.parse, text) {
+        Ok(v) => v,
+        Err(reason) => {
+            if let Some(rule) = column.type_rule {
+                out.push(Violation {
+                    rule,
+                    value: shorten(text),
+                    reason,
+                });
+            }
+            return (Value::Null, false);
+        }
+    };
+    if let Some((bound, rule)) = &column.min {
+        if below(&value, bound) {
+            out.push(Violation {
+                rule: *rule,
+                value: shorten(text),
+                reason: format!(
+                    "{} is below the minimum {}",
+                    shorten(text),
+                    show_bound(bound)
+                ),
+            });
+        }
+    }
+    if let Some((bound, rule)) = &column.max {
+        if above(&value, bound) {
+            out.push(Violation {
+                rule: *rule,
+                value: shorten(text),
+                reason: format!(
+                    "{} is above the maximum {}",
+                    shorten(text),
+                    show_bound(bound)
+                ),
+            });
+        }
+    }
+    if let Some((lo, hi, rule)) = &column.length {
+        let n = text.chars().count();
+        if lo.is_some_and(|lo| n < lo) || hi.is_some_and(|hi| n > hi) {
+            out.push(Violation {
+                rule: *rule,
+                value: shorten(text),
+                reason: format!(
+                    "length {n} is outside {}..={}",
+                    lo.unwrap_or(0),
+                    hi.map_or("".into(), |h| h.to_string())
+                ),
+            });
+        }
+    }
+    if let Some((re, rule)) = &column.pattern {
+        if !re.is_match(text) {
+            out.push(Violation {
+                rule: *rule,
+                value: shorten(text),
+                reason: format!("{} does not match the pattern", shorten(text)),
+            });
+        }
+    }
+    if let Some((set, rule)) = &column.allowed {
+        if !set.contains(text) {
+            out.push(Violation {
+                rule: *rule,
+                value: shorten(text),
+                reason: format!("{} is not an allowed value", shorten(text)),
+            });
+        }
+    }
+    (value, true)
+}
+
+fn below(value: &Value<'_>, bound: &Bound) -> bool {
+    match (value, bound) {
+        (Value::Date(d), Bound::Date(b)) => d < b,
+        (v, Bound::Num(b)) => v.as_f64().is_some_and(|x| x < *b),
+        _ => false,
+    }
+}
+
+fn above(value: &Value<'_>, bound: &Bound) -> bool {
+    match (value, bound) {
+        (Value::Date(d), Bound::Date(b)) => d > b,
+        (v, Bound::Num(b)) => v.as_f64().is_some_and(|x| x > *b),
+        _ => false,
+    }
+}
+
+fn show_bound(bound: &Bound) -> String {
+    match bound {
+        Bound::Num(x) => x.to_string(),
+        Bound::Date(d) => d.to_string(),
+    }
+}
+
+/// Parses text as the column's type; the error is the reason in words.
+pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, String> {
+    let found = || shorten(text);
+    match check {
+        TypeCheck::String => Ok(Value::Str(text)),
+        TypeCheck::Integer => text
+            .parse::<i64>()
+            .map(Value::Int)
+            .map_err(|_| format!("expected an integer, found {}", found())),
+        TypeCheck::Number => match text.parse::<f64>() {
+            Ok(x)
+                if x.is_finite()
+                    && !text
+                        .bytes()
+                        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') =>
+            {
+                Ok(Value::Num(x))
+            }
+            _ => Err(format!("expected a number, found {}", found())),
+        },
+        TypeCheck::Boolean { truthy, falsy } => {
+            if truthy.iter().any(|t| t == text) {
+                Ok(Value::Bool(true))
+            } else if falsy.iter().any(|f| f == text) {
+                Ok(Value::Bool(false))
+            } else {
+                Err(format!(
+                    "expected a boolean ({} or {}), found {}",
+                    truthy.join("/"),
+                    falsy.join("/"),
+                    found()
+                ))
+            }
+        }
+        TypeCheck::Date { formats } => formats
+            .iter()
+            .find_map(|f| chrono::NaiveDate::parse_from_str(text, f).ok())
+            .map(Value::Date)
+            .ok_or_else(|| {
+                format!(
+                    "expected a date ({}), found {}",
+                    formats.join(" or "),
+                    found()
+                )
+            }),
+        TypeCheck::EntityList { keys } => {
+            let parsed = literal::parse(text).map_err(|e| format!("not a valid list: {e}"))?;
+            let Literal::List(items) = parsed else {
+                return Err(format!("expected a list, found a {}", parsed.kind()));
+            };
+            for (i, item) in items.iter().enumerate() {
+                check_entity(item, keys)
+                    .map_err(|reason| format!("element {}: {reason}", i + 1))?;
+            }
+            Ok(Value::List(items.len()))
+        }
+        TypeCheck::Entity { keys } => {
+            let parsed = literal::parse(text).map_err(|e| format!("not a valid object: {e}"))?;
+            if parsed == Literal::Null {
+                return Ok(Value::Null);
+            }
+            check_entity(&parsed, keys)?;
+            match parsed {
+                Literal::Dict(entries) => Ok(Value::List(entries.len())),
+                _ => Ok(Value::Null),
+            }
+        }
+        TypeCheck::Json => serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map(|_| Value::Str(text))
+            .map_err(|e| format!("not valid JSON: {e}")),
+    }
+}
+
+fn check_entity(item: &Literal<'_>, keys: &[(String, KeyType)]) -> Result<(), String> {
+    if !matches!(item, Literal::Dict(_)) {
+        return Err(format!("expected an object, found a {}", item.kind()));
+    }
+    for (key, ty) in keys {
+        let Some(v) = item.get(key) else {
+            return Err(format!("object has no key '{key}'"));
+        };
+        let ok = match ty {
+            KeyType::Any => true,
+            KeyType::Integer => matches!(v, Literal::Int(_)),
+            KeyType::Number => matches!(v, Literal::Int(_) | Literal::Float(_)),
+            KeyType::String => matches!(v, Literal::Str(_)),
+            KeyType::Boolean => matches!(v, Literal::Bool(_)),
+        };
+        if !ok {
+            return Err(format!(
+                "key '{key}' holds a {}, expected {}",
+                v.kind(),
+                key_type_name(*ty)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn key_type_name(ty: KeyType) -> &'static str {
+    match ty {
+        KeyType::Integer => "an integer",
+        KeyType::Number => "a number",
+        KeyType::String => "a string",
+        KeyType::Boolean => "a boolean",
+        KeyType::Any => "any value",
+    }
+}
+
+/// Finds the first quoting error in a raw record, RFC 4180 style: a quote
+/// may open a field, close it, or be doubled inside it, nothing else.
+fn quoting_problem(raw: &[u8], delimiter: u8) -> Option<String> {
+    if !raw.contains(&b'"') {
+        return None;
+    }
+    #[derive(PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut field = 1;
+    let mut opened_at = 0;
+    for (i, &b) in raw.iter().enumerate() {
+        state = match (state, b) {
+            (State::FieldStart | State::QuoteInQuoted, d) if d == delimiter => {
+                field += 1;
+                State::FieldStart
+            }
+            (State::Unquoted, d) if d == delimiter => {
+                field += 1;
+                State::FieldStart
+            }
+            (State::FieldStart, b'"') => {
+                opened_at = i;
+                State::Quoted
+            }
+            (State::Unquoted, b'"') => {
+                return Some(format!(
+                    "field {field} has a quote inside an unquoted value (byte {i} of the record)"
+                ));
+            }
+            (State::FieldStart | State::Unquoted, _) => State::Unquoted,
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (State::QuoteInQuoted, _) => {
+                return Some(format!(
+                    "field {field} has text after its closing quote (byte {i} of the record)"
+                ));
+            }
+        };
+    }
+    (state == State::Quoted).then(|| {
+        format!(
+            "field {field} opens a quote at byte {opened_at} of the record that is never closed"
+        )
+    })
+}
+
+/// A value as shown in reports: quoted text, shortened, control characters escaped.
+pub fn show_value(value: &Value<'_>) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Num(x) => x.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Str(s) => shorten(s),
+        Value::Date(d) => d.to_string(),
+        Value::List(n) => format!("[{n} items]"),
+    }
+}
+
+/// Quotes and shortens text for display; escapes control characters so that
+/// no record can inject terminal escape sequences into a report.
+pub fn shorten(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(SHOWN_VALUE_CHARS) + 2);
+    out.push('"');
+    for (n, c) in text.chars().enumerate() {
+        if n == SHOWN_VALUE_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || c == '"' || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// [`shorten`] for bytes that may not be UTF-8.
+pub fn shorten_bytes(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(SHOWN_VALUE_CHARS * 4)];
+    shorten(&String::from_utf8_lossy(cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_quoting_errors() {
+        assert_eq!(quoting_problem(b"a,\"b,c\",d", b','), None);
+        assert_eq!(quoting_problem(b"a,\"say \"\"hi\"\"\",d", b','), None);
+        assert_eq!(quoting_problem(b"\"\",\"\"", b','), None);
+        assert!(
+            quoting_problem(b"a,5\" floppy,d", b',')
+                .unwrap()
+                .contains("field 2 has a quote inside")
+        );
+        assert!(
+            quoting_problem(b"a,\"b\"c,d", b',')
+                .unwrap()
+                .contains("text after its closing quote")
+        );
+        assert!(
+            quoting_problem(b"a,\"never closed", b',')
+                .unwrap()
+                .contains("field 2 opens a quote at byte 2")
+        );
+    }
+
+    #[test]
+    fn parses_typed_values() {
+        assert_eq!(parse_value(&TypeCheck::Integer, "862"), Ok(Value::Int(862)));
+        assert!(
+            parse_value(&TypeCheck::Integer, "1.0")
+                .unwrap_err()
+                .contains("expected an integer")
+        );
+        assert_eq!(
+            parse_value(&TypeCheck::Number, "8.2e-05"),
+            Ok(Value::Num(8.2e-05))
+        );
+        assert!(parse_value(&TypeCheck::Number, "inf").is_err());
+        assert!(parse_value(&TypeCheck::Number, "NaN").is_err());
+        let date = TypeCheck::Date {
+            formats: vec!["%Y-%m-%d".into()],
+        };
+        assert!(matches!(
+            parse_value(&date, "1995-10-30"),
+            Ok(Value::Date(_))
+        ));
+        assert!(
+            parse_value(&date, "10/30/1995")
+                .unwrap_err()
+                .contains("expected a date (%Y-%m-%d)")
+        );
+        assert!(parse_value(&date, "1995-02-30").is_err());
+        let list = TypeCheck::EntityList {
+            keys: vec![
+                ("id".into(), KeyType::Integer),
+                ("name".into(), KeyType::String),
+            ],
+        };
+        assert_eq!(
+            parse_value(&list, "[{'id': 16, 'name': 'Animation'}]"),
+            Ok(Value::List(1))
+        );
+        assert_eq!(parse_value(&list, "[]"), Ok(Value::List(0)));
+        assert_eq!(
+            parse_value(&list, "[{'id': '16', 'name': 'Animation'}]"),
+            Err("element 1: key 'id' holds a string, expected an integer".into())
+        );
+        assert_eq!(
+            parse_value(&list, "[{'name': 'Animation'}]"),
+            Err("element 1: object has no key 'id'".into())
+        );
+        assert!(
+            parse_value(&list, "[{'id': 16,")
+                .unwrap_err()
+                .starts_with("not a valid list: at byte 11")
+        );
+        let entity = TypeCheck::Entity {
+            keys: vec![("id".into(), KeyType::Integer)],
+        };
+        assert_eq!(
+            parse_value(&entity, "{'id': 1, 'name': 'x'}"),
+            Ok(Value::List(2))
+        );
+        assert_eq!(parse_value(&entity, "None"), Ok(Value::Null));
+        assert!(parse_value(&entity, "[1]").is_err());
+        assert!(parse_value(&TypeCheck::Json, "{\"a\": [1]}").is_ok());
+        assert!(parse_value(&TypeCheck::Json, "{'a': 1}").is_err());
+    }
+
+    #[test]
+    fn shortens_and_escapes_values_for_display() {
+        assert_eq!(shorten("plain"), "\"plain\"");
+        assert_eq!(shorten("\u{1b}[31mred"), "\"\\u{1b}[31mred\"");
+        assert_eq!(
+            shorten(&"x".repeat(100)).chars().count(),
+            SHOWN_VALUE_CHARS + 3
+        );
+    }
+}
