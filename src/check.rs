@@ -194,7 +194,9 @@ fn build_report(
         file_rules.push(FileRuleReport {
             name: "file.min_rows".into(),
             limit: format!(">= {min_rows} rows"),
+            limit_value: min_rows as f64,
             actual: format!("{} rows", tally.rows_in),
+            actual_value: tally.rows_in as f64,
             passed,
         });
         if !passed {
@@ -213,6 +215,8 @@ fn build_report(
             file_rules.push(FileRuleReport {
                 name: "file.max_quarantined_fraction".into(),
                 limit: format!("<= {:.2}%", max * 100.0),
+                limit_value: max,
+                actual_value: fraction,
                 actual: format!(
                     "{:.2}% ({} of {})",
                     fraction * 100.0,

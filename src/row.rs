@@ -177,6 +177,14 @@ impl<'r> RowChecker<'r> {
             });
             return false;
         }
+        if let Some(problem) = quoting_problem(record.raw, self.rules.file.delimiter, record.line) {
+            out.push(Violation {
+                rule: csv.quotes,
+                value: shorten_bytes(record.raw),
+                reason: problem,
+            });
+            return false;
+        }
         let width = self.binding.width;
         if record.fields.len() != width {
             let mut reason = format!("expected {width} fields, found {}", record.fields.len());
@@ -198,14 +206,6 @@ impl<'r> RowChecker<'r> {
                 rule: csv.empty_record,
                 value: String::new(),
                 reason: format!("all {width} fields are empty"),
-            });
-            return false;
-        }
-        if let Some(problem) = quoting_problem(record.raw, self.rules.file.delimiter) {
-            out.push(Violation {
-                rule: csv.quotes,
-                value: shorten_bytes(record.raw),
-                reason: problem,
             });
             return false;
         }
@@ -506,7 +506,8 @@ fn key_type_name(ty: KeyType) -> &'static str {
 
 /// Finds the first quoting error in a raw record, RFC 4180 style: a quote
 /// may open a field, close it, or be doubled inside it, nothing else.
-fn quoting_problem(raw: &[u8], delimiter: u8) -> Option<String> {
+/// `line` is the record's first line, so the message can name lines.
+fn quoting_problem(raw: &[u8], delimiter: u8, line: u64) -> Option<String> {
     if !raw.contains(&b'"') {
         return None;
     }
@@ -517,16 +518,23 @@ fn quoting_problem(raw: &[u8], delimiter: u8) -> Option<String> {
         Quoted,
         QuoteInQuoted,
     }
+    let line_at = |offset: usize| {
+        let mut after_cr = false;
+        line + raw[..offset]
+            .iter()
+            .filter(|&&b| {
+                let breaks = b == b'\r' || (b == b'\n' && !after_cr);
+                after_cr = b == b'\r';
+                breaks
+            })
+            .count() as u64
+    };
     let mut state = State::FieldStart;
     let mut field = 1;
     let mut opened_at = 0;
     for (i, &b) in raw.iter().enumerate() {
         state = match (state, b) {
-            (State::FieldStart | State::QuoteInQuoted, d) if d == delimiter => {
-                field += 1;
-                State::FieldStart
-            }
-            (State::Unquoted, d) if d == delimiter => {
+            (State::FieldStart | State::Unquoted | State::QuoteInQuoted, d) if d == delimiter => {
                 field += 1;
                 State::FieldStart
             }
@@ -536,7 +544,8 @@ fn quoting_problem(raw: &[u8], delimiter: u8) -> Option<String> {
             }
             (State::Unquoted, b'"') => {
                 return Some(format!(
-                    "field {field} has a quote inside an unquoted value (byte {i} of the record)"
+                    "field {field} has a quote inside an unquoted value (line {})",
+                    line_at(i)
                 ));
             }
             (State::FieldStart | State::Unquoted, _) => State::Unquoted,
@@ -544,15 +553,22 @@ fn quoting_problem(raw: &[u8], delimiter: u8) -> Option<String> {
             (State::Quoted, _) => State::Quoted,
             (State::QuoteInQuoted, b'"') => State::Quoted,
             (State::QuoteInQuoted, _) => {
-                return Some(format!(
-                    "field {field} has text after its closing quote (byte {i} of the record)"
-                ));
+                let (opened, closed) = (line_at(opened_at), line_at(i));
+                return Some(if opened == closed {
+                    format!("field {field} has text after its closing quote (line {closed})")
+                } else {
+                    format!(
+                        "field {field} opens a quote on line {opened} that closes only on line {closed}, \
+                         followed by text: a quote is unbalanced"
+                    )
+                });
             }
         };
     }
     (state == State::Quoted).then(|| {
         format!(
-            "field {field} opens a quote at byte {opened_at} of the record that is never closed"
+            "field {field} opens a quote on line {} that is never closed (the rest of the file was read into it)",
+            line_at(opened_at)
         )
     })
 }
@@ -602,23 +618,26 @@ mod tests {
 
     #[test]
     fn finds_quoting_errors() {
-        assert_eq!(quoting_problem(b"a,\"b,c\",d", b','), None);
-        assert_eq!(quoting_problem(b"a,\"say \"\"hi\"\"\",d", b','), None);
-        assert_eq!(quoting_problem(b"\"\",\"\"", b','), None);
-        assert!(
-            quoting_problem(b"a,5\" floppy,d", b',')
-                .unwrap()
-                .contains("field 2 has a quote inside")
+        let problem = |raw: &[u8]| quoting_problem(raw, b',', 7);
+        assert_eq!(problem(b"a,\"b,c\",d"), None);
+        assert_eq!(problem(b"a,\"say \"\"hi\"\"\",d"), None);
+        assert_eq!(problem(b"\"\",\"\""), None);
+        assert_eq!(problem(b"a,\"x\ny\",d"), None);
+        assert_eq!(
+            problem(b"a,5\" floppy,d").unwrap(),
+            "field 2 has a quote inside an unquoted value (line 7)"
         );
-        assert!(
-            quoting_problem(b"a,\"b\"c,d", b',')
-                .unwrap()
-                .contains("text after its closing quote")
+        assert_eq!(
+            problem(b"a,\"b\"c,d").unwrap(),
+            "field 2 has text after its closing quote (line 7)"
         );
-        assert!(
-            quoting_problem(b"a,\"never closed", b',')
-                .unwrap()
-                .contains("field 2 opens a quote at byte 2")
+        assert_eq!(
+            problem(b"a,\"x\r\nb,c\nd,\"e").unwrap(),
+            "field 2 opens a quote on line 7 that closes only on line 9, followed by text: a quote is unbalanced"
+        );
+        assert_eq!(
+            problem(b"a,\"never\nclosed").unwrap(),
+            "field 2 opens a quote on line 7 that is never closed (the rest of the file was read into it)"
         );
     }
 

@@ -161,8 +161,12 @@ pub struct FileRuleReport {
     pub name: String,
     /// The configured limit, in words.
     pub limit: String,
+    /// The configured limit as a number (rows, or a fraction from 0 to 1).
+    pub limit_value: f64,
     /// The measured value, in words.
     pub actual: String,
+    /// The measured value as a number, in the unit of `limit_value`.
+    pub actual_value: f64,
     /// Whether it held.
     pub passed: bool,
 }

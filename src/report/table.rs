@@ -27,7 +27,7 @@ struct FailureRow<'a> {
     rule: &'a str,
     severity: &'a str,
     failed: u64,
-    #[tabled(rename = "examples (line: value — reason)")]
+    #[tabled(rename = "first failures (line: reason)")]
     examples: String,
 }
 
@@ -148,7 +148,7 @@ pub fn render_table(report: &Report) -> String {
                 .examples
                 .iter()
                 .map(|e| {
-                    if e.value.is_empty() {
+                    if e.value.is_empty() || e.reason.contains(&e.value) {
                         format!("{}: {}", e.line, e.reason)
                     } else {
                         format!("{}: {} — {}", e.line, e.value, e.reason)
@@ -160,7 +160,7 @@ pub fn render_table(report: &Report) -> String {
         .collect();
     let passed = report.rules.len() - failures.len();
     if failures.is_empty() {
-        let _ = writeln!(out, "\nrow rules: all {} passed", report.rules.len());
+        let _ = writeln!(out, "\nrules: all {} passed", report.rules.len());
     } else {
         let mut table = Table::new(failures);
         table
@@ -169,7 +169,7 @@ pub fn render_table(report: &Report) -> String {
             .with(Modify::new(Columns::one(3)).with(Width::wrap(EXAMPLES_WIDTH)));
         let _ = writeln!(
             out,
-            "\nrow rules that failed ({passed} of {} passed):",
+            "\nrules that failed ({passed} of {} passed):",
             report.rules.len()
         );
         let _ = writeln!(out, "{table}");

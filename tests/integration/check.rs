@@ -1,0 +1,252 @@
+use crate::harness::{check, fixture, snapshots};
+
+const MOVIES: &str = "rules/movies.toml";
+
+/// Records in each fixture, counted when it was cut (Python's csv module).
+const FIXTURE_RECORDS: &[(&str, &str, u64)] = &[
+    ("movies_sample.csv", MOVIES, 304),
+    ("movies_crlf.csv", MOVIES, 120),
+    ("movies_excel_resave.csv", MOVIES, 100),
+    ("movies_6col.csv", MOVIES, 80),
+    ("tmdb_5000_sample.csv", "rules/tmdb_5000.toml", 82),
+];
+
+#[test]
+fn every_fixture_balances_and_counts_every_record() {
+    for (name, rules, records) in FIXTURE_RECORDS {
+        let run = check(&fixture(name), rules, &["--write-accepted"]);
+        assert!(
+            run.code == 0 || run.code == 1,
+            "{name}: exit {}\n{}",
+            run.code,
+            run.stderr
+        );
+        run.assert_balanced();
+        assert_eq!(run.report()["rows"]["in"], *records, "{name}");
+    }
+}
+
+#[test]
+fn the_movie_sample_passes_after_quarantining_its_bad_records() {
+    let run = check(&fixture("movies_sample.csv"), MOVIES, &["--write-accepted"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = run.report();
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["rows"]["quarantined"], 3);
+    let quarantine = run.quarantine();
+    let lines_and_rules: Vec<(String, String, String)> = quarantine
+        .iter()
+        .map(|r| {
+            let text = |i: usize| String::from_utf8_lossy(&r[i]).into_owned();
+            (text(0), text(1), text(3))
+        })
+        .collect();
+    assert_eq!(
+        lines_and_rules,
+        [
+            (
+                "304".into(),
+                "released_has_date".into(),
+                "false for status=\"Released\", release_date=null".into()
+            ),
+            (
+                "305".into(),
+                "released_has_date".into(),
+                "false for status=\"Released\", release_date=null".into()
+            ),
+            (
+                "306".into(),
+                "id.unique".into(),
+                "duplicate id 105045, first seen on line 303".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_movie_sample_report_is_stable() {
+    let run = check(&fixture("movies_sample.csv"), MOVIES, &[]);
+    let settings = snapshots();
+    settings.bind(|| {
+        insta::assert_snapshot!("movies_sample_table", run.redact(&run.stdout));
+        insta::assert_snapshot!(
+            "movies_sample_report_json",
+            run.redact(&std::fs::read_to_string(run.out_path().join("report.json")).unwrap())
+        );
+    });
+}
+
+#[test]
+fn json_format_prints_the_same_report_that_is_written() {
+    let run = check(&fixture("movies_sample.csv"), MOVIES, &["--format", "json"]);
+    assert_eq!(run.code, 0);
+    let printed: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+    assert_eq!(printed, run.report());
+    assert_eq!(printed["schema_version"], 1);
+    for key in ["file", "sha256", "rows", "rules", "verdict", "reasons"] {
+        assert!(printed.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn quarantined_records_keep_their_original_bytes_and_can_be_fed_again() {
+    for name in [
+        "movies_sample.csv",
+        "movies_excel_resave.csv",
+        "movies_crlf.csv",
+    ] {
+        let path = fixture(name);
+        let original = std::fs::read(crate::harness::root().join(&path)).unwrap();
+        let run = check(&path, MOVIES, &[]);
+        let quarantine = run.quarantine();
+        // Each record is a verbatim slice of the input.
+        for row in &quarantine {
+            let raw = &row[5];
+            assert!(
+                original.windows(raw.len()).any(|w| w == raw),
+                "{name}: quarantined record is not verbatim: {}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // The header plus the quarantined records is a valid file of the
+        // same records, so a fixed record can be fed again.
+        let header_end = original.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let mut refeed = original[..header_end].to_vec();
+        for row in &quarantine {
+            refeed.extend_from_slice(&row[5]);
+            refeed.extend_from_slice(b"\r\n");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let again = dir.path().join("again.csv");
+        std::fs::write(&again, &refeed).unwrap();
+        let rerun = check(again.to_str().unwrap(), MOVIES, &[]);
+        rerun.assert_balanced();
+        assert_eq!(
+            rerun.report()["rows"]["in"],
+            quarantine.len() as u64,
+            "{name}"
+        );
+        // Fed again, each record fails the same rule, except a duplicate,
+        // whose first occurrence is no longer in the file.
+        let rule_of = |rows: &[csv::ByteRecord]| -> Vec<Vec<u8>> {
+            rows.iter().map(|r| r[1].to_vec()).collect()
+        };
+        let expected: Vec<Vec<u8>> = rule_of(&quarantine)
+            .into_iter()
+            .filter(|r| r != b"id.unique")
+            .collect();
+        assert_eq!(rule_of(&rerun.quarantine()), expected, "{name}");
+    }
+}
+
+#[test]
+fn the_crlf_variant_reads_like_the_lf_original() {
+    let run = check(&fixture("movies_crlf.csv"), MOVIES, &["--write-accepted"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.report()["rows"]["quarantined"], 0);
+    // The first records are the same movies as in the LF sample.
+    let lf = check(&fixture("movies_sample.csv"), MOVIES, &["--write-accepted"]);
+    assert_eq!(run.accepted()[..100], lf.accepted()[..100]);
+}
+
+#[test]
+fn the_excel_resave_quarantines_its_empty_rows_and_fails_the_threshold() {
+    let run = check(&fixture("movies_excel_resave.csv"), MOVIES, &[]);
+    assert_eq!(run.code, 1);
+    let report = run.report();
+    assert_eq!(report["verdict"], "fail");
+    let empty = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "csv.empty_record")
+        .unwrap();
+    assert_eq!(empty["failed"], 40);
+    assert!(
+        report["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("were quarantined, above the limit of 1.00%"),
+        "{}",
+        report["reasons"]
+    );
+    let settings = snapshots();
+    settings.bind(|| insta::assert_snapshot!("movies_excel_resave_table", run.redact(&run.stdout)));
+}
+
+#[test]
+fn a_file_missing_columns_fails_and_names_them() {
+    let run = check(&fixture("movies_6col.csv"), MOVIES, &[]);
+    assert_eq!(run.code, 1);
+    let report = run.report();
+    let missing: Vec<&str> = report["header"]["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(missing.len(), 18);
+    assert!(missing.contains(&"budget") && missing.contains(&"genres"));
+    assert!(
+        run.stdout
+            .contains("the header lacks required columns title, adult, video, budget"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(report["rows"]["accepted"], 0);
+    run.assert_balanced();
+}
+
+#[test]
+fn the_json_list_variant_parses_and_only_its_dateless_film_is_quarantined() {
+    let run = check(
+        &fixture("tmdb_5000_sample.csv"),
+        "rules/tmdb_5000.toml",
+        &[],
+    );
+    let report = run.report();
+    for list in [
+        "genres",
+        "keywords",
+        "production_companies",
+        "production_countries",
+        "spoken_languages",
+    ] {
+        let rule = report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == format!("{list}.type"))
+            .unwrap();
+        assert_eq!(rule["failed"], 0, "{list}: {rule}");
+    }
+    let quarantine = run.quarantine();
+    assert_eq!(quarantine.len(), 1);
+    assert_eq!(&quarantine[0][1], b"released_has_date");
+    assert!(String::from_utf8_lossy(&quarantine[0][5]).contains("America Is Still the Place"));
+    // One bad record in a sample of 82 is above the 1% limit.
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn outputs_are_complete_files_and_nothing_else() {
+    let run = check(&fixture("movies_sample.csv"), MOVIES, &["--write-accepted"]);
+    let mut names: Vec<String> = std::fs::read_dir(run.out_path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["accepted.csv", "quarantine.csv", "report.json"]);
+}
+
+#[test]
+fn a_missing_input_file_is_an_error_with_exit_2() {
+    let run = check("tests/fixtures/no_such_file.csv", MOVIES, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("cannot read tests/fixtures/no_such_file.csv"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,144 @@
+//! Runs the binary in a clean environment and reads back what it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The repository root; the binary runs there so relative paths are stable.
+pub(crate) fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `dqgate` command with a scrubbed environment, run from the repository root.
+pub(crate) fn dqgate() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dqgate"));
+    cmd.current_dir(root());
+    for var in [
+        "NO_COLOR",
+        "CLICOLOR_FORCE",
+        "DQGATE_STORE",
+        "RUST_BACKTRACE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// What one run produced.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    /// The output directory; deleted when the run is dropped.
+    pub(crate) out: TempDir,
+}
+
+impl Run {
+    pub(crate) fn out_path(&self) -> &Path {
+        self.out.path()
+    }
+
+    /// `report.json`, parsed.
+    #[track_caller]
+    pub(crate) fn report(&self) -> Value {
+        let text = std::fs::read_to_string(self.out_path().join("report.json"))
+            .expect("report.json was written");
+        serde_json::from_str(&text).expect("report.json is JSON")
+    }
+
+    /// Rows of `quarantine.csv` (header excluded), as raw byte records.
+    #[track_caller]
+    pub(crate) fn quarantine(&self) -> Vec<csv::ByteRecord> {
+        read_csv(&self.out_path().join("quarantine.csv"))
+    }
+
+    /// Rows of `accepted.csv` (header excluded).
+    #[track_caller]
+    pub(crate) fn accepted(&self) -> Vec<csv::ByteRecord> {
+        read_csv(&self.out_path().join("accepted.csv"))
+    }
+
+    /// Asserts `in = accepted + quarantined` in the report and in the files.
+    #[track_caller]
+    pub(crate) fn assert_balanced(&self) {
+        let report = self.report();
+        let rows = &report["rows"];
+        let (rows_in, accepted, quarantined) = (
+            rows["in"].as_u64().unwrap(),
+            rows["accepted"].as_u64().unwrap(),
+            rows["quarantined"].as_u64().unwrap(),
+        );
+        assert_eq!(rows_in, accepted + quarantined, "report rows: {rows}");
+        assert_eq!(
+            self.quarantine().len() as u64,
+            quarantined,
+            "quarantine.csv rows"
+        );
+        if self.out_path().join("accepted.csv").exists() {
+            assert_eq!(self.accepted().len() as u64, accepted, "accepted.csv rows");
+        }
+        assert!(
+            self.stdout.contains(&format!(
+                "{rows_in} in = {accepted} accepted + {quarantined} quarantined"
+            )) || self.stdout.trim_start().starts_with('{'),
+            "the accounting line is printed:\n{}",
+            self.stdout
+        );
+    }
+
+    /// Replaces the temporary output directory so output can be snapshotted.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        text.replace(&self.out_path().display().to_string(), "[OUT]")
+    }
+}
+
+#[track_caller]
+fn read_csv(path: &Path) -> Vec<csv::ByteRecord> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    reader
+        .byte_records()
+        .map(|r| r.expect("valid CSV"))
+        .collect()
+}
+
+/// Runs `dqgate check FILE --rules RULES --out TMP` plus `extra` arguments.
+#[track_caller]
+pub(crate) fn check(file: &str, rules: &str, extra: &[&str]) -> Run {
+    let out = tempfile::tempdir().expect("temp dir");
+    let output = dqgate()
+        .args(["check", file, "--rules", rules, "--out"])
+        .arg(out.path())
+        .args(extra)
+        .output()
+        .expect("dqgate runs");
+    Run {
+        code: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+        out,
+    }
+}
+
+/// insta settings: snapshots in the top-level `snapshots/` folder.
+pub(crate) fn snapshots() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+/// The fixture path, relative to the repository root.
+pub(crate) fn fixture(name: &str) -> String {
+    format!("tests/fixtures/{name}")
+}
+
+/// `../shared/data/NAME`, when that folder exists.
+pub(crate) fn shared_data(name: &str) -> Option<PathBuf> {
+    let path = root().join("../shared/data").join(name);
+    path.exists().then_some(path)
+}

@@ -1,0 +1,14 @@
+#![allow(missing_docs)] // test crate: the tests document themselves
+//! Integration tests: every test drives the real `dqgate` binary on fixtures
+//! in `tests/fixtures/` (and, where present, the real data in ../shared).
+
+mod harness;
+
+// The movies fixtures cut from real TMDB data: verdicts, accounting, outputs.
+mod check;
+// Hand-made malformed CSV: every case has its expected outcome.
+mod malformed;
+// Rule files: error reporting and `dqgate rules check`.
+mod rule_files;
+// The full files in ../shared/data, skipped with a message when absent.
+mod shared_data;

@@ -1,0 +1,221 @@
+use crate::harness::{check, fixture, snapshots};
+
+const RULES: &str = "tests/fixtures/malformed/rules.toml";
+
+/// (fixture, exit code, rows in, accepted, failing rules with their first line and a phrase of the reason)
+type Case = (
+    &'static str,
+    i32,
+    u64,
+    u64,
+    &'static [(&'static str, u64, &'static str)],
+);
+
+const CASES: &[Case] = &[
+    (
+        "ragged.csv",
+        0,
+        4,
+        2,
+        &[("csv.field_count", 3, "expected 3 fields, found 2")],
+    ),
+    (
+        "unterminated_quote_end.csv",
+        0,
+        2,
+        1,
+        &[(
+            "csv.quotes",
+            3,
+            "opens a quote on line 3 that is never closed",
+        )],
+    ),
+    (
+        "unterminated_quote_middle.csv",
+        0,
+        3,
+        2,
+        &[("csv.quotes", 3, "closes only on line 5")],
+    ),
+    (
+        "stray_quote.csv",
+        0,
+        3,
+        1,
+        &[("csv.quotes", 2, "quote inside an unquoted value")],
+    ),
+    (
+        "invalid_utf8.csv",
+        0,
+        2,
+        1,
+        &[("csv.utf8", 2, "field `name` is not valid UTF-8 at byte 3")],
+    ),
+    ("bom_crlf.csv", 0, 2, 2, &[]),
+    ("mixed_line_endings.csv", 0, 3, 3, &[]),
+    ("blank_lines.csv", 0, 3, 3, &[]),
+    ("multiline.csv", 0, 3, 3, &[]),
+    (
+        "bad_lists.csv",
+        0,
+        4,
+        1,
+        &[("genres.type", 2, "not a valid list: at byte 31")],
+    ),
+    (
+        "duplicate_ids.csv",
+        0,
+        5,
+        2,
+        &[
+            ("id.type", 4, "expected an integer"),
+            ("id.unique", 3, "first seen on line 2"),
+        ],
+    ),
+    ("empty.csv", 1, 0, 0, &[]),
+    ("header_only.csv", 1, 0, 0, &[]),
+    (
+        "duplicate_header.csv",
+        1,
+        1,
+        0,
+        &[("file.header", 2, "repeats column name")],
+    ),
+    (
+        "missing_header.csv",
+        1,
+        1,
+        0,
+        &[("file.header", 2, "lacks required columns id, name, genres")],
+    ),
+];
+
+#[test]
+fn every_malformed_case_has_its_expected_outcome() {
+    for (name, code, rows_in, accepted, failures) in CASES {
+        let run = check(
+            &fixture(&format!("malformed/{name}")),
+            RULES,
+            &["--write-accepted"],
+        );
+        assert_eq!(run.code, *code, "{name}: {}{}", run.stdout, run.stderr);
+        run.assert_balanced();
+        let report = run.report();
+        assert_eq!(report["rows"]["in"], *rows_in, "{name}");
+        assert_eq!(report["rows"]["accepted"], *accepted, "{name}");
+        let failed: Vec<&serde_json::Value> = report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["failed"].as_u64().unwrap() > 0)
+            .collect();
+        assert_eq!(failed.len(), failures.len(), "{name}: {failed:#?}");
+        for (rule, line, phrase) in *failures {
+            let found = failed
+                .iter()
+                .find(|r| r["name"] == *rule)
+                .unwrap_or_else(|| panic!("{name}: {rule} did not fail"));
+            let example = &found["examples"][0];
+            assert_eq!(example["line"], *line, "{name}: {rule}");
+            assert!(
+                example["reason"].as_str().unwrap().contains(phrase),
+                "{name}: {rule}: {}",
+                example["reason"]
+            );
+        }
+        if *code == 1 {
+            assert!(
+                !report["reasons"].as_array().unwrap().is_empty(),
+                "{name}: a failure gives a reason"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_empty_file_and_a_header_only_file_say_why_they_fail() {
+    let empty = check(&fixture("malformed/empty.csv"), RULES, &[]);
+    assert_eq!(
+        empty.report()["reasons"][0],
+        "the file is empty: it has no header row"
+    );
+    let header_only = check(&fixture("malformed/header_only.csv"), RULES, &[]);
+    assert_eq!(
+        header_only.report()["reasons"][0],
+        "the file has a header but no data rows (at least 1 required)"
+    );
+}
+
+#[test]
+fn blank_lines_are_counted_not_lost() {
+    let run = check(&fixture("malformed/blank_lines.csv"), RULES, &[]);
+    let report = run.report();
+    assert_eq!(report["blank_lines"]["skipped"], 4);
+    assert_eq!(
+        report["blank_lines"]["lines"],
+        serde_json::json!([3, 5, 6, 8])
+    );
+}
+
+#[test]
+fn the_bom_is_not_part_of_the_first_column_name() {
+    let run = check(
+        &fixture("malformed/bom_crlf.csv"),
+        RULES,
+        &["--write-accepted"],
+    );
+    assert_eq!(run.report()["header"]["missing"], serde_json::json!([]));
+    let accepted = std::fs::read_to_string(run.out_path().join("accepted.csv")).unwrap();
+    assert_eq!(accepted, "id,name,genres\n1,Toy Story,[]\n2,Heat,[]\n");
+}
+
+#[test]
+fn oversized_records_and_fields_are_quarantined_with_their_line() {
+    let run = check(
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--max-record-bytes", "1500"],
+    );
+    let report = run.report();
+    let too_large = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "csv.too_large")
+        .unwrap();
+    assert!(too_large["failed"].as_u64().unwrap() > 0);
+    assert!(
+        too_large["examples"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("above --max-record-bytes 1500")
+    );
+    run.assert_balanced();
+
+    let run = check(
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--max-field-bytes", "600"],
+    );
+    let report = run.report();
+    let too_large = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "csv.too_large")
+        .unwrap();
+    assert_eq!(too_large["examples"][0]["line"], 30);
+    assert!(
+        too_large["examples"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("field `production_companies` is 996 bytes, above --max-field-bytes 600")
+    );
+}
+
+#[test]
+fn the_malformed_report_table_is_stable() {
+    let run = check(&fixture("malformed/duplicate_ids.csv"), RULES, &[]);
+    snapshots()
+        .bind(|| insta::assert_snapshot!("malformed_duplicate_ids_table", run.redact(&run.stdout)));
+}

@@ -1,0 +1,71 @@
+use crate::harness::{check, dqgate, fixture};
+
+#[test]
+fn the_shipped_rule_files_are_valid() {
+    for rules in [
+        "rules/movies.toml",
+        "rules/tmdb_5000.toml",
+        "tests/fixtures/malformed/rules.toml",
+    ] {
+        let output = dqgate().args(["rules", "check", rules]).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{rules}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains(": ok ("));
+    }
+}
+
+#[test]
+fn a_bad_rule_file_lists_every_error_with_its_position_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("bad.toml");
+    std::fs::write(
+        &rules,
+        r#"[columns.id]
+type = "integer"
+minimum = 1
+
+[columns.code]
+pattern = "(["
+
+[[rules]]
+name = "uses_a_ghost"
+expr = "ghost > 1"
+"#,
+    )
+    .unwrap();
+    let run = check(&fixture("movies_sample.csv"), rules.to_str().unwrap(), &[]);
+    assert_eq!(run.code, 2);
+    let shown = rules.display().to_string();
+    for expected in [
+        format!("rule file {shown} has 3 errors:"),
+        format!("{shown}:3:1: unknown field `minimum`"),
+        format!("{shown}:6:11: column `code`: invalid pattern"),
+        format!(
+            "{shown}:10:9: in rule `uses_a_ghost`: no column named 'ghost' is declared in [columns]"
+        ),
+    ] {
+        assert!(
+            run.stderr.contains(&expected),
+            "missing {expected:?} in:\n{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.out_path().join("report.json").exists(),
+        "no report for an unusable rule file"
+    );
+}
+
+#[test]
+fn a_missing_rule_file_exits_2() {
+    let run = check(&fixture("movies_sample.csv"), "rules/nope.toml", &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("cannot read rule file rules/nope.toml"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,108 @@
+//! The real files of ../shared/data. They are not shipped with the project,
+//! so each test says so and returns when the folder is absent.
+
+use crate::harness::{check, shared_data};
+
+macro_rules! require {
+    ($name:expr) => {
+        match shared_data($name) {
+            Some(path) => path.to_str().unwrap().to_owned(),
+            None => {
+                eprintln!("SKIPPED: ../shared/data/{} is not present", $name);
+                return;
+            }
+        }
+    };
+}
+
+#[test]
+fn the_real_head_of_the_canonical_file_passes_with_its_bad_records_quarantined() {
+    let path = require!("movies_metadata_head2996.csv");
+    let run = check(&path, "rules/movies.toml", &["--write-accepted"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    run.assert_balanced();
+    let report = run.report();
+    // 2,996 records by Python's csv module (SOURCES.md).
+    assert_eq!(report["rows"]["in"], 2996);
+    assert_eq!(
+        report["sha256"],
+        "28a12d277d694927cfec8dac08347e87da6e4eff7ca330e5556c19b75c45aa63"
+    );
+    let dup = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "id.unique")
+        .unwrap();
+    assert_eq!(dup["failed"], 1);
+    assert_eq!(dup["examples"][0]["line"], 1468);
+    assert_eq!(
+        dup["examples"][0]["reason"],
+        "duplicate id 105045, first seen on line 679"
+    );
+}
+
+#[test]
+fn the_crlf_head_passes_too() {
+    let path = require!("movies_metadata_head4627_crlf.csv");
+    let run = check(&path, "rules/movies.toml", &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.report()["rows"]["in"], 4627);
+    run.assert_balanced();
+}
+
+#[test]
+fn the_excel_resave_fails_on_its_empty_rows() {
+    let path = require!("movies_metadata_excel_resave.csv");
+    let run = check(&path, "rules/movies.toml", &[]);
+    assert_eq!(run.code, 1);
+    let report = run.report();
+    assert_eq!(report["rows"]["in"], 45466);
+    let empty = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "csv.empty_record")
+        .unwrap();
+    assert_eq!(empty["failed"], 43814);
+    run.assert_balanced();
+}
+
+#[test]
+fn the_six_column_file_fails_naming_the_missing_columns() {
+    let path = require!("movies_metadata_6col_allrows_excel.csv");
+    let run = check(&path, "rules/movies.toml", &[]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.report()["rows"]["in"], 45466);
+    assert!(
+        run.stdout
+            .contains("missing columns: title, adult, video, budget"),
+        "{}",
+        run.stdout
+    );
+    run.assert_balanced();
+}
+
+#[test]
+fn no_shared_file_makes_dqgate_error_out() {
+    let Some(dir) = shared_data("") else {
+        eprintln!("SKIPPED: ../shared/data is not present");
+        return;
+    };
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            for rules in ["rules/movies.toml", "rules/tmdb_5000.toml"] {
+                let run = check(path.to_str().unwrap(), rules, &[]);
+                assert!(
+                    run.code == 0 || run.code == 1,
+                    "{} with {rules}: exit {}\n{}",
+                    path.display(),
+                    run.code,
+                    run.stderr
+                );
+                run.assert_balanced();
+            }
+        }
+    }
+}
