@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use csv::ByteRecord;
+
 use crate::header::HeaderBinding;
 use crate::input::{CsvInput, InputSummary};
 use crate::output::{self, OutputError, Outputs};
@@ -63,17 +65,52 @@ pub enum CheckError {
     Serialize(#[from] serde_json::Error),
 }
 
-/// Checks the file at `path` and writes the outputs.
+/// Receives every accepted record, in file order, while the check streams.
+pub trait AcceptedSink {
+    /// One accepted record; `binding` maps declared columns to its fields.
+    fn accepted(&mut self, line: u64, binding: &HeaderBinding, fields: &ByteRecord);
+}
+
+/// A sink that ignores accepted records.
+#[derive(Debug, Default)]
+pub struct NoSink;
+
+impl AcceptedSink for NoSink {
+    fn accepted(&mut self, _line: u64, _binding: &HeaderBinding, _fields: &ByteRecord) {}
+}
+
+/// Checks the file at `path`, writes the outputs and the report.
 pub fn check_file(
     path: &Path,
     rules: &RuleSet,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
+    let report = check_path(path, rules, options, &mut NoSink)?;
+    write_report(&report, options)?;
+    Ok(report)
+}
+
+/// Checks the file at `path` and writes the row outputs, handing accepted
+/// records to `sink`; the caller writes the report.
+pub fn check_path(
+    path: &Path,
+    rules: &RuleSet,
+    options: &CheckOptions,
+    sink: &mut dyn AcceptedSink,
+) -> Result<Report, CheckError> {
     let file = File::open(path).map_err(|source| CheckError::Input {
         path: path.to_owned(),
         source,
     })?;
-    check_reader(path, file, rules, options)
+    check_reader(path, file, rules, options, sink)
+}
+
+/// Writes `report.json` atomically into the output directory.
+pub fn write_report(report: &Report, options: &CheckOptions) -> Result<(), CheckError> {
+    let mut json = serde_json::to_vec_pretty(report)?;
+    json.push(b'\n');
+    output::write_atomic(&options.out_dir.join(output::REPORT_FILE), &json)?;
+    Ok(())
 }
 
 /// Checks CSV read from `reader`; `path` names it in reports and messages.
@@ -82,6 +119,7 @@ pub fn check_reader<R: Read>(
     reader: R,
     rules: &RuleSet,
     options: &CheckOptions,
+    sink: &mut dyn AcceptedSink,
 ) -> Result<Report, CheckError> {
     let read_error = |source| CheckError::Input {
         path: path.to_owned(),
@@ -118,6 +156,7 @@ pub fn check_reader<R: Read>(
             tally.record(record.line, accepted, &violations);
             if accepted {
                 outputs.accept(record.fields)?;
+                sink.accepted(record.line, binding, record.fields);
             } else {
                 outputs.quarantine(rules, record.line, &violations, record.raw)?;
             }
@@ -141,9 +180,6 @@ pub fn check_reader<R: Read>(
             accepted: paths.accepted.map(|p| p.display().to_string()),
         },
     );
-    let mut json = serde_json::to_vec_pretty(&report)?;
-    json.push(b'\n');
-    output::write_atomic(&report_path, &json)?;
     Ok(report)
 }
 
@@ -283,5 +319,6 @@ fn build_report(
         },
         reasons,
         outputs,
+        diff: None,
     }
 }

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::check::{CheckOptions, check_file};
-use crate::report::{Verdict, render_table};
+use crate::check::{CheckOptions, check_file, write_report};
+use crate::compare::{DiffOptions, StoreSide, diff_file};
+use crate::report::{Report, Verdict, render_table};
 use crate::row::Limits;
 use crate::rules::RuleSet;
+use crate::rules::aggregate::Subset;
 
 /// A data-quality gate for CSV feeds: declarative rules, quarantine, full accounting.
 #[derive(Debug, Parser)]
@@ -25,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Check a CSV file against a rule file: verdict, report, quarantine.
     Check(CheckArgs),
+    /// Check a file, then compare the reference aggregates of its accepted
+    /// rows with the store's production queries over the same rows.
+    Diff(DiffArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -78,6 +83,49 @@ pub struct CheckArgs {
     pub examples: usize,
 }
 
+/// `dqgate diff ...`
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Everything `check` takes.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// The production store.
+    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    pub store: String,
+    /// Rows compared: a number of accepted rows from the start, or `all`
+    /// (default: `[reference].subset` of the rule file).
+    #[arg(long, value_parser = parse_subset, conflicts_with = "sample")]
+    pub subset: Option<Subset>,
+    /// Compare a deterministic sample of this fraction of the keys instead.
+    #[arg(long, value_parser = parse_fraction)]
+    pub sample: Option<f64>,
+    /// Seed of the sample.
+    #[arg(long, default_value_t = 0, requires = "sample")]
+    pub seed: u64,
+    /// Compare with `DIR/<aggregate>.csv` exported from another engine
+    /// instead of running the queries.
+    #[arg(long, value_name = "DIR", conflicts_with = "store")]
+    pub store_output: Option<PathBuf>,
+}
+
+fn parse_subset(text: &str) -> Result<Subset, String> {
+    if text == "all" {
+        return Ok(Subset::All);
+    }
+    text.parse::<u64>()
+        .map(Subset::First)
+        .map_err(|_| format!("expected a number of rows or `all`, found {text:?}"))
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "expected a fraction between 0 and 1, found {text:?}"
+        )),
+    }
+}
+
 /// What a run decided; mapped to the exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -92,6 +140,7 @@ pub enum Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Diff(args) => run_diff(&args),
         Command::Rules(RulesCommand::Check { rules }) => {
             let set = RuleSet::load(&rules)?;
             println!(
@@ -106,9 +155,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-fn run_check(args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let rules = RuleSet::load(&args.rules)?;
-    let options = CheckOptions {
+fn check_options(args: &CheckArgs) -> CheckOptions {
+    CheckOptions {
         out_dir: args.out.clone(),
         write_accepted: args.write_accepted,
         limits: Limits {
@@ -116,11 +164,41 @@ fn run_check(args: &CheckArgs) -> anyhow::Result<Outcome> {
             max_record_bytes: args.max_record_bytes,
         },
         max_examples: args.examples,
+    }
+}
+
+fn run_check(args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let rules = RuleSet::load(&args.rules)?;
+    let report = check_file(&args.file, &rules, &check_options(args))?;
+    print_report(&report, args.format)
+}
+
+fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    let rules = RuleSet::load(&args.check.rules)?;
+    let options = check_options(&args.check);
+    let diff_options = DiffOptions {
+        store: match &args.store_output {
+            Some(dir) => StoreSide::Exported(dir.clone()),
+            None => StoreSide::Url(args.store.clone()),
+        },
+        subset: match args.sample {
+            Some(fraction) => Some(Subset::Sample {
+                fraction,
+                seed: args.seed,
+            }),
+            None => args.subset,
+        },
+        max_examples: args.check.examples.max(1) * 3,
     };
-    let report = check_file(&args.file, &rules, &options)?;
-    let text = match args.format {
-        Format::Table => render_table(&report),
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+    let report = diff_file(&args.check.file, &rules, &options, &diff_options)?;
+    write_report(&report, &options)?;
+    print_report(&report, args.check.format)
+}
+
+fn print_report(report: &Report, format: Format) -> anyhow::Result<Outcome> {
+    let text = match format {
+        Format::Table => render_table(report),
+        Format::Json => serde_json::to_string_pretty(report)? + "\n",
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(err) = stdout

@@ -7,14 +7,21 @@
 //! ([`output`]) while [`tally`] counts; [`report`] renders the result as a
 //! table or JSON.
 
+pub mod cell;
 pub mod check;
 pub mod cli;
+pub mod compare;
+pub mod diff;
 pub mod header;
 pub mod input;
 pub mod literal;
+pub mod model;
 pub mod output;
+pub mod reference;
 pub mod report;
 pub mod row;
 pub mod rules;
+pub mod store;
+pub mod subset;
 pub mod tally;
 pub mod value;

@@ -63,6 +63,70 @@ pub struct Report {
     pub reasons: Vec<String>,
     /// Files written.
     pub outputs: OutputsReport,
+    /// The reference/store comparison (`dqgate diff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<DiffReport>,
+}
+
+/// The comparison of the reference aggregates with the store's output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiffReport {
+    /// The store (never with credentials), or the folder of exported results.
+    pub store: String,
+    /// Which rows were compared.
+    pub subset: SubsetReport,
+    /// Rows loaded into staging (absent when comparing exported results).
+    pub staged: Option<StagedReport>,
+    /// Genre or company ids seen with two different names.
+    pub name_conflicts: Vec<crate::model::NameConflict>,
+    /// One entry per aggregate.
+    pub aggregates: Vec<AggregateReport>,
+    /// True when every aggregate agrees.
+    pub agrees: bool,
+}
+
+/// Which accepted rows were compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubsetReport {
+    /// `first`, `all` or `sample`.
+    pub mode: String,
+    /// For `first`: how many.
+    pub limit: Option<u64>,
+    /// For `sample`: the fraction of keys.
+    pub fraction: Option<f64>,
+    /// For `sample`: the seed.
+    pub seed: Option<u64>,
+    /// Accepted rows in the file.
+    pub accepted: u64,
+    /// Rows compared.
+    pub rows: u64,
+}
+
+/// Rows staged per table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StagedReport {
+    /// `stg_movies`.
+    pub movies: u64,
+    /// `stg_genres`.
+    pub genres: u64,
+    /// `stg_companies`.
+    pub companies: u64,
+    /// `stg_movie_genres`.
+    pub movie_genres: u64,
+    /// `stg_movie_companies`.
+    pub movie_companies: u64,
+}
+
+/// One aggregate's comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregateReport {
+    /// Counts and examples.
+    #[serde(flatten)]
+    pub diff: crate::diff::AggregateDiff,
+    /// Where the store's side came from: the query file or the exported CSV.
+    pub source: String,
+    /// Time the store's query took, in milliseconds.
+    pub query_ms: Option<f64>,
 }
 
 /// Name and version of dqgate.

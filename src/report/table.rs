@@ -41,6 +41,107 @@ struct FileRuleRow<'a> {
     result: &'static str,
 }
 
+#[derive(Tabled)]
+struct AggregateRow<'a> {
+    aggregate: &'a str,
+    #[tabled(rename = "reference keys")]
+    keys_reference: u64,
+    #[tabled(rename = "store keys")]
+    keys_store: u64,
+    missing: u64,
+    extra: u64,
+    duplicate: u64,
+    mismatched: u64,
+    result: &'static str,
+}
+
+#[derive(Tabled)]
+struct DifferenceRow<'a> {
+    aggregate: &'a str,
+    kind: &'a str,
+    key: &'a str,
+    measure: &'a str,
+    reference: &'a str,
+    store: &'a str,
+    delta: String,
+}
+
+fn render_diff(out: &mut String, diff: &super::DiffReport) {
+    let subset = &diff.subset;
+    let chosen = match subset.mode.as_str() {
+        "first" => format!("the first {} accepted rows", subset.limit.unwrap_or(0)),
+        "sample" => format!(
+            "a {:.1}% sample of keys (seed {})",
+            subset.fraction.unwrap_or(0.0) * 100.0,
+            subset.seed.unwrap_or(0)
+        ),
+        _ => "all accepted rows".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "\nreference vs store ({}): {chosen}, {} of {} compared",
+        diff.store, subset.rows, subset.accepted
+    );
+    if let Some(s) = &diff.staged {
+        let _ = writeln!(
+            out,
+            "staged: {} movies, {} genres, {} companies, {} movie-genre and {} movie-company links",
+            s.movies, s.genres, s.companies, s.movie_genres, s.movie_companies
+        );
+    }
+    for c in &diff.name_conflicts {
+        let _ = writeln!(
+            out,
+            "name conflict: {} id {} is {:?}, but line {} calls it {:?}",
+            c.table, c.id, c.kept, c.line, c.other
+        );
+    }
+    let rows: Vec<AggregateRow<'_>> = diff
+        .aggregates
+        .iter()
+        .map(|a| AggregateRow {
+            aggregate: &a.diff.name,
+            keys_reference: a.diff.keys_reference,
+            keys_store: a.diff.keys_store,
+            missing: a.diff.missing,
+            extra: a.diff.extra,
+            duplicate: a.diff.duplicate,
+            mismatched: a.diff.mismatched,
+            result: if a.diff.agrees() { "agree" } else { "DIFFER" },
+        })
+        .collect();
+    let mut table = Table::new(rows);
+    table
+        .with(Style::rounded())
+        .with(Modify::new(Columns::new(1..7)).with(Alignment::right()));
+    let _ = writeln!(out, "{table}");
+    for a in &diff.aggregates {
+        if let Some(error) = &a.diff.error {
+            let _ = writeln!(out, "{}: {error}", a.diff.name);
+        }
+    }
+    let differences: Vec<DifferenceRow<'_>> = diff
+        .aggregates
+        .iter()
+        .flat_map(|a| {
+            a.diff.examples.iter().map(|e| DifferenceRow {
+                aggregate: &a.diff.name,
+                kind: &e.kind,
+                key: &e.key,
+                measure: e.measure.as_deref().unwrap_or(""),
+                reference: e.reference.as_deref().unwrap_or(""),
+                store: e.store.as_deref().unwrap_or(""),
+                delta: e.delta.map_or_else(String::new, |d| format!("{d:+}")),
+            })
+        })
+        .collect();
+    if !differences.is_empty() {
+        let mut table = Table::new(differences);
+        table.with(Style::rounded());
+        let _ = writeln!(out, "first differences:\n{table}");
+    }
+}
+
 fn share(part: u64, whole: u64) -> String {
     if whole == 0 {
         "-".into()
@@ -189,6 +290,10 @@ pub fn render_table(report: &Report) -> String {
         let mut table = Table::new(rows);
         table.with(Style::rounded());
         let _ = writeln!(out, "\n{table}");
+    }
+
+    if let Some(diff) = &report.diff {
+        render_diff(&mut out, diff);
     }
 
     match report.verdict {

@@ -67,7 +67,12 @@ pub(crate) fn value_type(ty: ColumnType) -> Ty {
     }
 }
 
-pub(crate) fn compile(spec: RuleFileSpec, source: &str, problems: &mut Problems<'_>) -> RuleSet {
+pub(crate) fn compile(
+    spec: RuleFileSpec,
+    source: &str,
+    base_dir: &std::path::Path,
+    problems: &mut Problems<'_>,
+) -> RuleSet {
     let mut catalog = Catalog {
         rules: Vec::new(),
         names: HashSet::new(),
@@ -157,7 +162,17 @@ pub(crate) fn compile(spec: RuleFileSpec, source: &str, problems: &mut Problems<
         }
     }
 
+    let context = super::aggregate::Context {
+        columns: &spec.columns,
+        base_dir,
+        source,
+    };
+    let aggregates = super::aggregate::compile_all(&spec.aggregates, &context, problems);
+    let subset = super::aggregate::compile_subset(&spec.reference, problems);
+
     RuleSet {
+        aggregates,
+        subset,
         path: PathBuf::new(),
         sha256: String::new(),
         name: spec.dataset.name.clone(),
@@ -170,7 +185,7 @@ pub(crate) fn compile(spec: RuleFileSpec, source: &str, problems: &mut Problems<
 }
 
 /// Byte offset of the first character inside a TOML string value.
-fn string_content_start(source: &str, span: &Range<usize>) -> usize {
+pub(crate) fn string_content_start(source: &str, span: &Range<usize>) -> usize {
     let text = source.get(span.clone()).unwrap_or("");
     let quote = if text.starts_with("\"\"\"") || text.starts_with("'''") {
         3

@@ -105,6 +105,11 @@ impl<'a> Problems<'a> {
         self.at(span.start, err.message().trim().to_owned());
     }
 
+    /// Problems found so far.
+    pub(crate) fn count(&self) -> usize {
+        self.found.len()
+    }
+
     /// The problems in file order, or `Ok` when there are none.
     pub(crate) fn finish(mut self, path: &Path) -> Result<(), RuleFileError> {
         if self.found.is_empty() {

@@ -151,6 +151,21 @@ pub trait Columns {
 
 /// Parses and type-checks a boolean rule expression.
 pub fn compile(text: &str, columns: &dyn Columns) -> Result<Expr, ExprError> {
+    let (expr, ty) = compile_typed(text, columns)?;
+    if !matches!(ty, Ty::Bool | Ty::Null) {
+        return Err(ExprError {
+            offset: 0,
+            message: format!(
+                "a rule expression must be true or false, but this one is a {}",
+                ty.name()
+            ),
+        });
+    }
+    Ok(expr)
+}
+
+/// Parses and type-checks an expression of any type, returning its type.
+pub fn compile_typed(text: &str, columns: &dyn Columns) -> Result<(Expr, Ty), ExprError> {
     let tokens = tokenize(text)?;
     let mut parser = Parser {
         tokens,
@@ -168,16 +183,7 @@ pub fn compile(text: &str, columns: &dyn Columns) -> Result<Expr, ExprError> {
             ),
         });
     }
-    if !matches!(ty, Ty::Bool | Ty::Null) {
-        return Err(ExprError {
-            offset: 0,
-            message: format!(
-                "a rule expression must be true or false, but this one is a {}",
-                ty.name()
-            ),
-        });
-    }
-    Ok(expr)
+    Ok((expr, ty))
 }
 
 impl Expr {

@@ -7,9 +7,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::error::Problems;
-use super::spec::{ColumnSpec, RowRuleSpec, RuleFileSpec};
+use super::spec::{ColumnSpec, RuleFileSpec};
 
-const SECTIONS: &str = "dataset, file, columns, rules";
+const SECTIONS: &str = "dataset, file, columns, rules, reference, aggregates";
 
 /// Parses rule-file text; problems go to `problems`, and whatever parsed
 /// cleanly is returned so that later stages can report their own errors too.
@@ -37,7 +37,13 @@ pub(crate) fn parse(source: &str, problems: &mut Problems<'_>) -> RuleFileSpec {
                 }
             }
             "columns" => spec.columns = columns(value, problems),
-            "rules" => spec.rules = row_rules(value, problems),
+            "rules" => spec.rules = array_of(value, "rules", problems),
+            "reference" => {
+                if let Some(r) = deserialize(value, problems) {
+                    spec.reference = r;
+                }
+            }
+            "aggregates" => spec.aggregates = array_of(value, "aggregates", problems),
             other => problems.span(
                 &key_span,
                 format!("unknown section `{other}`, expected one of {SECTIONS}"),
@@ -87,17 +93,21 @@ fn columns(
     out
 }
 
-fn row_rules(value: Spanned<DeValue<'_>>, problems: &mut Problems<'_>) -> Vec<RowRuleSpec> {
+fn array_of<T: DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+    section: &str,
+    problems: &mut Problems<'_>,
+) -> Vec<T> {
     let span = value.span();
     let DeValue::Array(items) = value.into_inner() else {
         problems.span(
             &span,
-            "`rules` must be an array of tables, written [[rules]]",
+            format!("`{section}` must be an array of tables, written [[{section}]]"),
         );
         return Vec::new();
     };
     items
         .into_iter()
-        .filter_map(|item| deserialize::<RowRuleSpec>(item, problems))
+        .filter_map(|item| deserialize::<T>(item, problems))
         .collect()
 }

@@ -7,6 +7,7 @@
 //! type-checked, every rule given a name, a severity and an id. All problems
 //! found on the way are reported together, each with its line and column.
 
+pub mod aggregate;
 mod compile;
 pub mod error;
 pub mod expr;
@@ -220,6 +221,10 @@ pub struct RuleSet {
     pub catalog: Vec<RuleInfo>,
     /// Ids of the built-in CSV rules.
     pub csv: CsvRules,
+    /// Declared aggregates, parents before the aggregates built on them.
+    pub aggregates: Vec<aggregate::Aggregate>,
+    /// The default subset for the reference/diff stage.
+    pub subset: aggregate::Subset,
 }
 
 impl RuleSet {
@@ -244,7 +249,11 @@ impl RuleSet {
     pub fn from_source(path: &Path, text: &str) -> Result<RuleSet, RuleFileError> {
         let mut problems = Problems::new(text);
         let spec = load::parse(text, &mut problems);
-        let set = compile::compile(spec, text, &mut problems);
+        let base_dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let set = compile::compile(spec, text, base_dir, &mut problems);
         problems.finish(path)?;
         Ok(RuleSet {
             path: path.to_owned(),

@@ -204,6 +204,97 @@ pub struct RowRuleSpec {
     pub description: Option<String>,
 }
 
+/// `[reference]`: defaults for the reference/diff stage.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    /// Default subset: a number of accepted rows, or `"all"`.
+    pub subset: Option<Spanned<toml::Value>>,
+}
+
+/// What an aggregate function computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggFn {
+    /// Rows in the group (that pass the filter).
+    Count,
+    /// Sum of `expr` (0 when no row passes the filter).
+    Sum,
+    /// Mean of `expr` over non-null values.
+    Avg,
+    /// Smallest `expr`.
+    Min,
+    /// Largest `expr`.
+    Max,
+    /// The `value` column of the parent row with the largest `by`; ties go
+    /// to the lowest `tie_break` (only in aggregates with `from`).
+    Argmax,
+}
+
+/// One group-by dimension or label.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionSpec {
+    /// Output column name.
+    pub name: Spanned<String>,
+    /// A plain column (of the file, or of the parent aggregate).
+    pub column: Option<Spanned<String>>,
+    /// A value derived from columns, such as `year(release_date)`.
+    pub expr: Option<Spanned<String>>,
+    /// A list column whose elements each form a group (the row is exploded).
+    pub explode: Option<Spanned<String>>,
+    /// With `explode`: the element key that gives the value.
+    pub field: Option<Spanned<String>>,
+}
+
+/// One measure.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureSpec {
+    /// Output column name.
+    pub name: Spanned<String>,
+    /// The aggregate function.
+    pub agg: AggFn,
+    /// The value aggregated (not for `count` or `argmax`).
+    pub expr: Option<Spanned<String>>,
+    /// Only rows where this is true count.
+    pub filter: Option<Spanned<String>>,
+    /// `argmax`: the parent column to maximize.
+    pub by: Option<Spanned<String>>,
+    /// `argmax`: the parent column returned.
+    pub value: Option<Spanned<String>>,
+    /// `argmax`: ties go to the lowest value of this column (default `value`).
+    pub tie_break: Option<Spanned<String>>,
+    /// Allowed absolute difference between reference and store.
+    pub abs_tolerance: Option<f64>,
+    /// Allowed relative difference between reference and store.
+    pub rel_tolerance: Option<f64>,
+}
+
+/// `[[aggregates]]`: one business figure computed twice.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    /// Unique name; also the default query file name.
+    pub name: Spanned<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// SQL file run by the store, relative to the rule file's folder.
+    pub query: Option<Spanned<String>>,
+    /// Aggregate over the output of another aggregate instead of the rows.
+    pub from: Option<Spanned<String>>,
+    /// Only rows where this is true enter the aggregate.
+    #[serde(rename = "where")]
+    pub filter: Option<Spanned<String>>,
+    /// The group-by key.
+    pub dimensions: Vec<DimensionSpec>,
+    /// Values shown alongside the key (such as a name for an id).
+    #[serde(default)]
+    pub labels: Vec<DimensionSpec>,
+    /// The aggregated values.
+    pub measures: Vec<MeasureSpec>,
+}
+
 /// A whole rule file, after every section deserialized.
 #[derive(Debug, Clone, Default)]
 pub struct RuleFileSpec {
@@ -215,4 +306,8 @@ pub struct RuleFileSpec {
     pub columns: Vec<(Spanned<String>, ColumnSpec)>,
     /// `[[rules]]` in file order.
     pub rules: Vec<RowRuleSpec>,
+    /// `[reference]`.
+    pub reference: ReferenceSpec,
+    /// `[[aggregates]]` in file order.
+    pub aggregates: Vec<AggregateSpec>,
 }

@@ -109,9 +109,15 @@ fn read_csv(path: &Path) -> Vec<csv::ByteRecord> {
 /// Runs `dqgate check FILE --rules RULES --out TMP` plus `extra` arguments.
 #[track_caller]
 pub(crate) fn check(file: &str, rules: &str, extra: &[&str]) -> Run {
+    run("check", file, rules, extra)
+}
+
+/// Runs `dqgate SUBCOMMAND FILE --rules RULES --out TMP` plus `extra` arguments.
+#[track_caller]
+pub(crate) fn run(subcommand: &str, file: &str, rules: &str, extra: &[&str]) -> Run {
     let out = tempfile::tempdir().expect("temp dir");
     let output = dqgate()
-        .args(["check", file, "--rules", rules, "--out"])
+        .args([subcommand, file, "--rules", rules, "--out"])
         .arg(out.path())
         .args(extra)
         .output()

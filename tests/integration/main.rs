@@ -6,6 +6,8 @@ mod harness;
 
 // The movies fixtures cut from real TMDB data: verdicts, accounting, outputs.
 mod check;
+// Reference aggregates against the SQLite store, planted query bugs.
+mod diff;
 // Hand-made malformed CSV: every case has its expected outcome.
 mod malformed;
 // Rule files: error reporting and `dqgate rules check`.

@@ -1,0 +1,184 @@
+//! `dqgate diff`: check the file, compute the reference aggregates over a
+//! subset of its accepted rows, stage the same rows in the store, run the
+//! production queries there, and compare the two key by key.
+
+use std::path::{Path, PathBuf};
+
+use crate::check::{CheckError, CheckOptions, check_path};
+use crate::diff::{self, StoreRows};
+use crate::model::MissingModelColumn;
+use crate::report::{AggregateReport, DiffReport, Report, StagedReport, SubsetReport, Verdict};
+use crate::rules::RuleSet;
+use crate::rules::aggregate::Subset;
+use crate::store::{self, StoreError, Target};
+use crate::subset::SubsetCollector;
+
+/// The store's side of the comparison.
+#[derive(Debug, Clone)]
+pub enum StoreSide {
+    /// A store URL: stage the rows and run the queries there.
+    Url(String),
+    /// A folder of `<aggregate>.csv` files exported from another engine.
+    Exported(PathBuf),
+}
+
+/// How the comparison runs.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// Where the store's figures come from.
+    pub store: StoreSide,
+    /// Which accepted rows are compared; `None` takes the rule file's default.
+    pub subset: Option<Subset>,
+    /// Differences kept per aggregate in the report.
+    pub max_examples: usize,
+}
+
+/// A comparison that could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// Reading the file or writing outputs failed.
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The rule file does not declare what the store model needs.
+    #[error(transparent)]
+    Model(#[from] MissingModelColumn),
+    /// An aggregate has no query file.
+    #[error("aggregate `{0}` has no `query` file, so the store cannot compute it")]
+    NoQuery(String),
+    /// An exported result could not be read.
+    #[error("cannot read exported result {}: {source}", path.display())]
+    Exported {
+        /// The CSV file.
+        path: PathBuf,
+        /// The error.
+        source: csv::Error,
+    },
+}
+
+/// Runs the whole comparison for the file at `path`.
+pub fn diff_file(
+    path: &Path,
+    rules: &RuleSet,
+    check: &CheckOptions,
+    options: &DiffOptions,
+) -> Result<Report, CompareError> {
+    // Open the store first: a store problem is an error before any work.
+    let mut store = match &options.store {
+        StoreSide::Url(url) => Some(store::open(url)?),
+        StoreSide::Exported(_) => None,
+    };
+    let subset = options.subset.unwrap_or(rules.subset);
+    let mut collector = SubsetCollector::new(rules, subset)?;
+    let mut report = check_path(path, rules, check, &mut collector)?;
+
+    let staged = match store.as_deref_mut() {
+        Some(store) => Some(store.stage(&collector.batch, 0)?),
+        None => None,
+    };
+    let results = collector.reference.finish();
+    let reference_dir = check.out_dir.join("reference");
+    std::fs::create_dir_all(&reference_dir).map_err(|source| {
+        CheckError::Output(crate::output::OutputError {
+            path: reference_dir.clone(),
+            source,
+        })
+    })?;
+    for result in &results {
+        crate::output::write_atomic(
+            &reference_dir.join(format!("{}.csv", result.name)),
+            result.to_csv().as_bytes(),
+        )
+        .map_err(CheckError::Output)?;
+    }
+    let mut aggregates = Vec::new();
+    for (aggregate, result) in rules.aggregates.iter().zip(&results) {
+        let (rows, source, query_ms) = match (&options.store, store.as_deref_mut()) {
+            (StoreSide::Exported(dir), _) => {
+                let file = dir.join(format!("{}.csv", aggregate.name));
+                let rows = diff::read_exported(&file).map_err(|source| CompareError::Exported {
+                    path: file.clone(),
+                    source,
+                })?;
+                (rows, file.display().to_string(), None)
+            }
+            (StoreSide::Url(_), Some(store)) => {
+                let sql = aggregate
+                    .query
+                    .as_deref()
+                    .ok_or_else(|| CompareError::NoQuery(aggregate.name.clone()))?;
+                let output = store.query(&aggregate.name, sql, Target::Staging)?;
+                let source = aggregate
+                    .query_path
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string());
+                (
+                    StoreRows {
+                        columns: output.columns,
+                        rows: output.rows,
+                    },
+                    source,
+                    Some(output.elapsed.as_secs_f64() * 1000.0),
+                )
+            }
+            (StoreSide::Url(_), None) => unreachable!("a URL store is opened above"),
+        };
+        aggregates.push(AggregateReport {
+            diff: diff::diff(aggregate, result, &rows, options.max_examples),
+            source,
+            query_ms,
+        });
+    }
+
+    let agrees = aggregates.iter().all(|a| a.diff.agrees());
+    for a in aggregates.iter().filter(|a| !a.diff.agrees()) {
+        let d = &a.diff;
+        report.reasons.push(match &d.error {
+            Some(error) => format!("aggregate {}: {error}", d.name),
+            None => format!(
+                "aggregate {}: the store disagrees with the reference ({} missing, {} extra, {} duplicate, {} mismatched keys)",
+                d.name, d.missing, d.extra, d.duplicate, d.mismatched
+            ),
+        });
+    }
+    if !report.reasons.is_empty() {
+        report.verdict = Verdict::Fail;
+    }
+    report.diff = Some(DiffReport {
+        store: match (&options.store, &store) {
+            (_, Some(store)) => store.location(),
+            (StoreSide::Exported(dir), None) => dir.display().to_string(),
+            (StoreSide::Url(url), None) => url.clone(),
+        },
+        subset: subset_report(subset, collector.accepted, collector.taken),
+        staged: staged.map(|s| StagedReport {
+            movies: s.movies,
+            genres: s.genres,
+            companies: s.companies,
+            movie_genres: s.movie_genres,
+            movie_companies: s.movie_companies,
+        }),
+        name_conflicts: collector.batch.conflicts.clone(),
+        aggregates,
+        agrees,
+    });
+    Ok(report)
+}
+
+fn subset_report(subset: Subset, accepted: u64, rows: u64) -> SubsetReport {
+    let (mode, limit, fraction, seed) = match subset {
+        Subset::First(n) => ("first", Some(n), None, None),
+        Subset::All => ("all", None, None, None),
+        Subset::Sample { fraction, seed } => ("sample", None, Some(fraction), Some(seed)),
+    };
+    SubsetReport {
+        mode: mode.to_owned(),
+        limit,
+        fraction,
+        seed,
+        accepted,
+        rows,
+    }
+}

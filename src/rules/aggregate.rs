@@ -1,0 +1,633 @@
+//! Compiled aggregates: the declarative business figures that the reference
+//! engine computes with HashMaps and the store computes with SQL.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::compile::value_type;
+use super::error::Problems;
+use super::expr::{self, Columns, Expr};
+use super::spec::{AggFn, AggregateSpec, ColumnSpec, DimensionSpec, MeasureSpec, ReferenceSpec};
+use crate::value::Ty;
+
+/// Default tolerance for floating-point measures (relative and absolute).
+pub const DEFAULT_FLOAT_TOLERANCE: f64 = 1e-9;
+
+/// How many accepted rows the reference and the store compare.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Subset {
+    /// The first N accepted rows.
+    First(u64),
+    /// Every accepted row.
+    All,
+    /// A deterministic sample by key: rows whose key hashes below the fraction.
+    Sample {
+        /// Fraction of keys kept, 0 to 1.
+        fraction: f64,
+        /// Seed of the hash.
+        seed: u64,
+    },
+}
+
+impl Default for Subset {
+    fn default() -> Self {
+        Subset::First(1000)
+    }
+}
+
+/// Where a dimension's value comes from.
+#[derive(Debug, Clone)]
+pub enum DimSource {
+    /// An expression over the row's typed values (a plain column is one).
+    Expr(Expr),
+    /// Each element of a list column, by one of its keys.
+    Explode {
+        /// Position of the list column among the declared columns.
+        column: usize,
+        /// The element key.
+        field: String,
+    },
+    /// A column of the parent aggregate's output.
+    Parent(usize),
+}
+
+/// A group-by dimension or label.
+#[derive(Debug, Clone)]
+pub struct Dimension {
+    /// Output column name.
+    pub name: String,
+    /// Where the value comes from.
+    pub source: DimSource,
+}
+
+/// Allowed difference between the reference and the store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Absolute.
+    pub abs: f64,
+    /// Relative to the larger magnitude.
+    pub rel: f64,
+}
+
+/// What a measure aggregates.
+#[derive(Debug, Clone)]
+pub enum MeasureInput {
+    /// Counts rows.
+    Rows,
+    /// An expression over the row.
+    Expr(Expr),
+    /// A parent column.
+    Parent(usize),
+    /// `argmax`: parent columns.
+    Argmax {
+        /// Maximized.
+        by: usize,
+        /// Returned.
+        value: usize,
+        /// Ties go to the lowest value of this column.
+        tie_break: usize,
+    },
+}
+
+/// A compiled measure.
+#[derive(Debug, Clone)]
+pub struct Measure {
+    /// Output column name.
+    pub name: String,
+    /// The function.
+    pub agg: AggFn,
+    /// Its input.
+    pub input: MeasureInput,
+    /// Rows where this is not true are skipped.
+    pub filter: Option<Expr>,
+    /// True when the result is an integer (sum or min/max of integers, counts).
+    pub integer: bool,
+    /// Allowed difference in the diff.
+    pub tolerance: Tolerance,
+}
+
+/// A compiled aggregate.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    /// Unique name.
+    pub name: String,
+    /// The SQL the store runs, when a query file is declared.
+    pub query: Option<String>,
+    /// The query file, resolved.
+    pub query_path: Option<PathBuf>,
+    /// Index of the parent aggregate, for aggregates over another's output.
+    pub parent: Option<usize>,
+    /// Rows must satisfy this to enter.
+    pub filter: Option<Expr>,
+    /// The key.
+    pub dimensions: Vec<Dimension>,
+    /// Shown alongside the key.
+    pub labels: Vec<Dimension>,
+    /// The values.
+    pub measures: Vec<Measure>,
+}
+
+impl Aggregate {
+    /// Output column names: dimensions, labels, measures.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.dimensions
+            .iter()
+            .chain(&self.labels)
+            .map(|d| d.name.as_str())
+            .chain(self.measures.iter().map(|m| m.name.as_str()))
+            .collect()
+    }
+}
+
+struct FileColumns<'a>(&'a [(Spanned<String>, ColumnSpec)]);
+
+impl Columns for FileColumns<'_> {
+    fn resolve(&self, name: &str) -> Option<(usize, Ty)> {
+        let index = self.0.iter().position(|(n, _)| n.get_ref() == name)?;
+        Some((index, value_type(self.0[index].1.ty)))
+    }
+}
+
+/// Resolves a column of the parent aggregate, reporting a problem if absent.
+type ParentColumn<'a> = dyn Fn(&Spanned<String>, &mut Problems<'_>) -> Option<usize> + 'a;
+
+/// Compiles an expression of an aggregate, reporting problems at their position.
+type CompileExpr<'a> = dyn Fn(&Spanned<String>, &str, &mut Problems<'_>) -> Option<(Expr, Ty)> + 'a;
+
+pub(crate) struct Context<'a> {
+    pub(crate) columns: &'a [(Spanned<String>, ColumnSpec)],
+    pub(crate) base_dir: &'a Path,
+    pub(crate) source: &'a str,
+}
+
+pub(crate) fn compile_subset(spec: &ReferenceSpec, problems: &mut Problems<'_>) -> Subset {
+    let Some(value) = &spec.subset else {
+        return Subset::default();
+    };
+    match value.get_ref() {
+        toml::Value::Integer(n) if *n >= 0 => Subset::First(*n as u64),
+        toml::Value::String(s) if s == "all" => Subset::All,
+        other => {
+            problems.span(
+                &value.span(),
+                format!("`subset` must be a number of rows or \"all\", found {other}"),
+            );
+            Subset::default()
+        }
+    }
+}
+
+pub(crate) fn compile_all(
+    specs: &[AggregateSpec],
+    ctx: &Context<'_>,
+    problems: &mut Problems<'_>,
+) -> Vec<Aggregate> {
+    let mut out: Vec<Aggregate> = Vec::new();
+    for spec in specs {
+        let name = spec.name.get_ref();
+        if out.iter().any(|a| &a.name == name) {
+            problems.span(
+                &spec.name.span(),
+                format!("an aggregate named `{name}` is already defined"),
+            );
+            continue;
+        }
+        if !is_identifier(name) {
+            problems.span(
+                &spec.name.span(),
+                format!("aggregate name `{name}` must be letters, digits and _"),
+            );
+            continue;
+        }
+        if let Some(agg) = compile_one(spec, &out, ctx, problems) {
+            out.push(agg);
+        }
+    }
+    out
+}
+
+/// SQL-safe output names: letters, digits and underscores, not starting with a digit.
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn compile_one(
+    spec: &AggregateSpec,
+    earlier: &[Aggregate],
+    ctx: &Context<'_>,
+    problems: &mut Problems<'_>,
+) -> Option<Aggregate> {
+    let name = spec.name.get_ref().clone();
+    let before = problems.count();
+    let parent = match &spec.from {
+        None => None,
+        Some(from) => match earlier.iter().position(|a| &a.name == from.get_ref()) {
+            Some(i) => Some(i),
+            None => {
+                problems.span(
+                    &from.span(),
+                    format!("aggregate `{name}`: `from` names `{}`, which is not an aggregate defined above", from.get_ref()),
+                );
+                return None;
+            }
+        },
+    };
+    let parent_columns: Vec<String> = parent
+        .map(|p| {
+            earlier[p]
+                .column_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let parent_col = |col: &Spanned<String>, problems: &mut Problems<'_>| -> Option<usize> {
+        let found = parent_columns.iter().position(|c| c == col.get_ref());
+        if found.is_none() {
+            problems.span(
+                &col.span(),
+                format!(
+                    "aggregate `{name}`: the parent has no column `{}` (it has {})",
+                    col.get_ref(),
+                    parent_columns.join(", ")
+                ),
+            );
+        }
+        found
+    };
+    let file_columns = FileColumns(ctx.columns);
+    let compile_expr =
+        |text: &Spanned<String>, what: &str, problems: &mut Problems<'_>| -> Option<(Expr, Ty)> {
+            match expr::compile_typed(text.get_ref(), &file_columns) {
+                Ok(e) => Some(e),
+                Err(err) => {
+                    let at =
+                        super::compile::string_content_start(ctx.source, &text.span()) + err.offset;
+                    problems.at(at, format!("aggregate `{name}`, {what}: {}", err.message));
+                    None
+                }
+            }
+        };
+
+    let filter = match (&spec.filter, parent) {
+        (Some(f), None) => compile_expr(f, "where", problems).and_then(|(e, ty)| {
+            if matches!(ty, Ty::Bool | Ty::Null) {
+                Some(e)
+            } else {
+                problems.span(
+                    &f.span(),
+                    format!("aggregate `{name}`: `where` must be true or false"),
+                );
+                None
+            }
+        }),
+        (Some(f), Some(_)) => {
+            problems.span(
+                &f.span(),
+                format!("aggregate `{name}`: `where` is not supported with `from`"),
+            );
+            None
+        }
+        (None, _) => None,
+    };
+
+    let mut dims = Vec::new();
+    for d in &spec.dimensions {
+        if let Some(dim) = compile_dimension(
+            d,
+            &name,
+            parent.is_some(),
+            &parent_col,
+            &compile_expr,
+            problems,
+        ) {
+            dims.push(dim);
+        }
+    }
+    if spec.dimensions.is_empty() {
+        problems.span(
+            &spec.name.span(),
+            format!("aggregate `{name}` needs at least one dimension"),
+        );
+    }
+    let mut labels = Vec::new();
+    for d in &spec.labels {
+        if let Some(label) = compile_dimension(
+            d,
+            &name,
+            parent.is_some(),
+            &parent_col,
+            &compile_expr,
+            problems,
+        ) {
+            if let DimSource::Explode { column, .. } = &label.source {
+                let linked = dims.iter().any(|dim| matches!(&dim.source, DimSource::Explode { column: c, .. } if c == column));
+                if !linked {
+                    problems.span(
+                        &d.name.span(),
+                        format!("aggregate `{name}`: label `{}` explodes a list that no dimension explodes", label.name),
+                    );
+                }
+            }
+            labels.push(label);
+        }
+    }
+
+    let mut measures = Vec::new();
+    for m in &spec.measures {
+        if let Some(measure) = compile_measure(
+            m,
+            &name,
+            parent,
+            earlier,
+            &parent_col,
+            &compile_expr,
+            problems,
+        ) {
+            measures.push(measure);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (n, span) in spec
+        .dimensions
+        .iter()
+        .chain(&spec.labels)
+        .map(|d| (&d.name, d.name.span()))
+        .chain(spec.measures.iter().map(|m| (&m.name, m.name.span())))
+    {
+        if !is_identifier(n.get_ref()) {
+            problems.span(
+                &span,
+                format!(
+                    "aggregate `{name}`: column name `{}` must be letters, digits and _",
+                    n.get_ref()
+                ),
+            );
+        } else if !seen.insert(n.get_ref().clone()) {
+            problems.span(
+                &span,
+                format!(
+                    "aggregate `{name}`: column `{}` is defined twice",
+                    n.get_ref()
+                ),
+            );
+        }
+    }
+
+    let (query, query_path) = match &spec.query {
+        None => (None, None),
+        Some(q) => match read_query(ctx.base_dir, q.get_ref()) {
+            Ok((sql, path)) => (Some(sql), Some(path)),
+            Err(message) => {
+                problems.span(&q.span(), format!("aggregate `{name}`: {message}"));
+                (None, None)
+            }
+        },
+    };
+
+    (problems.count() == before).then_some(Aggregate {
+        name,
+        query,
+        query_path,
+        parent,
+        filter,
+        dimensions: dims,
+        labels,
+        measures,
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // one call site per kind of dimension; a struct would only rename them
+fn compile_dimension(
+    d: &DimensionSpec,
+    name: &str,
+    from_parent: bool,
+    parent_col: &ParentColumn<'_>,
+    compile_expr: &CompileExpr<'_>,
+    problems: &mut Problems<'_>,
+) -> Option<Dimension> {
+    let dim_name = d.name.get_ref().clone();
+    let given = [d.column.is_some(), d.expr.is_some(), d.explode.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if given != 1 {
+        problems.span(
+            &d.name.span(),
+            format!("aggregate `{name}`, `{dim_name}`: give exactly one of `column`, `expr` or `explode`"),
+        );
+        return None;
+    }
+    if d.field.is_some() != d.explode.is_some() {
+        problems.span(
+            &d.name.span(),
+            format!("aggregate `{name}`, `{dim_name}`: `field` goes with `explode`"),
+        );
+        return None;
+    }
+    if from_parent {
+        let Some(col) = &d.column else {
+            problems.span(
+                &d.name.span(),
+                format!("aggregate `{name}`, `{dim_name}`: with `from`, use `column`"),
+            );
+            return None;
+        };
+        return parent_col(col, problems).map(|i| Dimension {
+            name: dim_name,
+            source: DimSource::Parent(i),
+        });
+    }
+    if let (Some(list), Some(field)) = (&d.explode, &d.field) {
+        let (index, ty) = compile_expr(list, &format!("`{dim_name}`"), problems)
+            .and_then(|(e, ty)| match e {
+                Expr::Column(i) => Some((i, ty)),
+                _ => None,
+            })
+            .or_else(|| {
+                problems.span(
+                    &list.span(),
+                    format!("aggregate `{name}`, `{dim_name}`: `explode` names a list column"),
+                );
+                None
+            })?;
+        if ty != Ty::List {
+            problems.span(
+                &list.span(),
+                format!(
+                    "aggregate `{name}`, `{dim_name}`: `{}` is not an entity_list column",
+                    list.get_ref()
+                ),
+            );
+            return None;
+        }
+        return Some(Dimension {
+            name: dim_name,
+            source: DimSource::Explode {
+                column: index,
+                field: field.get_ref().clone(),
+            },
+        });
+    }
+    let text = d.column.as_ref().or(d.expr.as_ref())?;
+    compile_expr(text, &format!("`{dim_name}`"), problems).map(|(e, _)| Dimension {
+        name: dim_name,
+        source: DimSource::Expr(e),
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // mirrors compile_dimension
+fn compile_measure(
+    m: &MeasureSpec,
+    name: &str,
+    parent: Option<usize>,
+    earlier: &[Aggregate],
+    parent_col: &ParentColumn<'_>,
+    compile_expr: &CompileExpr<'_>,
+    problems: &mut Problems<'_>,
+) -> Option<Measure> {
+    let m_name = m.name.get_ref().clone();
+    let what = format!("measure `{m_name}`");
+    let err = |problems: &mut Problems<'_>, msg: String| {
+        problems.span(&m.name.span(), format!("aggregate `{name}`, {what}: {msg}"))
+    };
+    let filter = match &m.filter {
+        Some(f) if parent.is_none() => Some(compile_expr(f, &what, problems)?.0),
+        Some(_) => {
+            err(problems, "`filter` is not supported with `from`".into());
+            return None;
+        }
+        None => None,
+    };
+    let parent_integer = |i: usize| -> bool {
+        let p = &earlier[parent.unwrap_or(0)];
+        let offset = p.dimensions.len() + p.labels.len();
+        i >= offset && p.measures.get(i - offset).is_some_and(|m| m.integer)
+    };
+    let (input, integer) = match (m.agg, parent) {
+        (AggFn::Count, _) => {
+            if m.expr.is_some() {
+                err(problems, "`count` counts rows and takes no `expr`".into());
+                return None;
+            }
+            (MeasureInput::Rows, true)
+        }
+        (AggFn::Argmax, Some(_)) => {
+            let (Some(by), Some(value)) = (&m.by, &m.value) else {
+                err(problems, "`argmax` needs `by` and `value`".into());
+                return None;
+            };
+            let by = parent_col(by, problems)?;
+            let value_index = parent_col(value, problems)?;
+            let tie_break = match &m.tie_break {
+                Some(t) => parent_col(t, problems)?,
+                None => value_index,
+            };
+            // An argmax returns a key or a label: compared exactly.
+            (
+                MeasureInput::Argmax {
+                    by,
+                    value: value_index,
+                    tie_break,
+                },
+                true,
+            )
+        }
+        (AggFn::Argmax, None) => {
+            err(
+                problems,
+                "`argmax` works on the output of another aggregate (use `from`)".into(),
+            );
+            return None;
+        }
+        (agg, Some(_)) => {
+            let Some(col) = &m.expr else {
+                err(
+                    problems,
+                    format!("`{}` needs `expr` (a parent column)", agg_name(agg)),
+                );
+                return None;
+            };
+            let i = parent_col(col, problems)?;
+            (
+                MeasureInput::Parent(i),
+                agg != AggFn::Avg && parent_integer(i),
+            )
+        }
+        (agg, None) => {
+            let Some(text) = &m.expr else {
+                err(problems, format!("`{}` needs `expr`", agg_name(agg)));
+                return None;
+            };
+            let (e, ty) = compile_expr(text, &what, problems)?;
+            if !ty.is_numeric() && matches!(agg, AggFn::Sum | AggFn::Avg) {
+                err(
+                    problems,
+                    format!(
+                        "`{}` needs a number, but `{}` is a {}",
+                        agg_name(agg),
+                        text.get_ref(),
+                        ty.name()
+                    ),
+                );
+                return None;
+            }
+            (MeasureInput::Expr(e), ty == Ty::Int && agg != AggFn::Avg)
+        }
+    };
+    let default = if integer {
+        0.0
+    } else {
+        DEFAULT_FLOAT_TOLERANCE
+    };
+    Some(Measure {
+        name: m_name,
+        agg: m.agg,
+        input,
+        filter,
+        integer,
+        tolerance: Tolerance {
+            abs: m.abs_tolerance.unwrap_or(default),
+            rel: m.rel_tolerance.unwrap_or(default),
+        },
+    })
+}
+
+fn agg_name(agg: AggFn) -> &'static str {
+    match agg {
+        AggFn::Count => "count",
+        AggFn::Sum => "sum",
+        AggFn::Avg => "avg",
+        AggFn::Min => "min",
+        AggFn::Max => "max",
+        AggFn::Argmax => "argmax",
+    }
+}
+
+/// Reads a query file, confined to the rule file's folder: a rule file
+/// cannot make dqgate read anything outside it.
+pub(crate) fn read_query(base_dir: &Path, relative: &str) -> Result<(String, PathBuf), String> {
+    let candidate = base_dir.join(relative);
+    let base = base_dir.canonicalize().map_err(|e| {
+        format!(
+            "cannot resolve the rule file's folder {}: {e}",
+            base_dir.display()
+        )
+    })?;
+    let resolved = candidate
+        .canonicalize()
+        .map_err(|e| format!("cannot read query file {}: {e}", candidate.display()))?;
+    if !resolved.starts_with(&base) {
+        return Err(format!(
+            "query file {} is outside the rule file's folder {}",
+            candidate.display(),
+            base_dir.display()
+        ));
+    }
+    let sql = std::fs::read_to_string(&resolved)
+        .map_err(|e| format!("cannot read query file {}: {e}", candidate.display()))?;
+    Ok((sql, candidate))
+}
