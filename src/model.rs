@@ -265,3 +265,85 @@ pub fn declared_values<'a>(rules: &RuleSet, fields: &[Option<&'a str>]) -> Vec<V
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn normalizes_rows_and_reports_an_id_with_two_names() {
+        let rules = RuleSet::from_source(
+            Path::new("t.toml"),
+            r#"
+[columns.id]
+type = "integer"
+[columns.title]
+type = "string"
+[columns.release_date]
+type = "date"
+[columns.budget]
+type = "integer"
+[columns.genres]
+type = "entity_list"
+[columns.production_companies]
+type = "entity_list"
+"#,
+        )
+        .unwrap();
+        let columns = ModelColumns::resolve(&rules).unwrap();
+        let mut batch = ModelBatch::default();
+        let rows: [[&str; 6]; 2] = [
+            [
+                "1",
+                "Toy Story",
+                "1995-10-30",
+                "30000000",
+                "[{'id': 16, 'name': 'Animation'}, {'id': 16, 'name': 'Animation'}]",
+                "[{'name': 'Pixar', 'id': 3}]",
+            ],
+            [
+                "2",
+                "Other",
+                "",
+                "",
+                "[{'id': 16, 'name': 'Animated'}]",
+                "[]",
+            ],
+        ];
+        for (i, row) in rows.iter().enumerate() {
+            let fields: Vec<Option<&str>> = row.iter().map(|f| Some(*f)).collect();
+            batch.add(&rules, &columns, i as u64 + 2, &fields);
+        }
+        let toy = &batch.movies[0];
+        assert_eq!(
+            (toy.id, toy.release_year, toy.budget),
+            (1, Some(1995), Some(30_000_000))
+        );
+        assert_eq!(toy.genre_ids, [16], "a repeated genre links once");
+        assert_eq!(toy.company_ids, [3]);
+        assert_eq!(batch.movies[1].release_date, None);
+        assert_eq!(batch.genres, [(16, "Animation".to_owned())]);
+        assert_eq!(
+            batch.conflicts,
+            [NameConflict {
+                table: "genres".into(),
+                id: 16,
+                kept: "Animation".into(),
+                other: "Animated".into(),
+                line: 3,
+            }]
+        );
+    }
+
+    #[test]
+    fn the_model_needs_its_key_columns() {
+        let rules = RuleSet::from_source(Path::new("t.toml"), "[columns.id]\ntype = \"integer\"\n")
+            .unwrap();
+        assert_eq!(
+            ModelColumns::resolve(&rules).unwrap_err().to_string(),
+            "the store model needs column `title`, which the rule file does not declare"
+        );
+    }
+}

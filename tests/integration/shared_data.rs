@@ -112,13 +112,21 @@ fn the_store_agrees_with_the_reference_on_the_whole_real_head() {
     let path = require!("movies_metadata_head2996.csv");
     let store = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", store.path().join("store.db").display());
-    let run = crate::harness::run("diff", &path, "rules/movies.toml", &["--store", &url, "--subset", "all"]);
+    let run = crate::harness::run(
+        "diff",
+        &path,
+        "rules/movies.toml",
+        &["--store", &url, "--subset", "all"],
+    );
     assert_eq!(run.code, 0, "{}", run.stdout);
     let report = run.report();
     assert_eq!(report["diff"]["agrees"], true);
     assert_eq!(report["diff"]["subset"]["rows"], 2993);
     for aggregate in report["diff"]["aggregates"].as_array().unwrap() {
-        assert_eq!(aggregate["keys_reference"], aggregate["keys_store"], "{aggregate}");
+        assert_eq!(
+            aggregate["keys_reference"], aggregate["keys_store"],
+            "{aggregate}"
+        );
         assert_eq!(aggregate["mismatched"], 0, "{aggregate}");
     }
 }
