@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::value::Value;
 
 /// One value of an aggregate's output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Cell {
     /// No value.

@@ -30,6 +30,9 @@ pub struct CheckOptions {
     pub limits: Limits,
     /// Examples kept per rule.
     pub max_examples: usize,
+    /// Movie ids production holds, with their batch: a record with one of
+    /// them is quarantined (the `reject` promotion policy).
+    pub reject_existing: Option<std::sync::Arc<std::collections::HashMap<i64, i64>>>,
 }
 
 impl Default for CheckOptions {
@@ -39,6 +42,7 @@ impl Default for CheckOptions {
             write_accepted: false,
             limits: Limits::default(),
             max_examples: 3,
+            reject_existing: None,
         }
     }
 }
@@ -67,8 +71,9 @@ pub enum CheckError {
 
 /// Receives every accepted record, in file order, while the check streams.
 pub trait AcceptedSink {
-    /// One accepted record; `binding` maps declared columns to its fields.
-    fn accepted(&mut self, line: u64, binding: &HeaderBinding, fields: &ByteRecord);
+    /// One accepted record; `binding` maps declared columns to its fields,
+    /// `raw` is the record's original bytes.
+    fn accepted(&mut self, line: u64, binding: &HeaderBinding, fields: &ByteRecord, raw: &[u8]);
 }
 
 /// A sink that ignores accepted records.
@@ -76,7 +81,14 @@ pub trait AcceptedSink {
 pub struct NoSink;
 
 impl AcceptedSink for NoSink {
-    fn accepted(&mut self, _line: u64, _binding: &HeaderBinding, _fields: &ByteRecord) {}
+    fn accepted(
+        &mut self,
+        _line: u64,
+        _binding: &HeaderBinding,
+        _fields: &ByteRecord,
+        _raw: &[u8],
+    ) {
+    }
 }
 
 /// Checks the file at `path`, writes the outputs and the report.
@@ -153,10 +165,12 @@ pub fn check_reader<R: Read>(
                 }
                 None => checker.check(&record, &mut violations),
             };
+            let accepted =
+                accepted && !held_by_production(rules, binding, options, &record, &mut violations);
             tally.record(record.line, accepted, &violations);
             if accepted {
                 outputs.accept(record.fields)?;
-                sink.accepted(record.line, binding, record.fields);
+                sink.accepted(record.line, binding, record.fields, record.raw);
             } else {
                 outputs.quarantine(rules, record.line, &violations, record.raw)?;
             }
@@ -181,6 +195,38 @@ pub fn check_reader<R: Read>(
         },
     );
     Ok(report)
+}
+
+/// The `reject` policy: true (with a violation) when production already
+/// holds the record's movie id.
+fn held_by_production(
+    rules: &RuleSet,
+    binding: &HeaderBinding,
+    options: &CheckOptions,
+    record: &crate::input::RawRecord<'_>,
+    violations: &mut Vec<Violation>,
+) -> bool {
+    let Some(existing) = &options.reject_existing else {
+        return false;
+    };
+    let id = rules
+        .column_index("id")
+        .and_then(|c| binding.field_of[c])
+        .and_then(|f| record.fields.get(f))
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|t| t.parse::<i64>().ok());
+    let Some(batch) = id.and_then(|id| existing.get(&id)) else {
+        return false;
+    };
+    violations.push(Violation {
+        rule: rules.csv.existing_id,
+        value: id.map_or_else(String::new, |i| i.to_string()),
+        reason: format!(
+            "movie {} is already in production (batch {batch}) and on_existing = reject",
+            id.unwrap_or_default()
+        ),
+    });
+    true
 }
 
 fn build_report(

@@ -164,6 +164,7 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
             max_record_bytes: args.max_record_bytes,
         },
         max_examples: args.examples,
+        reject_existing: None,
     }
 }
 

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use crate::check::{CheckError, CheckOptions, check_path};
 use crate::diff::{self, StoreRows};
 use crate::model::MissingModelColumn;
+use crate::reference::AggregateResult;
 use crate::report::{AggregateReport, DiffReport, Report, StagedReport, SubsetReport, Verdict};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
-use crate::store::{self, StoreError, Target};
+use crate::store::{self, Store, StoreError, Target};
 use crate::subset::SubsetCollector;
 
 /// The store's side of the comparison.
@@ -79,70 +80,25 @@ pub fn diff_file(
         None => None,
     };
     let results = collector.reference.finish();
-    let reference_dir = check.out_dir.join("reference");
-    std::fs::create_dir_all(&reference_dir).map_err(|source| {
-        CheckError::Output(crate::output::OutputError {
-            path: reference_dir.clone(),
-            source,
-        })
-    })?;
-    for result in &results {
-        crate::output::write_atomic(
-            &reference_dir.join(format!("{}.csv", result.name)),
-            result.to_csv().as_bytes(),
-        )
-        .map_err(CheckError::Output)?;
-    }
-    let mut aggregates = Vec::new();
-    for (aggregate, result) in rules.aggregates.iter().zip(&results) {
-        let (rows, source, query_ms) = match (&options.store, store.as_deref_mut()) {
-            (StoreSide::Exported(dir), _) => {
-                let file = dir.join(format!("{}.csv", aggregate.name));
-                let rows = diff::read_exported(&file).map_err(|source| CompareError::Exported {
-                    path: file.clone(),
-                    source,
-                })?;
-                (rows, file.display().to_string(), None)
-            }
-            (StoreSide::Url(_), Some(store)) => {
-                let sql = aggregate
-                    .query
-                    .as_deref()
-                    .ok_or_else(|| CompareError::NoQuery(aggregate.name.clone()))?;
-                let output = store.query(&aggregate.name, sql, Target::Staging)?;
-                let source = aggregate
-                    .query_path
-                    .as_ref()
-                    .map_or_else(String::new, |p| p.display().to_string());
-                (
-                    StoreRows {
-                        columns: output.columns,
-                        rows: output.rows,
-                    },
-                    source,
-                    Some(output.elapsed.as_secs_f64() * 1000.0),
-                )
-            }
-            (StoreSide::Url(_), None) => unreachable!("a URL store is opened above"),
-        };
-        aggregates.push(AggregateReport {
-            diff: diff::diff(aggregate, result, &rows, options.max_examples),
-            source,
-            query_ms,
-        });
-    }
-
+    write_reference(&results, &check.out_dir)?;
+    let aggregates = match (&options.store, store.as_deref_mut()) {
+        (StoreSide::Exported(dir), _) => {
+            compare_exported(rules, &results, dir, options.max_examples)?
+        }
+        (StoreSide::Url(_), Some(store)) => compare_with_store(
+            rules,
+            &results,
+            store,
+            Target::Staging,
+            options.max_examples,
+        )?,
+        (StoreSide::Url(_), None) => unreachable!("a URL store is opened above"),
+    };
     let agrees = aggregates.iter().all(|a| a.diff.agrees());
-    for a in aggregates.iter().filter(|a| !a.diff.agrees()) {
-        let d = &a.diff;
-        report.reasons.push(match &d.error {
-            Some(error) => format!("aggregate {}: {error}", d.name),
-            None => format!(
-                "aggregate {}: the store disagrees with the reference ({} missing, {} extra, {} duplicate, {} mismatched keys)",
-                d.name, d.missing, d.extra, d.duplicate, d.mismatched
-            ),
-        });
-    }
+    report.reasons.extend(disagreements(
+        &aggregates,
+        "the store disagrees with the reference",
+    ));
     if !report.reasons.is_empty() {
         report.verdict = Verdict::Fail;
     }
@@ -167,7 +123,97 @@ pub fn diff_file(
     Ok(report)
 }
 
-fn subset_report(subset: Subset, accepted: u64, rows: u64) -> SubsetReport {
+/// Runs every aggregate's query on the store and compares it with `results`.
+pub fn compare_with_store(
+    rules: &RuleSet,
+    results: &[AggregateResult],
+    store: &mut dyn Store,
+    target: Target,
+    max_examples: usize,
+) -> Result<Vec<AggregateReport>, CompareError> {
+    let mut out = Vec::new();
+    for (aggregate, result) in rules.aggregates.iter().zip(results) {
+        let sql = aggregate
+            .query
+            .as_deref()
+            .ok_or_else(|| CompareError::NoQuery(aggregate.name.clone()))?;
+        let output = store.query(&aggregate.name, sql, target)?;
+        let rows = StoreRows {
+            columns: output.columns,
+            rows: output.rows,
+        };
+        out.push(AggregateReport {
+            diff: diff::diff(aggregate, result, &rows, max_examples),
+            source: aggregate
+                .query_path
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+            query_ms: Some(output.elapsed.as_secs_f64() * 1000.0),
+        });
+    }
+    Ok(out)
+}
+
+fn compare_exported(
+    rules: &RuleSet,
+    results: &[AggregateResult],
+    dir: &Path,
+    max_examples: usize,
+) -> Result<Vec<AggregateReport>, CompareError> {
+    let mut out = Vec::new();
+    for (aggregate, result) in rules.aggregates.iter().zip(results) {
+        let file = dir.join(format!("{}.csv", aggregate.name));
+        let rows = diff::read_exported(&file).map_err(|source| CompareError::Exported {
+            path: file.clone(),
+            source,
+        })?;
+        out.push(AggregateReport {
+            diff: diff::diff(aggregate, result, &rows, max_examples),
+            source: file.display().to_string(),
+            query_ms: None,
+        });
+    }
+    Ok(out)
+}
+
+/// One reason per aggregate that does not agree.
+pub fn disagreements(aggregates: &[AggregateReport], what: &str) -> Vec<String> {
+    aggregates
+        .iter()
+        .filter(|a| !a.diff.agrees())
+        .map(|a| {
+            let d = &a.diff;
+            match &d.error {
+                Some(error) => format!("aggregate {}: {error}", d.name),
+                None => format!(
+                    "aggregate {}: {what} ({} missing, {} extra, {} duplicate, {} mismatched keys)",
+                    d.name, d.missing, d.extra, d.duplicate, d.mismatched
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Writes each reference result to `OUT/reference/<aggregate>.csv`.
+pub fn write_reference(results: &[AggregateResult], out_dir: &Path) -> Result<(), CheckError> {
+    let dir = out_dir.join("reference");
+    std::fs::create_dir_all(&dir).map_err(|source| {
+        CheckError::Output(crate::output::OutputError {
+            path: dir.clone(),
+            source,
+        })
+    })?;
+    for result in results {
+        crate::output::write_atomic(
+            &dir.join(format!("{}.csv", result.name)),
+            result.to_csv().as_bytes(),
+        )
+        .map_err(CheckError::Output)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn subset_report(subset: Subset, accepted: u64, rows: u64) -> SubsetReport {
     let (mode, limit, fraction, seed) = match subset {
         Subset::First(n) => ("first", Some(n), None, None),
         Subset::All => ("all", None, None, None),

@@ -96,6 +96,8 @@ pub struct ModelBatch {
     pub companies: Vec<(i64, String)>,
     /// Ids seen with two names.
     pub conflicts: Vec<NameConflict>,
+    /// `(movie id, line, original record bytes)`, when a promotion needs them.
+    pub sources: Vec<(i64, u64, Vec<u8>)>,
     genre_index: HashMap<i64, usize>,
     company_index: HashMap<i64, usize>,
 }
@@ -133,14 +135,15 @@ impl ModelColumns {
 
 impl ModelBatch {
     /// Adds one accepted record. `fields` holds the raw text of each
-    /// declared column (`None` when absent from the file).
+    /// declared column (`None` when absent from the file). Returns false
+    /// when the record has no usable id (it cannot become a movie).
     pub fn add(
         &mut self,
         rules: &RuleSet,
         columns: &ModelColumns,
         line: u64,
         fields: &[Option<&str>],
-    ) {
+    ) -> bool {
         let text = |name: &str| -> Option<&str> {
             let i = MODEL_COLUMNS.iter().position(|c| *c == name)?;
             let declared = columns.positions[i]?;
@@ -163,7 +166,7 @@ impl ModelBatch {
         };
         let num = |name: &str| typed(name).as_f64();
         let string = |name: &str| text(name).map(str::to_owned);
-        let Some(id) = int("id") else { return };
+        let Some(id) = int("id") else { return false };
         let date = match typed("release_date") {
             Value::Date(d) => Some(d),
             _ => None,
@@ -187,6 +190,7 @@ impl ModelBatch {
             genre_ids,
             company_ids,
         });
+        true
     }
 
     /// Reads `(id, name)` entities from a list field, records new ids and

@@ -58,7 +58,7 @@ fn csv_cell(cell: &Cell) -> String {
 }
 
 /// A mergeable accumulator of one measure in one group.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Acc {
     /// Rows counted.
     Count(i64),
@@ -142,6 +142,28 @@ impl Acc {
         }
     }
 
+    /// Removes one value added earlier. False for `min`, `max` and
+    /// `argmax`, which cannot forget a value.
+    pub fn subtract(&mut self, value: &Cell) -> bool {
+        match self {
+            Acc::Count(n) => *n -= 1,
+            _ if *value == Cell::Null => {}
+            Acc::SumInt(s) => match value {
+                Cell::Int(i) => *s -= i128::from(*i),
+                other => *s -= other.as_f64().unwrap_or(0.0) as i128,
+            },
+            Acc::SumNum(s) => *s -= value.as_f64().unwrap_or(0.0),
+            Acc::Avg { sum, n } => {
+                if let Some(x) = value.as_f64() {
+                    *sum -= x;
+                    *n -= 1;
+                }
+            }
+            Acc::Min(_) | Acc::Max(_) | Acc::Argmax(_) => return false,
+        }
+        true
+    }
+
     /// Merges another accumulator of the same measure into this one.
     pub fn merge(&mut self, other: &Acc) {
         match (self, other) {
@@ -176,11 +198,23 @@ impl Acc {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Group {
+    /// Row contributions; the group vanishes when they drop to zero.
+    rows: i64,
     /// First-seen values of labels that are not tied to an exploded key.
     labels: Vec<Option<Cell>>,
     accs: Vec<Acc>,
+}
+
+/// The persistent state of an engine: its groups and label dictionary as
+/// JSON text, ready for the store's rollup tables.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RollupState {
+    /// `(aggregate, key as JSON, group as JSON)`.
+    pub groups: Vec<(String, String, String)>,
+    /// `(label as JSON, key as JSON, value as JSON)`.
+    pub labels: Vec<(String, String, String)>,
 }
 
 /// Key of the first-seen label dictionary: list column, key field, label
@@ -194,6 +228,8 @@ pub struct Reference<'r> {
     groups: Vec<HashMap<Vec<Cell>, Group>>,
     labels: HashMap<LabelKey, Cell>,
     rows: u64,
+    /// False once a value was subtracted from a `min`, `max` or `argmax`.
+    exact: bool,
 }
 
 /// One exploded element: its key cell per exploding dimension, and the
@@ -208,7 +244,13 @@ impl<'r> Reference<'r> {
             groups: rules.aggregates.iter().map(|_| HashMap::new()).collect(),
             labels: HashMap::new(),
             rows: 0,
+            exact: true,
         }
+    }
+
+    /// True unless a row was subtracted from a measure that cannot forget.
+    pub fn is_exact(&self) -> bool {
+        self.exact
     }
 
     /// Rows added so far.
@@ -220,8 +262,34 @@ impl<'r> Reference<'r> {
     /// like the declared columns (`None` for an absent column).
     pub fn add_row(&mut self, values: &[Value<'_>], fields: &[Option<&str>]) {
         self.rows += 1;
+        self.apply(values, fields, true);
+    }
+
+    /// Removes a row added earlier (a movie replaced by a later batch).
+    pub fn subtract_row(&mut self, values: &[Value<'_>], fields: &[Option<&str>]) {
+        self.rows = self.rows.saturating_sub(1);
+        self.apply(values, fields, false);
+    }
+
+    fn apply(&mut self, values: &[Value<'_>], fields: &[Option<&str>], add: bool) {
         let rules = self.rules;
         let mut parsed: HashMap<usize, Vec<Element<'_>>> = HashMap::new();
+        for aggregate in &rules.aggregates {
+            for dim in aggregate.dimensions.iter().chain(&aggregate.labels) {
+                if let DimSource::Explode { column, .. } = &dim.source {
+                    parsed
+                        .entry(*column)
+                        .or_insert_with(|| list_elements(fields[*column]));
+                }
+            }
+        }
+        if add {
+            // Names are learned from every row, as the store's genres and
+            // companies tables are filled from every promoted row.
+            for aggregate in &rules.aggregates {
+                self.learn_labels(aggregate, &parsed);
+            }
+        }
         for (index, aggregate) in rules.aggregates.iter().enumerate() {
             if aggregate.parent.is_some() {
                 continue;
@@ -231,18 +299,10 @@ impl<'r> Reference<'r> {
                     continue;
                 }
             }
-            for dim in aggregate.dimensions.iter().chain(&aggregate.labels) {
-                if let DimSource::Explode { column, .. } = &dim.source {
-                    parsed
-                        .entry(*column)
-                        .or_insert_with(|| list_elements(fields[*column]));
-                }
-            }
             let keys = group_keys(aggregate, values, &parsed);
             if keys.is_empty() {
                 continue;
             }
-            self.learn_labels(aggregate, &parsed);
             let inputs: Vec<Option<Cell>> = aggregate
                 .measures
                 .iter()
@@ -258,10 +318,27 @@ impl<'r> Reference<'r> {
                 .collect();
             let groups = &mut self.groups[index];
             for key in keys {
+                if !add {
+                    let Some(group) = groups.get_mut(&key) else {
+                        continue;
+                    };
+                    group.rows -= 1;
+                    for (acc, input) in group.accs.iter_mut().zip(&inputs) {
+                        if let Some(v) = input {
+                            self.exact &= acc.subtract(v);
+                        }
+                    }
+                    if group.rows <= 0 {
+                        groups.remove(&key);
+                    }
+                    continue;
+                }
                 let group = groups.entry(key).or_insert_with(|| Group {
+                    rows: 0,
                     labels: vec![None; aggregate.labels.len()],
                     accs: aggregate.measures.iter().map(Acc::new).collect(),
                 });
+                group.rows += 1;
                 for (slot, value) in group.labels.iter_mut().zip(&plain_labels) {
                     if slot.is_none() {
                         slot.clone_from(value);
@@ -274,6 +351,68 @@ impl<'r> Reference<'r> {
                 }
             }
         }
+    }
+
+    /// The engine's groups and labels, for the store's rollup tables.
+    pub fn state(&self) -> RollupState {
+        let mut state = RollupState::default();
+        for (aggregate, groups) in self.rules.aggregates.iter().zip(&self.groups) {
+            if aggregate.parent.is_some() {
+                continue;
+            }
+            for (key, group) in groups {
+                state.groups.push((
+                    aggregate.name.clone(),
+                    serde_json::to_string(key).unwrap_or_default(),
+                    serde_json::to_string(group).unwrap_or_default(),
+                ));
+            }
+        }
+        for ((column, key_field, label_field, key), value) in &self.labels {
+            let label = (&self.rules.columns[*column].name, key_field, label_field);
+            state.labels.push((
+                serde_json::to_string(&label).unwrap_or_default(),
+                serde_json::to_string(key).unwrap_or_default(),
+                serde_json::to_string(value).unwrap_or_default(),
+            ));
+        }
+        state.groups.sort();
+        state.labels.sort();
+        state
+    }
+
+    /// An engine resumed from stored state. Entries for aggregates or
+    /// columns the rules no longer declare, or that no longer parse, are
+    /// dropped (the reconciliation then reports the difference).
+    pub fn from_state(rules: &'r RuleSet, state: &RollupState) -> Self {
+        let mut engine = Reference::new(rules);
+        for (name, key, group) in &state.groups {
+            let Some(index) = rules.aggregates.iter().position(|a| &a.name == name) else {
+                continue;
+            };
+            let (Ok(key), Ok(group)) = (
+                serde_json::from_str::<Vec<Cell>>(key),
+                serde_json::from_str::<Group>(group),
+            ) else {
+                continue;
+            };
+            engine.groups[index].insert(key, group);
+        }
+        for (label, key, value) in &state.labels {
+            let (Ok((column, key_field, label_field)), Ok(key), Ok(value)) = (
+                serde_json::from_str::<(String, String, String)>(label),
+                serde_json::from_str::<Cell>(key),
+                serde_json::from_str::<Cell>(value),
+            ) else {
+                continue;
+            };
+            if let Some(column) = rules.column_index(&column) {
+                engine
+                    .labels
+                    .insert((column, key_field, label_field, key), value);
+            }
+        }
+        engine
     }
 
     fn learn_labels(&mut self, aggregate: &Aggregate, parsed: &HashMap<usize, Vec<Element<'_>>>) {
@@ -297,6 +436,7 @@ impl<'r> Reference<'r> {
     /// Merges an engine that saw the rows after this one's.
     pub fn merge(&mut self, other: Reference<'_>) {
         self.rows += other.rows;
+        self.exact &= other.exact;
         for (mine, theirs) in self.groups.iter_mut().zip(other.groups) {
             for (key, group) in theirs {
                 match mine.get_mut(&key) {
@@ -304,6 +444,7 @@ impl<'r> Reference<'r> {
                         mine.insert(key, group);
                     }
                     Some(existing) => {
+                        existing.rows += group.rows;
                         for (slot, value) in existing.labels.iter_mut().zip(group.labels) {
                             if slot.is_none() {
                                 *slot = value;
@@ -680,6 +821,38 @@ measures = [
             first.merge(second);
             assert_eq!(first.finish(), whole.finish(), "split at {split}");
             assert_eq!(first.rows(), whole.rows());
+        }
+    }
+
+    #[test]
+    fn subtracting_a_row_equals_never_adding_it_and_state_round_trips() {
+        let rules = rules();
+        for removed in 0..ROWS.len() {
+            let mut engine = Reference::new(&rules);
+            feed(&mut engine, ROWS);
+            let resumed_state = engine.state();
+            let mut engine = Reference::from_state(&rules, &resumed_state);
+            let row = ROWS[removed];
+            let fields: Vec<Option<&str>> = row.iter().map(|f| Some(*f)).collect();
+            let values = declared_values(&rules, &fields);
+            engine.subtract_row(&values, &fields);
+            let mut without = Reference::new(&rules);
+            // Labels are first-seen and never forgotten, so learn them all.
+            feed(&mut without, ROWS);
+            let mut fresh = Reference::new(&rules);
+            let rest: Vec<[&str; 6]> = ROWS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != removed)
+                .map(|(_, r)| *r)
+                .collect();
+            feed(&mut fresh, &rest);
+            fresh.labels = without.labels.clone();
+            let (got, want) = (engine.finish(), fresh.finish());
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.to_csv(), w.to_csv(), "removing row {removed}");
+            }
+            assert!(engine.is_exact());
         }
     }
 

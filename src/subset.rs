@@ -28,6 +28,12 @@ pub struct SubsetCollector<'r> {
     pub accepted: u64,
     /// Rows taken into the subset.
     pub taken: u64,
+    /// Stage every accepted row (for promotion), not only the subset.
+    all_rows: bool,
+    /// Ids of the subset, when every row is staged.
+    pub subset_ids: Vec<i64>,
+    /// The input's header, for replaying staged records.
+    pub header: Option<ByteRecord>,
 }
 
 impl<'r> SubsetCollector<'r> {
@@ -46,7 +52,17 @@ impl<'r> SubsetCollector<'r> {
             batch: ModelBatch::default(),
             accepted: 0,
             taken: 0,
+            all_rows: false,
+            subset_ids: Vec::new(),
+            header: None,
         })
+    }
+
+    /// Also stages every accepted row with its original bytes, as a
+    /// promotion needs; the subset is still what the reference computes.
+    pub fn staging_all_rows(mut self) -> Self {
+        self.all_rows = true;
+        self
     }
 
     fn selects(&self, key: Option<&str>) -> bool {
@@ -61,16 +77,28 @@ impl<'r> SubsetCollector<'r> {
 }
 
 impl AcceptedSink for SubsetCollector<'_> {
-    fn accepted(&mut self, line: u64, binding: &HeaderBinding, record: &ByteRecord) {
+    fn accepted(&mut self, line: u64, binding: &HeaderBinding, record: &ByteRecord, raw: &[u8]) {
         self.accepted += 1;
-        let fields = declared_fields(binding, record);
-        if !self.selects(fields[self.key]) {
-            return;
+        if self.header.is_none() {
+            self.header = Some(binding.names.iter().map(String::as_str).collect());
         }
-        let values = declared_values(self.rules, &fields);
-        self.reference.add_row(&values, &fields);
-        self.batch.add(self.rules, &self.columns, line, &fields);
-        self.taken += 1;
+        let fields = declared_fields(binding, record);
+        let selected = self.selects(fields[self.key]);
+        if selected {
+            let values = declared_values(self.rules, &fields);
+            self.reference.add_row(&values, &fields);
+            self.taken += 1;
+        }
+        if (selected || self.all_rows)
+            && self.batch.add(self.rules, &self.columns, line, &fields)
+            && self.all_rows
+        {
+            let id = self.batch.movies.last().map_or(0, |m| m.id);
+            if selected {
+                self.subset_ids.push(id);
+            }
+            self.batch.sources.push((id, line, raw.to_vec()));
+        }
     }
 }
 

@@ -112,6 +112,12 @@ pub(crate) fn compile(
             RuleKind::Csv,
             "within --max-field-bytes and --max-record-bytes",
         ),
+        existing_id: builtin(
+            &mut catalog,
+            "promotion.existing_id",
+            RuleKind::Promotion,
+            "the id is not already in production (on_existing = reject)",
+        ),
         header: builtin(
             &mut catalog,
             "file.header",
@@ -171,6 +177,7 @@ pub(crate) fn compile(
     let subset = super::aggregate::compile_subset(&spec.reference, problems);
 
     RuleSet {
+        on_existing: spec.promotion.on_existing,
         aggregates,
         subset,
         path: PathBuf::new(),
@@ -618,6 +625,7 @@ severity = "warn"
                 "csv.quotes",
                 "csv.utf8",
                 "csv.too_large",
+                "promotion.existing_id",
                 "file.header",
                 "id.required",
                 "id.type",

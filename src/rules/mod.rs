@@ -52,6 +52,8 @@ pub enum RuleKind {
     Unique,
     /// A cross-field expression that was false.
     Expression,
+    /// A row that the promotion policy refuses.
+    Promotion,
 }
 
 impl RuleKind {
@@ -69,6 +71,7 @@ impl RuleKind {
             RuleKind::Allowed => "allowed",
             RuleKind::Unique => "unique",
             RuleKind::Expression => "expression",
+            RuleKind::Promotion => "promotion",
         }
     }
 }
@@ -103,6 +106,8 @@ pub struct CsvRules {
     pub too_large: RuleId,
     /// The header lacks columns, so the record could not be checked.
     pub header: RuleId,
+    /// The id is already in production and the policy is `reject`.
+    pub existing_id: RuleId,
 }
 
 /// A bound converted to the column's type.
@@ -225,6 +230,8 @@ pub struct RuleSet {
     pub aggregates: Vec<aggregate::Aggregate>,
     /// The default subset for the reference/diff stage.
     pub subset: aggregate::Subset,
+    /// What promotion does with ids production already holds.
+    pub on_existing: crate::store::OnExisting,
 }
 
 impl RuleSet {

@@ -212,6 +212,15 @@ pub struct ReferenceSpec {
     pub subset: Option<Spanned<toml::Value>>,
 }
 
+/// `[promotion]`: how `dqgate run` promotes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionSpec {
+    /// What to do with a movie id production already holds.
+    #[serde(default)]
+    pub on_existing: crate::store::OnExisting,
+}
+
 /// What an aggregate function computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -310,4 +319,6 @@ pub struct RuleFileSpec {
     pub reference: ReferenceSpec,
     /// `[[aggregates]]` in file order.
     pub aggregates: Vec<AggregateSpec>,
+    /// `[promotion]`.
+    pub promotion: PromotionSpec,
 }

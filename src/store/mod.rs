@@ -16,7 +16,95 @@ use crate::cell::Cell;
 use crate::model::ModelBatch;
 
 /// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// What promotion does with a movie id that production already holds.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExisting {
+    /// Replace the movie and its genre and company links.
+    #[default]
+    Update,
+    /// Keep the production row; the batch's row is not promoted.
+    Skip,
+    /// Quarantine the batch's row, naming the batch that holds the id.
+    Reject,
+}
+
+impl OnExisting {
+    /// The spelling used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExisting::Update => "update",
+            OnExisting::Skip => "skip",
+            OnExisting::Reject => "reject",
+        }
+    }
+}
+
+/// One row of the ledger, `dq_batches`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct BatchEntry {
+    /// Assigned by the store.
+    pub batch_id: i64,
+    /// The input file as given.
+    pub file: String,
+    /// Its sha256.
+    pub sha256: String,
+    /// The rule file's sha256.
+    pub rules_sha256: String,
+    /// The input's header, as a CSV line.
+    pub header: String,
+    /// Records read.
+    pub rows_in: u64,
+    /// Records accepted.
+    pub accepted: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Accepted records with warnings.
+    pub warned: u64,
+    /// Movies new to production.
+    pub new_movies: u64,
+    /// Movies that replaced a production row.
+    pub updated_movies: u64,
+    /// Movies not promoted because production holds them (`skip`).
+    pub skipped_movies: u64,
+    /// `pass` or `fail`.
+    pub verdict: String,
+    /// `agree`, `differ` or `not_run`.
+    pub diff_outcome: String,
+    /// Per-query timings as JSON: `{"genre_year": 4.2, ...}` in milliseconds.
+    pub query_timings: String,
+    /// `promoted`, `rejected` or `rolled_back`.
+    pub status: String,
+    /// Reasons as a JSON array.
+    pub reasons: String,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// RFC 3339 end time.
+    pub finished_at: String,
+}
+
+/// How many staged movies a promotion applied, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    /// New ids.
+    pub new_movies: u64,
+    /// Replaced ids.
+    pub updated_movies: u64,
+    /// Ids left as they were.
+    pub skipped_movies: u64,
+}
 
 /// Which tables a query reads: the staged batch or production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +202,36 @@ pub trait Store {
     fn stage(&mut self, batch: &ModelBatch, batch_id: i64) -> Result<StageCounts, StoreError>;
     /// Runs a query against staging or production. `name` names it in errors.
     fn query(&mut self, name: &str, sql: &str, target: Target) -> Result<QueryOutput, StoreError>;
+    /// Marks which staged movies the reference computed (all when `None`),
+    /// so staging queries see only those.
+    fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError>;
+    /// The batch that promoted a file with this sha256, if any.
+    fn promoted_batch(&mut self, sha256: &str) -> Result<Option<i64>, StoreError>;
+    /// Every production movie id with the batch that promoted it.
+    fn existing_ids(&mut self) -> Result<std::collections::HashMap<i64, i64>, StoreError>;
+    /// Starts the promotion transaction, taking the store's write lock.
+    fn begin(&mut self) -> Result<(), StoreError>;
+    /// Commits the promotion transaction.
+    fn commit(&mut self) -> Result<(), StoreError>;
+    /// Abandons the promotion transaction.
+    fn rollback(&mut self) -> Result<(), StoreError>;
+    /// Appends a ledger row and returns its batch id.
+    fn insert_batch(&mut self, entry: &BatchEntry) -> Result<i64, StoreError>;
+    /// Records what a promotion applied in its ledger row.
+    fn set_applied(&mut self, batch_id: i64, applied: Applied) -> Result<(), StoreError>;
+    /// The original records (with their batch's header) of the production
+    /// movies that the staged batch would replace.
+    fn replaced_sources(&mut self) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError>;
+    /// Ids of staged movies that production already holds.
+    fn staged_existing(&mut self) -> Result<Vec<i64>, StoreError>;
+    /// Copies staging into production under a policy.
+    fn apply_staging(&mut self, batch_id: i64, policy: OnExisting) -> Result<Applied, StoreError>;
+    /// The running totals.
+    fn read_rollups(&mut self) -> Result<crate::reference::RollupState, StoreError>;
+    /// Replaces the running totals.
+    fn write_rollups(&mut self, state: &crate::reference::RollupState) -> Result<(), StoreError>;
+    /// The ledger, oldest first.
+    fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError>;
 }
 
 /// Opens the store named by a URL: `sqlite://PATH` or `sqlite::memory:`.

@@ -10,11 +10,16 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
-use super::{QueryOutput, SCHEMA_VERSION, StageCounts, Store, StoreError, Target};
+use super::{
+    Applied, BatchEntry, OnExisting, QueryOutput, SCHEMA_VERSION, StageCounts, Store, StoreError,
+    Target,
+};
 use crate::cell::Cell;
 use crate::model::ModelBatch;
+use crate::reference::RollupState;
 
-const SCHEMA_V1: &str = include_str!("schema.sql");
+/// Migrations in order; migration `i` brings the schema to version `i + 1`.
+const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
 
 /// The production tables that staging shadows.
 const TABLES: [&str; 5] = [
@@ -90,9 +95,9 @@ impl SqliteStore {
                 found,
             });
         }
-        if found < 1 {
-            tx.execute_batch(SCHEMA_V1)
-                .map_err(db("creating the schema"))?;
+        for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+            tx.execute_batch(migration)
+                .map_err(db("migrating the schema"))?;
         }
         tx.execute(
             "INSERT INTO dq_meta (key, value) VALUES ('schema_version', ?1)
@@ -110,9 +115,20 @@ impl SqliteStore {
         }
         let sql: String = TABLES
             .iter()
-            .map(|t| match target {
-                Target::Staging => format!("CREATE TEMP VIEW {t} AS SELECT * FROM main.stg_{t};"),
-                Target::Production => format!("DROP VIEW IF EXISTS temp.{t};"),
+            .map(|t| match (target, *t) {
+                (Target::Staging, "movies") => {
+                    "CREATE TEMP VIEW movies AS SELECT * FROM main.stg_movies \
+                     WHERE id IN (SELECT movie_id FROM main.stg_subset);"
+                        .to_owned()
+                }
+                (Target::Staging, "movie_genres" | "movie_companies") => format!(
+                    "CREATE TEMP VIEW {t} AS SELECT * FROM main.stg_{t} \
+                     WHERE movie_id IN (SELECT movie_id FROM main.stg_subset);"
+                ),
+                (Target::Staging, _) => {
+                    format!("CREATE TEMP VIEW {t} AS SELECT * FROM main.stg_{t};")
+                }
+                (Target::Production, _) => format!("DROP VIEW IF EXISTS temp.{t};"),
             })
             .collect();
         self.conn
@@ -139,7 +155,8 @@ impl Store for SqliteStore {
             .map_err(db("starting the staging transaction"))?;
         tx.execute_batch(
             "DELETE FROM stg_movie_genres; DELETE FROM stg_movie_companies;
-             DELETE FROM stg_movies; DELETE FROM stg_genres; DELETE FROM stg_companies;",
+             DELETE FROM stg_movies; DELETE FROM stg_genres; DELETE FROM stg_companies;
+             DELETE FROM stg_sources; DELETE FROM stg_subset;",
         )
         .map_err(db("clearing staging"))?;
         let mut counts = StageCounts {
@@ -225,8 +242,351 @@ impl Store for SqliteStore {
                 counts.companies += 1;
             }
         }
+        {
+            let mut source = tx
+                .prepare("INSERT INTO stg_sources (movie_id, line, record) VALUES (?1, ?2, ?3)")
+                .map_err(db("preparing the source insert"))?;
+            for (id, line, record) in &batch.sources {
+                source
+                    .execute(params![id, line, record])
+                    .map_err(db("staging a source record"))?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO stg_subset (movie_id) SELECT id FROM stg_movies",
+            [],
+        )
+        .map_err(db("marking the compared subset"))?;
         tx.commit().map_err(db("committing staging"))?;
         Ok(counts)
+    }
+
+    fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(db("starting to mark the subset"))?;
+        tx.execute("DELETE FROM stg_subset", [])
+            .map_err(db("clearing the subset"))?;
+        match ids {
+            None => {
+                tx.execute(
+                    "INSERT INTO stg_subset (movie_id) SELECT id FROM stg_movies",
+                    [],
+                )
+                .map_err(db("marking the subset"))?;
+            }
+            Some(ids) => {
+                let mut insert = tx
+                    .prepare("INSERT OR IGNORE INTO stg_subset (movie_id) VALUES (?1)")
+                    .map_err(db("preparing the subset insert"))?;
+                for id in ids {
+                    insert
+                        .execute(params![id])
+                        .map_err(db("marking the subset"))?;
+                }
+            }
+        }
+        tx.commit().map_err(db("committing the subset"))
+    }
+
+    fn promoted_batch(&mut self, sha256: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT batch_id FROM dq_batches WHERE sha256 = ?1 AND status = 'promoted' ORDER BY batch_id LIMIT 1",
+                params![sha256],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                source => Err(StoreError::Database {
+                    doing: "looking up the ledger",
+                    source,
+                }),
+            })
+    }
+
+    fn existing_ids(&mut self) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, COALESCE(batch_id, 0) FROM movies")
+            .map_err(db("reading production ids"))?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(db("reading production ids"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(db("reading production ids"))
+    }
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.set_target(Target::Production)?;
+        // IMMEDIATE takes the write lock now: a second promotion waits for
+        // the busy timeout, then fails, and never interleaves with this one.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|source| StoreError::Database {
+                doing: "starting the promotion (is another dqgate promoting into this store?)",
+                source,
+            })
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|source| StoreError::Database {
+                doing: "committing the promotion",
+                source,
+            })
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("ROLLBACK")
+            .map_err(|source| StoreError::Database {
+                doing: "rolling back the promotion",
+                source,
+            })
+    }
+
+    fn insert_batch(&mut self, e: &BatchEntry) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO dq_batches (file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                 new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
+                 started_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                params![
+                    e.file,
+                    e.sha256,
+                    e.rules_sha256,
+                    e.header,
+                    e.rows_in,
+                    e.accepted,
+                    e.quarantined,
+                    e.warned,
+                    e.new_movies,
+                    e.updated_movies,
+                    e.skipped_movies,
+                    e.verdict,
+                    e.diff_outcome,
+                    e.query_timings,
+                    e.status,
+                    e.reasons,
+                    e.started_at,
+                    e.finished_at
+                ],
+            )
+            .map_err(|source| StoreError::Database {
+                doing: "writing the ledger",
+                source,
+            })?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn set_applied(&mut self, batch_id: i64, a: Applied) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE dq_batches SET new_movies = ?2, updated_movies = ?3, skipped_movies = ?4 WHERE batch_id = ?1",
+                params![batch_id, a.new_movies, a.updated_movies, a.skipped_movies],
+            )
+            .map(|_| ())
+            .map_err(|source| StoreError::Database {
+                doing: "writing the ledger",
+                source,
+            })
+    }
+
+    fn replaced_sources(&mut self) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT b.header, s.line, s.record FROM movie_sources AS s
+                 JOIN dq_batches AS b ON b.batch_id = s.batch_id
+                 WHERE s.movie_id IN (SELECT id FROM stg_movies)
+                 ORDER BY s.batch_id, s.line",
+            )
+            .map_err(db("reading replaced records"))?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .map_err(db("reading replaced records"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(db("reading replaced records"))
+    }
+
+    fn staged_existing(&mut self) -> Result<Vec<i64>, StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        let mut statement = self
+            .conn
+            .prepare("SELECT id FROM stg_movies WHERE id IN (SELECT id FROM movies) ORDER BY id")
+            .map_err(db("comparing staging with production"))?;
+        let rows = statement
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(db("comparing staging with production"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(db("comparing staging with production"))
+    }
+
+    fn apply_staging(&mut self, batch_id: i64, policy: OnExisting) -> Result<Applied, StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        let staged: u64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM stg_movies", [], |r| r.get(0))
+            .map_err(db("counting staged movies"))?;
+        let existing: u64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM stg_movies WHERE id IN (SELECT id FROM movies)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db("counting replaced movies"))?;
+        // The ids this promotion writes: all staged ones, or (skip) the new ones.
+        let write_ids = match policy {
+            OnExisting::Skip => "SELECT id FROM stg_movies WHERE id NOT IN (SELECT id FROM movies)",
+            OnExisting::Update | OnExisting::Reject => "SELECT id FROM stg_movies",
+        };
+        let sql = format!(
+            "DROP TABLE IF EXISTS temp.promoted_ids;
+             CREATE TEMP TABLE promoted_ids AS {write_ids};
+             DELETE FROM movie_genres WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
+             DELETE FROM movie_companies WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
+             INSERT INTO movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
+                 vote_average, vote_count, status, original_language, imdb_id, batch_id)
+             SELECT id, title, release_date, release_year, budget, revenue, popularity, runtime,
+                 vote_average, vote_count, status, original_language, imdb_id, {batch_id}
+             FROM stg_movies WHERE id IN (SELECT id FROM temp.promoted_ids)
+             ON CONFLICT (id) DO UPDATE SET title = excluded.title, release_date = excluded.release_date,
+                 release_year = excluded.release_year, budget = excluded.budget, revenue = excluded.revenue,
+                 popularity = excluded.popularity, runtime = excluded.runtime,
+                 vote_average = excluded.vote_average, vote_count = excluded.vote_count,
+                 status = excluded.status, original_language = excluded.original_language,
+                 imdb_id = excluded.imdb_id, batch_id = excluded.batch_id;
+             INSERT OR IGNORE INTO genres (id, name) SELECT id, name FROM stg_genres;
+             INSERT OR IGNORE INTO companies (id, name) SELECT id, name FROM stg_companies;
+             INSERT INTO movie_genres (movie_id, genre_id)
+                 SELECT movie_id, genre_id FROM stg_movie_genres WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
+             INSERT INTO movie_companies (movie_id, company_id)
+                 SELECT movie_id, company_id FROM stg_movie_companies WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
+             INSERT INTO movie_sources (movie_id, batch_id, line, record)
+                 SELECT movie_id, {batch_id}, line, record FROM stg_sources
+                 WHERE movie_id IN (SELECT id FROM temp.promoted_ids)
+             ON CONFLICT (movie_id) DO UPDATE SET batch_id = excluded.batch_id, line = excluded.line,
+                 record = excluded.record;
+             DROP TABLE temp.promoted_ids;"
+        );
+        self.conn
+            .execute_batch(&sql)
+            .map_err(db("promoting staging into production"))?;
+        Ok(match policy {
+            OnExisting::Skip => Applied {
+                new_movies: staged - existing,
+                updated_movies: 0,
+                skipped_movies: existing,
+            },
+            OnExisting::Update | OnExisting::Reject => Applied {
+                new_movies: staged - existing,
+                updated_movies: existing,
+                skipped_movies: 0,
+            },
+        })
+    }
+
+    fn read_rollups(&mut self) -> Result<RollupState, StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        let triples =
+            |conn: &Connection, sql: &str| -> Result<Vec<(String, String, String)>, StoreError> {
+                let mut statement = conn.prepare(sql).map_err(db("reading the rollups"))?;
+                let rows = statement
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(db("reading the rollups"))?;
+                rows.collect::<Result<_, _>>()
+                    .map_err(db("reading the rollups"))
+            };
+        Ok(RollupState {
+            groups: triples(
+                &self.conn,
+                "SELECT aggregate, key, state FROM dq_rollups ORDER BY aggregate, key",
+            )?,
+            labels: triples(
+                &self.conn,
+                "SELECT label, key, value FROM dq_rollup_labels ORDER BY label, key",
+            )?,
+        })
+    }
+
+    fn write_rollups(&mut self, state: &RollupState) -> Result<(), StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        self.conn
+            .execute_batch("DELETE FROM dq_rollups; DELETE FROM dq_rollup_labels;")
+            .map_err(db("clearing the rollups"))?;
+        let mut group = self
+            .conn
+            .prepare("INSERT INTO dq_rollups (aggregate, key, state) VALUES (?1, ?2, ?3)")
+            .map_err(db("writing the rollups"))?;
+        for (aggregate, key, value) in &state.groups {
+            group
+                .execute(params![aggregate, key, value])
+                .map_err(db("writing the rollups"))?;
+        }
+        let mut label = self
+            .conn
+            .prepare("INSERT INTO dq_rollup_labels (label, key, value) VALUES (?1, ?2, ?3)")
+            .map_err(db("writing the rollups"))?;
+        for (name, key, value) in &state.labels {
+            label
+                .execute(params![name, key, value])
+                .map_err(db("writing the rollups"))?;
+        }
+        Ok(())
+    }
+
+    fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError> {
+        let db = |doing| move |source| StoreError::Database { doing, source };
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT batch_id, file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                 new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
+                 started_at, finished_at FROM dq_batches ORDER BY batch_id",
+            )
+            .map_err(db("reading the ledger"))?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok(BatchEntry {
+                    batch_id: r.get(0)?,
+                    file: r.get(1)?,
+                    sha256: r.get(2)?,
+                    rules_sha256: r.get(3)?,
+                    header: r.get(4)?,
+                    rows_in: r.get(5)?,
+                    accepted: r.get(6)?,
+                    quarantined: r.get(7)?,
+                    warned: r.get(8)?,
+                    new_movies: r.get(9)?,
+                    updated_movies: r.get(10)?,
+                    skipped_movies: r.get(11)?,
+                    verdict: r.get(12)?,
+                    diff_outcome: r.get(13)?,
+                    query_timings: r.get(14)?,
+                    status: r.get(15)?,
+                    reasons: r.get(16)?,
+                    started_at: r.get(17)?,
+                    finished_at: r.get(18)?,
+                })
+            })
+            .map_err(db("reading the ledger"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(db("reading the ledger"))
     }
 
     fn query(&mut self, name: &str, sql: &str, target: Target) -> Result<QueryOutput, StoreError> {
@@ -286,7 +646,7 @@ mod tests {
         let err = SqliteStore::open(&path).unwrap_err();
         assert!(
             err.to_string()
-                .contains("has schema version 99, newer than this dqgate supports (1)"),
+                .contains("has schema version 99, newer than this dqgate supports (2)"),
             "{err}"
         );
     }
