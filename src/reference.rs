@@ -827,12 +827,11 @@ measures = [
     #[test]
     fn subtracting_a_row_equals_never_adding_it_and_state_round_trips() {
         let rules = rules();
-        for removed in 0..ROWS.len() {
+        for (removed, row) in ROWS.iter().enumerate() {
             let mut engine = Reference::new(&rules);
             feed(&mut engine, ROWS);
             let resumed_state = engine.state();
             let mut engine = Reference::from_state(&rules, &resumed_state);
-            let row = ROWS[removed];
             let fields: Vec<Option<&str>> = row.iter().map(|f| Some(*f)).collect();
             let values = declared_values(&rules, &fields);
             engine.subtract_row(&values, &fields);

@@ -89,10 +89,11 @@ impl AcceptedSink for SubsetCollector<'_> {
             self.reference.add_row(&values, &fields);
             self.taken += 1;
         }
-        if (selected || self.all_rows)
-            && self.batch.add(self.rules, &self.columns, line, &fields)
-            && self.all_rows
-        {
+        if !selected && !self.all_rows {
+            return;
+        }
+        let added = self.batch.add(self.rules, &self.columns, line, &fields);
+        if added && self.all_rows {
             let id = self.batch.movies.last().map_or(0, |m| m.id);
             if selected {
                 self.subset_ids.push(id);

@@ -599,7 +599,6 @@ impl Store for SqliteStore {
         let mut statement = self.conn.prepare(sql).map_err(query_error)?;
         let columns: Vec<String> = statement
             .column_names()
-            .into_iter()
             .map(str::to_owned)
             .collect();
         let width = columns.len();
