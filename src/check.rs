@@ -366,5 +366,6 @@ fn build_report(
         reasons,
         outputs,
         diff: None,
+        promotion: None,
     }
 }

@@ -8,10 +8,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{CheckOptions, check_file, write_report};
 use crate::compare::{DiffOptions, StoreSide, diff_file};
-use crate::report::{Report, Verdict, render_table};
+use crate::promote::{RunOptions, run_file};
+use crate::report::{Report, Verdict, render_history, render_table};
 use crate::row::Limits;
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
+use crate::store::OnExisting;
 
 /// A data-quality gate for CSV feeds: declarative rules, quarantine, full accounting.
 #[derive(Debug, Parser)]
@@ -30,6 +32,14 @@ pub enum Command {
     /// Check a file, then compare the reference aggregates of its accepted
     /// rows with the store's production queries over the same rows.
     Diff(DiffArgs),
+    /// Check, stage, diff and, when every gate passes, promote the file into
+    /// production in one transaction, recorded in the ledger.
+    Run(RunArgs),
+    /// The ledger: every batch over time, movies in versus movies out.
+    History(HistoryArgs),
+    /// Run the aggregates' production queries and write their results to
+    /// `OUT/<aggregate>.csv` (the form `diff --store-output` reads).
+    Export(ExportArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -108,6 +118,53 @@ pub struct DiffArgs {
     pub store_output: Option<PathBuf>,
 }
 
+/// `dqgate run ...`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Everything `check` takes.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// The production store.
+    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    pub store: String,
+    /// Rows diffed on staging: a number of accepted rows, or `all`
+    /// (default: `[reference].subset` of the rule file).
+    #[arg(long, value_parser = parse_subset)]
+    pub subset: Option<Subset>,
+    /// What to do with a movie id production already holds (default:
+    /// `[promotion].on_existing` of the rule file, else `update`).
+    #[arg(long, value_enum)]
+    pub on_existing: Option<OnExisting>,
+    /// Run every gate but do not promote.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `dqgate history ...`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The production store.
+    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    pub store: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `dqgate export ...`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The rule file whose aggregates are exported.
+    #[arg(long, default_value = "rules/movies.toml")]
+    pub rules: PathBuf,
+    /// The production store.
+    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    pub store: String,
+    /// Directory for the CSV files.
+    #[arg(long, default_value = "dqgate-export")]
+    pub out: PathBuf,
+}
+
 fn parse_subset(text: &str) -> Result<Subset, String> {
     if text == "all" {
         return Ok(Subset::All);
@@ -141,6 +198,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Diff(args) => run_diff(&args),
+        Command::Run(args) => run_run(&args),
+        Command::History(args) => run_history(&args),
+        Command::Export(args) => {
+            let rules = RuleSet::load(&args.rules)?;
+            let mut store = crate::store::open(&args.store)?;
+            for path in crate::compare::export_production(&rules, store.as_mut(), &args.out)? {
+                println!("{}", path.display());
+            }
+            Ok(Outcome::Passed)
+        }
         Command::Rules(RulesCommand::Check { rules }) => {
             let set = RuleSet::load(&rules)?;
             println!(
@@ -194,6 +261,46 @@ fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let report = diff_file(&args.check.file, &rules, &options, &diff_options)?;
     write_report(&report, &options)?;
     print_report(&report, args.check.format)
+}
+
+fn run_run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let rules = RuleSet::load(&args.check.rules)?;
+    let options = check_options(&args.check);
+    let run_options = RunOptions {
+        store: args.store.clone(),
+        subset: args.subset,
+        on_existing: args.on_existing,
+        dry_run: args.dry_run,
+        max_examples: args.check.examples.max(1) * 3,
+    };
+    let report = run_file(&args.check.file, &rules, &options, &run_options)?;
+    write_report(&report, &options)?;
+    print_report(&report, args.check.format)
+}
+
+fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {
+    let mut store = crate::store::open(&args.store)?;
+    let batches = store.history()?;
+    let text = match args.format {
+        Format::Table => render_history(&store.location(), &batches),
+        Format::Json => serde_json::to_string_pretty(&batches)? + "\n",
+    };
+    write_stdout(&text)?;
+    Ok(Outcome::Passed)
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        // A closed pipe (`dqgate ... | head`) must not change the outcome.
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(err).context("cannot write to standard output");
+        }
+    }
+    Ok(())
 }
 
 fn print_report(report: &Report, format: Format) -> anyhow::Result<Outcome> {

@@ -176,6 +176,49 @@ fn compare_exported(
     Ok(out)
 }
 
+/// Runs every aggregate's query on production and writes
+/// `DIR/<aggregate>.csv`, rows sorted, in the form `--store-output` reads.
+pub fn export_production(
+    rules: &RuleSet,
+    store: &mut dyn Store,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, CompareError> {
+    let mut written = Vec::new();
+    std::fs::create_dir_all(dir).map_err(|source| {
+        CheckError::Output(crate::output::OutputError {
+            path: dir.to_owned(),
+            source,
+        })
+    })?;
+    for aggregate in &rules.aggregates {
+        let sql = aggregate
+            .query
+            .as_deref()
+            .ok_or_else(|| CompareError::NoQuery(aggregate.name.clone()))?;
+        let mut output = store.query(&aggregate.name, sql, Target::Production)?;
+        output.rows.sort();
+        let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+        let write = |w: &mut csv::Writer<Vec<u8>>, row: Vec<String>| w.write_record(row).ok();
+        write(&mut writer, output.columns.clone());
+        for row in &output.rows {
+            write(
+                &mut writer,
+                row.iter()
+                    .map(|c| match c {
+                        crate::cell::Cell::Null => String::new(),
+                        other => other.to_string(),
+                    })
+                    .collect(),
+            );
+        }
+        let bytes = writer.into_inner().unwrap_or_default();
+        let path = dir.join(format!("{}.csv", aggregate.name));
+        crate::output::write_atomic(&path, &bytes).map_err(CheckError::Output)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// One reason per aggregate that does not agree.
 pub fn disagreements(aggregates: &[AggregateReport], what: &str) -> Vec<String> {
     aggregates

@@ -5,7 +5,7 @@ mod table;
 
 use serde::Serialize;
 
-pub use table::render_table;
+pub use table::{render_history, render_table};
 
 use crate::tally::Example;
 
@@ -66,6 +66,9 @@ pub struct Report {
     /// The reference/store comparison (`dqgate diff`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<DiffReport>,
+    /// What `dqgate run` did with the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<crate::promote::PromotionReport>,
 }
 
 /// The comparison of the reference aggregates with the store's output.

@@ -142,6 +142,94 @@ fn render_diff(out: &mut String, diff: &super::DiffReport) {
     }
 }
 
+fn render_promotion(out: &mut String, p: &crate::promote::PromotionReport) {
+    let status = serde_json::to_value(p.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let batch = p
+        .batch_id
+        .map_or_else(String::new, |b| format!(" (batch {b})"));
+    let _ = writeln!(
+        out,
+        "\npromotion: {status}{batch}, on_existing = {}",
+        p.on_existing.as_str()
+    );
+    let a = p.applied;
+    if a.new_movies + a.updated_movies + a.skipped_movies > 0 {
+        let _ = writeln!(
+            out,
+            "applied: {} new, {} updated, {} skipped movies",
+            a.new_movies, a.updated_movies, a.skipped_movies
+        );
+    }
+    if !p.reconciliation.is_empty() {
+        let agreeing = p.reconciliation.iter().filter(|r| r.diff.agrees()).count();
+        let _ = writeln!(
+            out,
+            "running totals reconcile with production queries: {agreeing} of {} aggregates",
+            p.reconciliation.len()
+        );
+    }
+}
+
+#[derive(Tabled)]
+struct HistoryRow<'a> {
+    batch: i64,
+    date: &'a str,
+    file: &'a str,
+    #[tabled(rename = "in")]
+    rows_in: u64,
+    accepted: u64,
+    quarantined: u64,
+    #[tabled(rename = "quarantined %")]
+    quarantined_share: String,
+    #[tabled(rename = "new / updated")]
+    applied: String,
+    verdict: &'a str,
+    status: &'a str,
+    #[tabled(rename = "slowest query")]
+    slowest: String,
+}
+
+/// Renders the ledger: batches over time, movies in versus movies out.
+pub fn render_history(store: &str, batches: &[crate::store::BatchEntry]) -> String {
+    let rows: Vec<HistoryRow<'_>> = batches
+        .iter()
+        .map(|b| {
+            let timings: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&b.query_timings).unwrap_or_default();
+            let slowest = timings
+                .iter()
+                .filter_map(|(name, ms)| Some((name, ms.as_f64()?)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or_else(String::new, |(name, ms)| format!("{name} {ms:.1} ms"));
+            HistoryRow {
+                batch: b.batch_id,
+                date: b.started_at.get(..19).unwrap_or(&b.started_at),
+                file: &b.file,
+                rows_in: b.rows_in,
+                accepted: b.accepted,
+                quarantined: b.quarantined,
+                quarantined_share: share(b.quarantined, b.rows_in),
+                applied: format!("{} / {}", b.new_movies, b.updated_movies),
+                verdict: &b.verdict,
+                status: &b.status,
+                slowest,
+            }
+        })
+        .collect();
+    let mut out = format!("batches in {store}: {}\n", batches.len());
+    if !rows.is_empty() {
+        let mut table = Table::new(rows);
+        table
+            .with(Style::rounded())
+            .with(Modify::new(Columns::new(3..7)).with(Alignment::right()));
+        let _ = writeln!(out, "{table}");
+    }
+    out
+}
+
 fn share(part: u64, whole: u64) -> String {
     if whole == 0 {
         "-".into()
@@ -294,6 +382,9 @@ pub fn render_table(report: &Report) -> String {
 
     if let Some(diff) = &report.diff {
         render_diff(&mut out, diff);
+    }
+    if let Some(promotion) = &report.promotion {
+        render_promotion(&mut out, promotion);
     }
 
     match report.verdict {

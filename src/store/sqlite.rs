@@ -597,10 +597,7 @@ impl Store for SqliteStore {
         };
         let started = Instant::now();
         let mut statement = self.conn.prepare(sql).map_err(query_error)?;
-        let columns: Vec<String> = statement
-            .column_names()
-            .map(str::to_owned)
-            .collect();
+        let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
         let width = columns.len();
         let mut rows = statement.query([]).map_err(query_error)?;
         let mut out = Vec::new();

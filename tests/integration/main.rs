@@ -10,6 +10,8 @@ mod check;
 mod diff;
 // Hand-made malformed CSV: every case has its expected outcome.
 mod malformed;
+// `run`: promotion, ledger, idempotency, policies, atomicity under kills.
+mod promote;
 // Rule files: error reporting and `dqgate rules check`.
 mod rule_files;
 // The full files in ../shared/data, skipped with a message when absent.

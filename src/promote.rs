@@ -1,0 +1,401 @@
+//! `dqgate run`: write, audit, publish. The file is checked, every accepted
+//! row is staged, the subset is diffed on staging, and only when every gate
+//! passed is the batch promoted, in one transaction that also reconciles the
+//! running totals with the production queries and rolls back on any
+//! disagreement. The ledger records every batch, promoted or not.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use csv::ByteRecord;
+use serde::Serialize;
+
+use crate::check::{CheckOptions, check_path};
+use crate::compare::{
+    CompareError, compare_with_store, disagreements, subset_report, write_reference,
+};
+use crate::header::HeaderBinding;
+use crate::model::{declared_fields, declared_values};
+use crate::reference::Reference;
+use crate::report::{AggregateReport, DiffReport, Report, StagedReport, Verdict};
+use crate::rules::RuleSet;
+use crate::rules::aggregate::Subset;
+use crate::store::{self, Applied, BatchEntry, OnExisting, Store, Target};
+use crate::subset::SubsetCollector;
+
+/// Environment variable that makes a promotion stop at a fixed point, to
+/// prove atomicity in tests: `abort` aborts the process inside the
+/// transaction, `pause` announces itself on standard error and sleeps there
+/// so a test can kill it.
+pub const FAILPOINT_ENV: &str = "DQGATE_FAILPOINT";
+
+/// How `run` promotes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The store URL.
+    pub store: String,
+    /// Rows diffed on staging; `None` takes the rule file's default.
+    pub subset: Option<Subset>,
+    /// Policy for ids production holds; `None` takes the rule file's.
+    pub on_existing: Option<OnExisting>,
+    /// Stop before promoting.
+    pub dry_run: bool,
+    /// Differences kept per aggregate.
+    pub max_examples: usize,
+}
+
+/// What happened to the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionStatus {
+    /// Production now holds the batch.
+    Promoted,
+    /// A file with the same sha256 was promoted before; nothing changed.
+    AlreadyPromoted,
+    /// A gate failed; production is untouched.
+    Rejected,
+    /// The promotion started but its reconciliation failed; rolled back.
+    RolledBack,
+    /// Every gate passed; `--dry-run` stopped before promoting.
+    DryRun,
+}
+
+/// The `promotion` section of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromotionReport {
+    /// What happened.
+    pub status: PromotionStatus,
+    /// The ledger's batch id (promoted, rejected, rolled back, or the
+    /// earlier batch for `already_promoted`).
+    pub batch_id: Option<i64>,
+    /// The policy for ids production already held.
+    pub on_existing: OnExisting,
+    /// What the promotion applied.
+    pub applied: Applied,
+    /// The running totals checked against the production queries inside
+    /// the transaction (empty when no promotion was attempted).
+    pub reconciliation: Vec<AggregateReport>,
+}
+
+/// A run that could not complete.
+pub type RunError = CompareError;
+
+/// Checks, stages, diffs and promotes the file at `path`.
+pub fn run_file(
+    path: &Path,
+    rules: &RuleSet,
+    check: &CheckOptions,
+    options: &RunOptions,
+) -> Result<Report, RunError> {
+    let started_at = now();
+    let mut store = store::open(&options.store)?;
+    let policy = options.on_existing.unwrap_or(rules.on_existing);
+    let mut check = check.clone();
+    if policy == OnExisting::Reject {
+        check.reject_existing = Some(Arc::new(store.existing_ids()?));
+    }
+    let subset = options.subset.unwrap_or(rules.subset);
+    let mut collector = SubsetCollector::new(rules, subset)?.staging_all_rows();
+    let mut report = check_path(path, rules, &check, &mut collector)?;
+    let mut promotion = PromotionReport {
+        status: PromotionStatus::Rejected,
+        batch_id: None,
+        on_existing: policy,
+        applied: Applied::default(),
+        reconciliation: Vec::new(),
+    };
+
+    if let Some(earlier) = store.promoted_batch(&report.sha256)? {
+        promotion.status = PromotionStatus::AlreadyPromoted;
+        promotion.batch_id = Some(earlier);
+        report.promotion = Some(promotion);
+        return Ok(report);
+    }
+
+    let header = collector.header.clone().unwrap_or_default();
+    let mut entry = ledger_entry(&report, &header, &started_at);
+    let results = collector.reference.finish();
+    write_reference(&results, &check.out_dir)?;
+
+    let mut aggregates = Vec::new();
+    if report.verdict == Verdict::Pass {
+        let staged = store.stage(&collector.batch, 0)?;
+        store.set_subset(Some(&collector.subset_ids))?;
+        aggregates = compare_with_store(
+            rules,
+            &results,
+            store.as_mut(),
+            Target::Staging,
+            options.max_examples,
+        )?;
+        report.reasons.extend(disagreements(
+            &aggregates,
+            "the staged rows disagree with the reference",
+        ));
+        report.diff = Some(DiffReport {
+            store: store.location(),
+            subset: subset_report(subset, collector.accepted, collector.taken),
+            staged: Some(StagedReport {
+                movies: staged.movies,
+                genres: staged.genres,
+                companies: staged.companies,
+                movie_genres: staged.movie_genres,
+                movie_companies: staged.movie_companies,
+            }),
+            name_conflicts: collector.batch.conflicts.clone(),
+            agrees: aggregates.iter().all(|a| a.diff.agrees()),
+            aggregates: aggregates.clone(),
+        });
+        if !report.reasons.is_empty() {
+            report.verdict = Verdict::Fail;
+        }
+    }
+    entry.verdict = report.verdict.as_str().to_owned();
+    entry.diff_outcome = match &report.diff {
+        None => "not_run".into(),
+        Some(d) if d.agrees => "agree".into(),
+        Some(_) => "differ".into(),
+    };
+    entry.query_timings = timings(&aggregates);
+
+    if report.verdict == Verdict::Fail {
+        if !options.dry_run {
+            entry.status = "rejected".into();
+            entry.reasons = serde_json::to_string(&report.reasons).unwrap_or_default();
+            entry.finished_at = now();
+            promotion.batch_id = Some(store.insert_batch(&entry)?);
+        }
+        promotion.status = if options.dry_run {
+            PromotionStatus::DryRun
+        } else {
+            PromotionStatus::Rejected
+        };
+        report.promotion = Some(promotion);
+        return Ok(report);
+    }
+    if options.dry_run {
+        promotion.status = PromotionStatus::DryRun;
+        report.promotion = Some(promotion);
+        return Ok(report);
+    }
+
+    if let Some(reason) = promote(
+        rules,
+        store.as_mut(),
+        &collector,
+        &header,
+        policy,
+        &mut entry,
+        &mut promotion,
+        options,
+    )? {
+        report.verdict = Verdict::Fail;
+        report.reasons.push(reason);
+        report.reasons.extend(disagreements(
+            &promotion.reconciliation,
+            "the running totals disagree with production",
+        ));
+        entry.status = "rolled_back".into();
+        entry.reasons = serde_json::to_string(&report.reasons).unwrap_or_default();
+        entry.finished_at = now();
+        promotion.batch_id = Some(store.insert_batch(&entry)?);
+    }
+    report.promotion = Some(promotion);
+    Ok(report)
+}
+
+/// The transaction: ledger row, production rows, running totals, and their
+/// reconciliation with the production queries; committed only if all agree.
+/// Returns why it rolled back, or `None` when the batch was promoted.
+#[allow(clippy::too_many_arguments)] // the parts of one run, passed down once
+fn promote(
+    rules: &RuleSet,
+    store: &mut dyn Store,
+    collector: &SubsetCollector<'_>,
+    header: &ByteRecord,
+    policy: OnExisting,
+    entry: &mut BatchEntry,
+    promotion: &mut PromotionReport,
+    options: &RunOptions,
+) -> Result<Option<String>, RunError> {
+    store.begin()?;
+    let outcome = (|| -> Result<Option<String>, RunError> {
+        entry.status = "promoted".into();
+        entry.reasons = "[]".into();
+        entry.finished_at = now();
+        let batch_id = store.insert_batch(entry)?;
+        promotion.batch_id = Some(batch_id);
+        let existing = store.staged_existing()?;
+        if policy == OnExisting::Reject && !existing.is_empty() {
+            return Ok(Some(format!(
+                "the promotion was rolled back: {} of its movie ids were promoted by another run meanwhile (on_existing = reject)",
+                existing.len()
+            )));
+        }
+        let replaced = match policy {
+            OnExisting::Skip => Vec::new(),
+            OnExisting::Update | OnExisting::Reject => store.replaced_sources()?,
+        };
+        let previous = store.read_rollups()?;
+        promotion.applied = store.apply_staging(batch_id, policy)?;
+        store.set_applied(batch_id, promotion.applied)?;
+        failpoint("abort");
+
+        // The running totals: previous + this batch - the rows it replaced.
+        let mut totals = Reference::from_state(rules, &previous);
+        let mut replay = Replay::new(rules);
+        for (old_header, _, record) in &replaced {
+            replay.apply(&mut totals, old_header, record, false);
+        }
+        let header_line = header_csv(header);
+        let skipped: std::collections::HashSet<i64> = match policy {
+            OnExisting::Skip => existing.into_iter().collect(),
+            _ => Default::default(),
+        };
+        for (id, _, record) in &collector.batch.sources {
+            if !skipped.contains(id) {
+                replay.apply(&mut totals, &header_line, record, true);
+            }
+        }
+        let results = totals.finish();
+        promotion.reconciliation = compare_with_store(
+            rules,
+            &results,
+            store,
+            Target::Production,
+            options.max_examples,
+        )?;
+        if !totals.is_exact() {
+            return Ok(Some(
+                "the promotion was rolled back: a min, max or argmax running total cannot forget replaced rows".into(),
+            ));
+        }
+        if !promotion.reconciliation.iter().all(|a| a.diff.agrees()) {
+            return Ok(Some(
+                "the promotion was rolled back: the running totals do not reconcile with the production queries".into(),
+            ));
+        }
+        store.write_rollups(&totals.state())?;
+        failpoint("pause");
+        Ok(None)
+    })();
+    match outcome {
+        Ok(None) => {
+            store.commit()?;
+            promotion.status = PromotionStatus::Promoted;
+            Ok(None)
+        }
+        Ok(Some(reason)) => {
+            store.rollback()?;
+            promotion.status = PromotionStatus::RolledBack;
+            promotion.batch_id = None;
+            promotion.applied = Applied::default();
+            Ok(Some(reason))
+        }
+        Err(err) => {
+            // Production is left exactly as it was; the error is reported.
+            let _ = store.rollback();
+            Err(err)
+        }
+    }
+}
+
+/// Re-reads original records (of this batch or of earlier ones) through the
+/// current rules, for the running totals.
+struct Replay<'r> {
+    rules: &'r RuleSet,
+    bindings: HashMap<String, HeaderBinding>,
+}
+
+impl<'r> Replay<'r> {
+    fn new(rules: &'r RuleSet) -> Self {
+        Replay {
+            rules,
+            bindings: HashMap::new(),
+        }
+    }
+
+    fn apply(&mut self, totals: &mut Reference<'_>, header: &str, record: &[u8], add: bool) {
+        let rules = self.rules;
+        let binding = self.bindings.entry(header.to_owned()).or_insert_with(|| {
+            let header = parse_one(header.as_bytes(), rules.file.delimiter).unwrap_or_default();
+            HeaderBinding::bind(rules, &header)
+        });
+        let Some(fields) = parse_one(record, rules.file.delimiter) else {
+            return;
+        };
+        let declared = declared_fields(binding, &fields);
+        let values = declared_values(rules, &declared);
+        if add {
+            totals.add_row(&values, &declared);
+        } else {
+            totals.subtract_row(&values, &declared);
+        }
+    }
+}
+
+fn parse_one(bytes: &[u8], delimiter: u8) -> Option<ByteRecord> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(bytes);
+    let mut record = ByteRecord::new();
+    reader.read_byte_record(&mut record).ok()?.then_some(record)
+}
+
+fn header_csv(header: &ByteRecord) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = writer.write_byte_record(header);
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .trim_end_matches('\n')
+        .to_owned()
+}
+
+fn ledger_entry(report: &Report, header: &ByteRecord, started_at: &str) -> BatchEntry {
+    BatchEntry {
+        file: report.file.clone(),
+        sha256: report.sha256.clone(),
+        rules_sha256: report.rules_file.sha256.clone(),
+        header: header_csv(header),
+        rows_in: report.rows.rows_in,
+        accepted: report.rows.accepted,
+        quarantined: report.rows.quarantined,
+        warned: report.rows.warned,
+        started_at: started_at.to_owned(),
+        ..BatchEntry::default()
+    }
+}
+
+fn timings(aggregates: &[AggregateReport]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = aggregates
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a.diff.name.clone(),
+                serde_json::json!((a.query_ms? * 1000.0).round() / 1000.0),
+            ))
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn failpoint(name: &str) {
+    if std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == name) {
+        match name {
+            "abort" => std::process::abort(),
+            _ => {
+                eprintln!("dqgate: failpoint {name}: paused inside the promotion transaction");
+                std::thread::sleep(std::time::Duration::from_secs(600));
+            }
+        }
+    }
+}

@@ -1,0 +1,392 @@
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::harness::{dqgate, root, run};
+
+const RULES: &str = "rules/movies.toml";
+
+/// A store and a working folder for increments.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("store.db").display())
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    #[track_caller]
+    fn run(&self, file: &Path, extra: &[&str]) -> crate::harness::Run {
+        let url = self.url();
+        let mut args = vec!["--store", url.as_str()];
+        args.extend_from_slice(extra);
+        run("run", file.to_str().unwrap(), RULES, &args)
+    }
+
+    /// Production's figures, as `dqgate export` writes them.
+    #[track_caller]
+    fn export(&self) -> Vec<(String, String)> {
+        let out = tempfile::tempdir().unwrap();
+        let status = dqgate()
+            .args(["export", "--rules", RULES, "--store", &self.url(), "--out"])
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let mut files: Vec<(String, String)> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                (
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(&path).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn history(&self) -> Vec<Value> {
+        let output = dqgate()
+            .args(["history", "--format", "json", "--store", &self.url()])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        serde_json::from_slice::<Value>(&output.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+/// The clean records of the sample fixture (its first 300), parsed.
+fn sample_records() -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader =
+        csv::Reader::from_path(root().join("tests/fixtures/movies_sample.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let records = reader.records().map(Result::unwrap).take(300).collect();
+    (header, records)
+}
+
+fn write_csv(path: &Path, header: &csv::StringRecord, records: &[csv::StringRecord]) {
+    let mut writer = csv::Writer::from_path(path).unwrap();
+    writer.write_record(header).unwrap();
+    for r in records {
+        writer.write_record(r).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+fn column(header: &csv::StringRecord, name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
+}
+
+/// A revised version of a record: revenue up, and (optionally) only its first genre.
+fn revise(
+    header: &csv::StringRecord,
+    record: &csv::StringRecord,
+    drop_genres: bool,
+) -> csv::StringRecord {
+    let revenue = column(header, "revenue");
+    let genres = column(header, "genres");
+    let popularity = column(header, "popularity");
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match i {
+            i if i == revenue => (f.parse::<i64>().unwrap() * 2 + 1_000_000).to_string(),
+            i if i == popularity => format!("{:.6}", f.parse::<f64>().unwrap() + 1.5),
+            i if i == genres && drop_genres => match f.find("}, ") {
+                Some(end) => format!("{}}}]", &f[..end]),
+                None => f.to_owned(),
+            },
+            _ => f.to_owned(),
+        })
+        .collect()
+}
+
+/// Three monthly increments: new movies, and revisions of earlier ones.
+fn increments(world: &World) -> (Vec<PathBuf>, PathBuf) {
+    let (header, records) = sample_records();
+    let id = column(&header, "id");
+    let inc1: Vec<_> = records[..150].to_vec();
+    let mut inc2: Vec<_> = records[120..150]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| revise(&header, r, i % 3 == 0))
+        .collect();
+    inc2.extend_from_slice(&records[150..240]);
+    let mut inc3: Vec<_> = records[10..20]
+        .iter()
+        .map(|r| revise(&header, r, false))
+        .collect();
+    inc3.extend(
+        records[130..135]
+            .iter()
+            .map(|r| revise(&header, &revise(&header, r, true), false)),
+    );
+    inc3.extend_from_slice(&records[240..300]);
+    let paths: Vec<PathBuf> = [inc1, inc2, inc3]
+        .iter()
+        .enumerate()
+        .map(|(i, rows)| {
+            let path = world.path(&format!("2026-{:02}.csv", i + 9));
+            write_csv(&path, &header, rows);
+            path
+        })
+        .collect();
+    // The union, later versions winning, in first-seen order.
+    let mut union: Vec<csv::StringRecord> = Vec::new();
+    for path in &paths {
+        let mut reader = csv::Reader::from_path(path).unwrap();
+        for r in reader.records().map(Result::unwrap) {
+            match union.iter().position(|u| u[id] == r[id]) {
+                Some(i) => union[i] = r,
+                None => union.push(r),
+            }
+        }
+    }
+    let union_path = world.path("union.csv");
+    write_csv(&union_path, &header, &union);
+    (paths, union_path)
+}
+
+fn promotion(run: &crate::harness::Run) -> Value {
+    run.report()["promotion"].clone()
+}
+
+#[test]
+fn three_increments_reconcile_with_the_reference_over_their_union() {
+    let world = World::new();
+    let (incs, union) = increments(&world);
+    let expected = [(150, 0), (90, 30), (60, 15)];
+    for (inc, (new, updated)) in incs.iter().zip(expected) {
+        let run = world.run(inc, &[]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let p = promotion(&run);
+        assert_eq!(p["status"], "promoted", "{p:#}");
+        assert_eq!(p["applied"]["new_movies"], new, "{}", inc.display());
+        assert_eq!(p["applied"]["updated_movies"], updated, "{}", inc.display());
+        assert!(
+            p["reconciliation"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["mismatched"] == 0 && a["missing"] == 0)
+        );
+    }
+    // Production over all promoted batches equals the reference over the
+    // union of their accepted rows.
+    let exported = tempfile::tempdir().unwrap();
+    let status = dqgate()
+        .args(["export", "--rules", RULES, "--store", &world.url(), "--out"])
+        .arg(exported.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let diff = run(
+        "diff",
+        union.to_str().unwrap(),
+        RULES,
+        &[
+            "--store-output",
+            exported.path().to_str().unwrap(),
+            "--subset",
+            "all",
+        ],
+    );
+    assert_eq!(diff.code, 0, "{}", diff.stdout);
+    assert_eq!(diff.report()["diff"]["subset"]["rows"], 300);
+
+    let history = world.history();
+    assert_eq!(history.len(), 3);
+    assert!(history.iter().all(|b| b["status"] == "promoted"));
+    assert_eq!(history[1]["updated_movies"], 30);
+}
+
+#[test]
+fn a_rerun_of_a_promoted_file_changes_nothing() {
+    let world = World::new();
+    let (incs, _) = increments(&world);
+    assert_eq!(world.run(&incs[0], &[]).code, 0);
+    assert_eq!(world.run(&incs[1], &[]).code, 0);
+    let before = world.export();
+    let again = world.run(&incs[0], &[]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(promotion(&again)["status"], "already_promoted");
+    assert_eq!(promotion(&again)["batch_id"], 1);
+    assert!(
+        again
+            .stdout
+            .contains("promotion: already_promoted (batch 1)"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(world.export(), before, "production changed on a rerun");
+    assert_eq!(world.history().len(), 2, "a rerun adds no ledger row");
+}
+
+#[test]
+fn a_failed_gate_leaves_production_untouched_and_is_recorded() {
+    let world = World::new();
+    let (incs, _) = increments(&world);
+    assert_eq!(world.run(&incs[0], &[]).code, 0);
+    let before = world.export();
+    let excel = root().join("tests/fixtures/movies_excel_resave.csv");
+    let rejected = world.run(&excel, &[]);
+    assert_eq!(rejected.code, 1);
+    assert_eq!(promotion(&rejected)["status"], "rejected");
+    assert_eq!(world.export(), before);
+    let history = world.history();
+    assert_eq!(history.last().unwrap()["status"], "rejected");
+    assert_eq!(history.last().unwrap()["verdict"], "fail");
+    assert_eq!(history.last().unwrap()["quarantined"], 100);
+}
+
+#[test]
+fn a_dry_run_promotes_nothing() {
+    let world = World::new();
+    let (incs, _) = increments(&world);
+    let dry = world.run(&incs[0], &["--dry-run"]);
+    assert_eq!(dry.code, 0);
+    assert_eq!(promotion(&dry)["status"], "dry_run");
+    assert!(world.history().is_empty());
+    assert!(
+        world
+            .export()
+            .iter()
+            .all(|(_, csv)| csv.lines().count() == 1),
+        "production is empty"
+    );
+}
+
+#[test]
+fn the_skip_and_reject_policies_keep_production_rows() {
+    let world = World::new();
+    let (incs, _) = increments(&world);
+    assert_eq!(world.run(&incs[0], &[]).code, 0);
+    let skip = world.run(&incs[1], &["--on-existing", "skip"]);
+    assert_eq!(skip.code, 0, "{}", skip.stdout);
+    assert_eq!(promotion(&skip)["applied"]["skipped_movies"], 30);
+    assert_eq!(promotion(&skip)["applied"]["updated_movies"], 0);
+
+    let reject = world.run(&incs[2], &["--on-existing", "reject"]);
+    let report = reject.report();
+    let rule = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "promotion.existing_id")
+        .unwrap()
+        .clone();
+    assert_eq!(rule["failed"], 15, "{rule:#}");
+    assert!(
+        rule["examples"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is already in production (batch 1) and on_existing = reject"),
+        "{rule:#}"
+    );
+    // 15 of 75 rows quarantined is above the 1% limit: the file is rejected.
+    assert_eq!(reject.code, 1);
+    assert_eq!(promotion(&reject)["status"], "rejected");
+}
+
+#[test]
+fn a_process_aborted_inside_the_promotion_leaves_production_as_it_was() {
+    let world = World::new();
+    let (incs, _) = increments(&world);
+    assert_eq!(world.run(&incs[0], &[]).code, 0);
+    let before = world.export();
+    let output = dqgate()
+        .env("DQGATE_FAILPOINT", "abort")
+        .args([
+            "run",
+            incs[1].to_str().unwrap(),
+            "--store",
+            &world.url(),
+            "--out",
+        ])
+        .arg(world.path("out-abort"))
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success() && output.status.code().is_none(),
+        "the process was aborted by a signal"
+    );
+    assert_eq!(
+        world.export(),
+        before,
+        "an aborted promotion changed production"
+    );
+    assert_eq!(
+        world.history().len(),
+        1,
+        "an aborted promotion left a ledger row"
+    );
+    let rerun = world.run(&incs[1], &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stdout);
+    assert_eq!(promotion(&rerun)["status"], "promoted");
+}
+
+#[test]
+fn a_process_killed_inside_the_promotion_leaves_production_as_it_was() {
+    let world = World::new();
+    let (incs, _) = increments(&world);
+    assert_eq!(world.run(&incs[0], &[]).code, 0);
+    let before = world.export();
+    let mut child = dqgate()
+        .env("DQGATE_FAILPOINT", "pause")
+        .args([
+            "run",
+            incs[1].to_str().unwrap(),
+            "--store",
+            &world.url(),
+            "--out",
+        ])
+        .arg(world.path("out-kill"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let paused = lines.find(|l| {
+        l.as_ref()
+            .is_ok_and(|l| l.contains("paused inside the promotion transaction"))
+    });
+    assert!(paused.is_some(), "the run never reached the promotion");
+    // Every row is written and the running totals reconciled; kill now.
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.code().is_none(), "killed by a signal");
+    assert_eq!(
+        world.export(),
+        before,
+        "a killed promotion changed production"
+    );
+    assert_eq!(world.history().len(), 1);
+    let rerun = world.run(&incs[1], &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stdout);
+    assert_eq!(promotion(&rerun)["status"], "promoted");
+    assert_eq!(world.history().len(), 2);
+}
