@@ -141,6 +141,9 @@ pub struct StageCounts {
     pub movie_companies: u64,
 }
 
+/// An error from a database driver.
+pub type DriverError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -156,7 +159,7 @@ pub enum StoreError {
         /// Where it is.
         location: String,
         /// The driver's error.
-        source: rusqlite::Error,
+        source: DriverError,
     },
     /// The store was written by a newer dqgate.
     #[error(
@@ -182,7 +185,7 @@ pub enum StoreError {
         /// The aggregate whose query failed.
         name: String,
         /// The driver's error.
-        source: rusqlite::Error,
+        source: DriverError,
     },
     /// Any other database error, with what was being done.
     #[error("{doing}: {source}")]
@@ -190,7 +193,7 @@ pub enum StoreError {
         /// What dqgate was doing.
         doing: &'static str,
         /// The driver's error.
-        source: rusqlite::Error,
+        source: DriverError,
     },
 }
 

@@ -42,9 +42,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let location = path.display().to_string();
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        let conn = Connection::open(path).map_err(|source: rusqlite::Error| StoreError::Open {
             location: location.clone(),
-            source,
+            source: source.into(),
         })?;
         Self::init(conn, location)
     }
@@ -52,17 +52,18 @@ impl SqliteStore {
     /// An in-memory store, for tests and dry runs.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let location = ":memory:".to_owned();
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            location: location.clone(),
-            source,
-        })?;
+        let conn =
+            Connection::open_in_memory().map_err(|source: rusqlite::Error| StoreError::Open {
+                location: location.clone(),
+                source: source.into(),
+            })?;
         Self::init(conn, location)
     }
 
     fn init(conn: Connection, location: String) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open {
+        let open_error = |source: rusqlite::Error| StoreError::Open {
             location: location.clone(),
-            source,
+            source: source.into(),
         };
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_error)?;
@@ -77,7 +78,12 @@ impl SqliteStore {
 
     /// Applies the migrations this version knows, in one transaction.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let tx = self
             .conn
             .transaction()
@@ -133,9 +139,9 @@ impl SqliteStore {
             .collect();
         self.conn
             .execute_batch(&sql)
-            .map_err(|source| StoreError::Database {
+            .map_err(|source: rusqlite::Error| StoreError::Database {
                 doing: "switching between staging and production",
-                source,
+                source: source.into(),
             })?;
         self.target = target;
         Ok(())
@@ -148,7 +154,12 @@ impl Store for SqliteStore {
     }
 
     fn stage(&mut self, batch: &ModelBatch, batch_id: i64) -> Result<StageCounts, StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let tx = self
             .conn
             .transaction()
@@ -206,7 +217,7 @@ impl Store for SqliteStore {
                         }
                         source => StoreError::Database {
                             doing: "staging a movie",
-                            source,
+                            source: source.into(),
                         },
                     })?;
                 counts.movies += 1;
@@ -262,7 +273,12 @@ impl Store for SqliteStore {
     }
 
     fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let tx = self
             .conn
             .transaction()
@@ -303,13 +319,18 @@ impl Store for SqliteStore {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
                 source => Err(StoreError::Database {
                     doing: "looking up the ledger",
-                    source,
+                    source: source.into(),
                 }),
             })
     }
 
     fn existing_ids(&mut self) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let mut statement = self
             .conn
             .prepare("SELECT id, COALESCE(batch_id, 0) FROM movies")
@@ -327,27 +348,27 @@ impl Store for SqliteStore {
         // the busy timeout, then fails, and never interleaves with this one.
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|source| StoreError::Database {
+            .map_err(|source: rusqlite::Error| StoreError::Database {
                 doing: "starting the promotion (is another dqgate promoting into this store?)",
-                source,
+                source: source.into(),
             })
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
         self.conn
             .execute_batch("COMMIT")
-            .map_err(|source| StoreError::Database {
+            .map_err(|source: rusqlite::Error| StoreError::Database {
                 doing: "committing the promotion",
-                source,
+                source: source.into(),
             })
     }
 
     fn rollback(&mut self) -> Result<(), StoreError> {
         self.conn
             .execute_batch("ROLLBACK")
-            .map_err(|source| StoreError::Database {
+            .map_err(|source: rusqlite::Error| StoreError::Database {
                 doing: "rolling back the promotion",
-                source,
+                source: source.into(),
             })
     }
 
@@ -379,9 +400,9 @@ impl Store for SqliteStore {
                     e.finished_at
                 ],
             )
-            .map_err(|source| StoreError::Database {
+            .map_err(|source: rusqlite::Error| StoreError::Database {
                 doing: "writing the ledger",
-                source,
+                source: source.into(),
             })?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -393,14 +414,19 @@ impl Store for SqliteStore {
                 params![batch_id, a.new_movies, a.updated_movies, a.skipped_movies],
             )
             .map(|_| ())
-            .map_err(|source| StoreError::Database {
+            .map_err(|source: rusqlite::Error| StoreError::Database {
                 doing: "writing the ledger",
-                source,
+                source: source.into(),
             })
     }
 
     fn replaced_sources(&mut self) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let mut statement = self
             .conn
             .prepare(
@@ -424,7 +450,12 @@ impl Store for SqliteStore {
     }
 
     fn staged_existing(&mut self) -> Result<Vec<i64>, StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let mut statement = self
             .conn
             .prepare("SELECT id FROM stg_movies WHERE id IN (SELECT id FROM movies) ORDER BY id")
@@ -437,7 +468,12 @@ impl Store for SqliteStore {
     }
 
     fn apply_staging(&mut self, batch_id: i64, policy: OnExisting) -> Result<Applied, StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let staged: u64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM stg_movies", [], |r| r.get(0))
@@ -502,7 +538,12 @@ impl Store for SqliteStore {
     }
 
     fn read_rollups(&mut self) -> Result<RollupState, StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let triples =
             |conn: &Connection, sql: &str| -> Result<Vec<(String, String, String)>, StoreError> {
                 let mut statement = conn.prepare(sql).map_err(db("reading the rollups"))?;
@@ -525,7 +566,12 @@ impl Store for SqliteStore {
     }
 
     fn write_rollups(&mut self, state: &RollupState) -> Result<(), StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         self.conn
             .execute_batch("DELETE FROM dq_rollups; DELETE FROM dq_rollup_labels;")
             .map_err(db("clearing the rollups"))?;
@@ -551,7 +597,12 @@ impl Store for SqliteStore {
     }
 
     fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError> {
-        let db = |doing| move |source| StoreError::Database { doing, source };
+        let db = |doing| {
+            move |source: rusqlite::Error| StoreError::Database {
+                doing,
+                source: source.into(),
+            }
+        };
         let mut statement = self
             .conn
             .prepare(
@@ -591,9 +642,9 @@ impl Store for SqliteStore {
 
     fn query(&mut self, name: &str, sql: &str, target: Target) -> Result<QueryOutput, StoreError> {
         self.set_target(target)?;
-        let query_error = |source| StoreError::Query {
+        let query_error = |source: rusqlite::Error| StoreError::Query {
             name: name.to_owned(),
-            source,
+            source: source.into(),
         };
         let started = Instant::now();
         let mut statement = self.conn.prepare(sql).map_err(query_error)?;
