@@ -133,10 +133,10 @@ pub fn compare_with_store(
 ) -> Result<Vec<AggregateReport>, CompareError> {
     let mut out = Vec::new();
     for (aggregate, result) in rules.aggregates.iter().zip(results) {
-        let sql = aggregate
-            .query
-            .as_deref()
+        let (sql, path) = aggregate
+            .query_for(store.engine())
             .ok_or_else(|| CompareError::NoQuery(aggregate.name.clone()))?;
+        let source = path.map_or_else(String::new, |p| p.display().to_string());
         let output = store.query(&aggregate.name, sql, target)?;
         let rows = StoreRows {
             columns: output.columns,
@@ -144,10 +144,7 @@ pub fn compare_with_store(
         };
         out.push(AggregateReport {
             diff: diff::diff(aggregate, result, &rows, max_examples),
-            source: aggregate
-                .query_path
-                .as_ref()
-                .map_or_else(String::new, |p| p.display().to_string()),
+            source,
             query_ms: Some(output.elapsed.as_secs_f64() * 1000.0),
         });
     }
@@ -191,9 +188,8 @@ pub fn export_production(
         })
     })?;
     for aggregate in &rules.aggregates {
-        let sql = aggregate
-            .query
-            .as_deref()
+        let (sql, _) = aggregate
+            .query_for(store.engine())
             .ok_or_else(|| CompareError::NoQuery(aggregate.name.clone()))?;
         let mut output = store.query(&aggregate.name, sql, Target::Production)?;
         output.rows.sort();

@@ -11,6 +11,9 @@ use super::expr::{self, Columns, Expr};
 use super::spec::{AggFn, AggregateSpec, ColumnSpec, DimensionSpec, MeasureSpec, ReferenceSpec};
 use crate::value::Ty;
 
+/// Engines that may have their own query files (`queries/<engine>/NAME.sql`).
+pub const ENGINES: [&str; 2] = ["sqlite", "postgres"];
+
 /// Default tolerance for floating-point measures (relative and absolute).
 pub const DEFAULT_FLOAT_TOLERANCE: f64 = 1e-9;
 
@@ -116,6 +119,9 @@ pub struct Aggregate {
     pub query: Option<String>,
     /// The query file, resolved.
     pub query_path: Option<PathBuf>,
+    /// Per-engine replacements: `queries/<engine>/<file>` next to the query,
+    /// as `(engine, sql, path)`.
+    pub engine_queries: Vec<(String, String, PathBuf)>,
     /// Index of the parent aggregate, for aggregates over another's output.
     pub parent: Option<usize>,
     /// Rows must satisfy this to enter.
@@ -129,6 +135,17 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
+    /// The query for an engine: its own file if there is one, else the shared one.
+    pub fn query_for(&self, engine: &str) -> Option<(&str, Option<&Path>)> {
+        match self.engine_queries.iter().find(|(e, _, _)| e == engine) {
+            Some((_, sql, path)) => Some((sql.as_str(), Some(path.as_path()))),
+            None => self
+                .query
+                .as_deref()
+                .map(|sql| (sql, self.query_path.as_deref())),
+        }
+    }
+
     /// Output column names: dimensions, labels, measures.
     pub fn column_names(&self) -> Vec<&str> {
         self.dimensions
@@ -388,10 +405,38 @@ fn compile_one(
         },
     };
 
+    let engine_queries = match &spec.query {
+        None => Vec::new(),
+        Some(q) => ENGINES
+            .iter()
+            .filter_map(|engine| {
+                let relative = Path::new(q.get_ref());
+                let file = relative.file_name()?;
+                let candidate = relative
+                    .parent()
+                    .unwrap_or(Path::new(""))
+                    .join(engine)
+                    .join(file);
+                let exists = ctx.base_dir.join(&candidate).exists();
+                if !exists {
+                    return None;
+                }
+                match read_query(ctx.base_dir, &candidate.to_string_lossy()) {
+                    Ok((sql, path)) => Some(((*engine).to_owned(), sql, path)),
+                    Err(message) => {
+                        problems.span(&q.span(), format!("aggregate `{name}`: {message}"));
+                        None
+                    }
+                }
+            })
+            .collect(),
+    };
+
     (problems.count() == before).then_some(Aggregate {
         name,
         query,
         query_path,
+        engine_queries,
         parent,
         filter,
         dimensions: dims,

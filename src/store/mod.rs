@@ -5,11 +5,13 @@
 //! and versioned by dqgate: migrations run when a store is opened, and a
 //! store written by a newer dqgate is refused.
 
+mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use postgres::{PostgresStore, redact};
 pub use sqlite::SqliteStore;
 
 use crate::cell::Cell;
@@ -148,7 +150,7 @@ pub type DriverError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The `--store` URL is not understood.
-    #[error("unsupported store {url:?}: expected sqlite://PATH")]
+    #[error("unsupported store {url:?}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB")]
     Url {
         /// The URL as given.
         url: String,
@@ -201,6 +203,8 @@ pub enum StoreError {
 pub trait Store {
     /// Where the store is, for messages (never with credentials).
     fn location(&self) -> String;
+    /// `sqlite` or `postgres`: picks per-engine query files.
+    fn engine(&self) -> &'static str;
     /// Replaces the staged batch with `batch`, in one transaction.
     fn stage(&mut self, batch: &ModelBatch, batch_id: i64) -> Result<StageCounts, StoreError>;
     /// Runs a query against staging or production. `name` names it in errors.
@@ -237,8 +241,12 @@ pub trait Store {
     fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError>;
 }
 
-/// Opens the store named by a URL: `sqlite://PATH` or `sqlite::memory:`.
+/// Opens the store named by a URL: `sqlite://PATH`, `sqlite::memory:` or
+/// `postgres://USER@HOST:PORT/DB[?schema=NAME]`.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Box::new(PostgresStore::open(url)?));
+    }
     if url == "sqlite::memory:" {
         return Ok(Box::new(SqliteStore::open_in_memory()?));
     }

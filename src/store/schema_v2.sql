@@ -39,7 +39,6 @@ CREATE TABLE IF NOT EXISTS stg_sources (
     record   BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS stg_subset (movie_id INTEGER PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS stg_batch (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS dq_rollups (
     aggregate TEXT NOT NULL,

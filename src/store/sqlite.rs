@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::{
     Applied, BatchEntry, OnExisting, QueryOutput, SCHEMA_VERSION, StageCounts, Store, StoreError,
@@ -76,7 +76,9 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Applies the migrations this version knows, in one transaction.
+    /// Applies the migrations this version knows, in one transaction. A
+    /// store that is already current is only read, so opening it never
+    /// waits for a run that holds the write lock.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let db = |doing| {
             move |source: rusqlite::Error| StoreError::Database {
@@ -84,23 +86,41 @@ impl SqliteStore {
                 source: source.into(),
             }
         };
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(db("starting the migration"))?;
-        tx.execute_batch(
-            "CREATE TABLE IF NOT EXISTS dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        )
-        .map_err(db("creating dq_meta"))?;
-        let found: i64 = tx
-            .query_row("SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM dq_meta WHERE key = 'schema_version'), 0)", [], |r| r.get(0))
-            .map_err(db("reading the schema version"))?;
+        let version = |conn: &Connection| -> Result<i64, rusqlite::Error> {
+            let exists: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dq_meta')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Ok(0);
+            }
+            conn.query_row(
+                "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM dq_meta WHERE key = 'schema_version'), 0)",
+                [],
+                |r| r.get(0),
+            )
+        };
+        let found = version(&self.conn).map_err(db("reading the schema version"))?;
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
                 location: self.location.clone(),
                 found,
             });
         }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting the migration"))?;
+        // Read again under the write lock: another process may have migrated.
+        let found = version(&tx).map_err(db("reading the schema version"))?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )
+        .map_err(db("creating dq_meta"))?;
         for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
             tx.execute_batch(migration)
                 .map_err(db("migrating the schema"))?;
@@ -153,6 +173,10 @@ impl Store for SqliteStore {
         format!("sqlite://{}", self.location)
     }
 
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn stage(&mut self, batch: &ModelBatch, batch_id: i64) -> Result<StageCounts, StoreError> {
         let db = |doing| {
             move |source: rusqlite::Error| StoreError::Database {
@@ -162,7 +186,7 @@ impl Store for SqliteStore {
         };
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting the staging transaction"))?;
         tx.execute_batch(
             "DELETE FROM stg_movie_genres; DELETE FROM stg_movie_companies;
@@ -281,7 +305,7 @@ impl Store for SqliteStore {
         };
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting to mark the subset"))?;
         tx.execute("DELETE FROM stg_subset", [])
             .map_err(db("clearing the subset"))?;

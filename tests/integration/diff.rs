@@ -1,15 +1,10 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::harness::{fixture, root, run, snapshots};
+use crate::harness::{TestStore, fixture, root, run, snapshots, store_test};
 
 const SAMPLE: &str = "tests/fixtures/movies_sample.csv";
-
-/// A store in its own temporary folder.
-fn store_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("store.db").display())
-}
 
 fn aggregate<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["diff"]["aggregates"]
@@ -45,14 +40,21 @@ fn rules_with_query(name: &str, sql: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, rules)
 }
 
-#[test]
-fn the_store_agrees_with_the_reference_on_every_key() {
-    let store = tempfile::tempdir().unwrap();
+fn buggy_query(file: &str, from: &str, to: &str) -> String {
+    let sql = std::fs::read_to_string(root().join("rules/queries").join(file)).unwrap();
+    assert!(
+        sql.contains(from),
+        "the planted bug no longer applies to {file}"
+    );
+    sql.replace(from, to)
+}
+
+store_test!(the_store_agrees_with_the_reference_on_every_key, |store| {
     let run = run(
         "diff",
         SAMPLE,
         "rules/movies.toml",
-        &["--store", &store_url(store.path()), "--subset", "all"],
+        &["--store", &store.url, "--subset", "all"],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let report = run.report();
@@ -71,16 +73,16 @@ fn the_store_agrees_with_the_reference_on_every_key() {
         assert_eq!(a["keys_reference"], a["keys_store"], "{name}");
         assert_eq!(a["mismatched"], 0, "{name}");
     }
-}
+});
 
 #[test]
 fn the_reference_aggregates_of_the_sample_are_stable() {
-    let store = tempfile::tempdir().unwrap();
+    let store = TestStore::sqlite();
     let run = run(
         "diff",
         SAMPLE,
         "rules/movies.toml",
-        &["--store", &store_url(store.path()), "--subset", "all"],
+        &["--store", &store.url, "--subset", "all"],
     );
     assert_eq!(run.code, 0);
     let settings = snapshots();
@@ -97,151 +99,187 @@ fn the_reference_aggregates_of_the_sample_are_stable() {
             .unwrap();
             insta::assert_snapshot!(format!("reference_{name}"), csv);
         }
-        let table = run
-            .redact(&run.stdout)
-            .replace(&store.path().display().to_string(), "[STORE]");
+        let location = store
+            .url
+            .trim_start_matches("sqlite://")
+            .trim_end_matches("/store.db");
+        let table = run.redact(&run.stdout).replace(location, "[STORE]");
         insta::assert_snapshot!("diff_sample_table", table);
     });
 }
 
-#[test]
-fn a_query_that_joins_companies_into_genres_is_caught_and_named() {
-    let buggy = std::fs::read_to_string(root().join("rules/queries/genre_year.sql"))
-        .unwrap()
-        .replace(
+store_test!(
+    a_query_that_joins_companies_into_genres_is_caught_and_named,
+    |store| {
+        let buggy = buggy_query(
+            "genre_year.sql",
             "JOIN genres AS g ON g.id = mg.genre_id",
             "JOIN genres AS g ON g.id = mg.genre_id\nJOIN movie_companies AS mc ON mc.movie_id = m.id",
         );
-    let (_dir, rules) = rules_with_query("genre_year", &buggy);
-    let store = tempfile::tempdir().unwrap();
-    let run = run(
-        "diff",
-        SAMPLE,
-        rules.to_str().unwrap(),
-        &["--store", &store_url(store.path()), "--subset", "all"],
-    );
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    let report = run.report();
-    let genre_year = aggregate(&report, "genre_year");
-    assert!(genre_year["mismatched"].as_u64().unwrap() > 0);
-    let first = &genre_year["examples"][0];
-    assert_eq!(first["kind"], "mismatch");
-    assert_eq!(first["measure"], "releases", "{first}");
-    assert!(
-        first["key"].as_str().unwrap().starts_with("genre_id="),
-        "{first}"
-    );
-    assert!(
-        run.stdout.contains("genre_year         │"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("DIFFER"));
-    assert!(
-        report["reasons"].as_array().unwrap().iter().any(|r| r
-            .as_str()
-            .unwrap()
-            .starts_with("aggregate genre_year: the store disagrees")),
-        "{}",
-        report["reasons"]
-    );
-    // The other aggregates have their own queries and still agree.
-    assert_eq!(aggregate(&report, "company_year")["mismatched"], 0);
-}
+        let (_dir, rules) = rules_with_query("genre_year", &buggy);
+        let run = run(
+            "diff",
+            SAMPLE,
+            rules.to_str().unwrap(),
+            &["--store", &store.url, "--subset", "all"],
+        );
+        assert_eq!(run.code, 1, "{}", run.stdout);
+        let report = run.report();
+        let genre_year = aggregate(&report, "genre_year");
+        assert!(genre_year["mismatched"].as_u64().unwrap() > 0);
+        let first = &genre_year["examples"][0];
+        assert_eq!(first["kind"], "mismatch");
+        assert_eq!(first["measure"], "releases", "{first}");
+        assert!(
+            first["key"].as_str().unwrap().starts_with("genre_id="),
+            "{first}"
+        );
+        assert!(
+            run.stdout.contains("genre_year         │"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("DIFFER"));
+        assert!(
+            report["reasons"].as_array().unwrap().iter().any(|r| r
+                .as_str()
+                .unwrap()
+                .starts_with("aggregate genre_year: the store disagrees")),
+            "{}",
+            report["reasons"]
+        );
+        // The other aggregates have their own queries and still agree.
+        assert_eq!(aggregate(&report, "company_year")["mismatched"], 0);
+    }
+);
 
-#[test]
-fn a_profit_query_that_ignores_the_positive_filter_is_caught_and_named() {
-    let buggy = std::fs::read_to_string(root().join("rules/queries/genre_year.sql"))
-        .unwrap()
-        .replace(
+store_test!(
+    a_profit_query_that_ignores_the_positive_filter_is_caught_and_named,
+    |store| {
+        let buggy = buggy_query(
+            "genre_year.sql",
             "SUM(CASE WHEN m.budget > 0 AND m.revenue > 0 THEN m.revenue - m.budget ELSE 0 END) AS profit",
             "SUM(m.revenue - m.budget) AS profit",
         );
-    let (_dir, rules) = rules_with_query("genre_year", &buggy);
-    let store = tempfile::tempdir().unwrap();
-    let run = run(
-        "diff",
-        SAMPLE,
-        rules.to_str().unwrap(),
-        &["--store", &store_url(store.path()), "--subset", "all"],
-    );
-    assert_eq!(run.code, 1);
-    let report = run.report();
-    let examples = aggregate(&report, "genre_year")["examples"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert!(!examples.is_empty());
-    assert!(
-        examples.iter().all(|e| e["measure"] == "profit"),
-        "{examples:#?}"
-    );
-}
+        let (_dir, rules) = rules_with_query("genre_year", &buggy);
+        let run = run(
+            "diff",
+            SAMPLE,
+            rules.to_str().unwrap(),
+            &["--store", &store.url, "--subset", "all"],
+        );
+        assert_eq!(run.code, 1);
+        let report = run.report();
+        let examples = aggregate(&report, "genre_year")["examples"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(!examples.is_empty());
+        assert!(
+            examples.iter().all(|e| e["measure"] == "profit"),
+            "{examples:#?}"
+        );
+    }
+);
 
-#[test]
-fn a_query_missing_an_output_column_fails_with_the_column_named() {
-    let buggy = std::fs::read_to_string(root().join("rules/queries/genre_year_top.sql"))
-        .unwrap()
-        .replace("AS most_popular_genre\n", "AS popular_genre\n");
-    let (_dir, rules) = rules_with_query("genre_year_top", &buggy);
-    let store = tempfile::tempdir().unwrap();
-    let run = run(
-        "diff",
-        SAMPLE,
-        rules.to_str().unwrap(),
-        &["--store", &store_url(store.path())],
-    );
-    assert_eq!(run.code, 1);
-    let error = aggregate(&run.report(), "genre_year_top")["error"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        error.starts_with("the store's output lacks column most_popular_genre"),
-        "{error}"
-    );
-}
+store_test!(
+    a_query_missing_an_output_column_fails_with_the_column_named,
+    |store| {
+        let buggy = buggy_query(
+            "genre_year_top.sql",
+            "AS most_popular_genre\n",
+            "AS popular_genre\n",
+        );
+        let (_dir, rules) = rules_with_query("genre_year_top", &buggy);
+        let run = run(
+            "diff",
+            SAMPLE,
+            rules.to_str().unwrap(),
+            &["--store", &store.url],
+        );
+        assert_eq!(run.code, 1);
+        let error = aggregate(&run.report(), "genre_year_top")["error"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            error.starts_with("the store's output lacks column most_popular_genre"),
+            "{error}"
+        );
+    }
+);
+
+store_test!(
+    an_engine_specific_query_file_replaces_the_shared_one,
+    |store| {
+        // A deliberately wrong file for this engine proves which file ran.
+        let engine = if store.url.starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let (dir, rules) = rules_with_query(
+            "genre_year",
+            &std::fs::read_to_string(root().join("rules/queries/genre_year.sql")).unwrap(),
+        );
+        std::fs::create_dir(dir.path().join("queries").join(engine)).unwrap();
+        let wrong = buggy_query(
+            "genre_year.sql",
+            "COUNT(*) AS releases",
+            "COUNT(*) + 1 AS releases",
+        );
+        std::fs::write(
+            dir.path()
+                .join("queries")
+                .join(engine)
+                .join("genre_year.sql"),
+            wrong,
+        )
+        .unwrap();
+        let run = run(
+            "diff",
+            SAMPLE,
+            rules.to_str().unwrap(),
+            &["--store", &store.url],
+        );
+        assert_eq!(run.code, 1);
+        let genre_year = aggregate(&run.report(), "genre_year").clone();
+        assert!(
+            genre_year["source"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("queries/{engine}/genre_year.sql")),
+            "{genre_year}"
+        );
+        assert_eq!(genre_year["examples"][0]["measure"], "releases");
+    }
+);
 
 #[test]
 fn exported_results_from_another_engine_can_be_compared() {
-    let store = tempfile::tempdir().unwrap();
+    let store = TestStore::sqlite();
     let first = run(
         "diff",
         SAMPLE,
         "rules/movies.toml",
-        &["--store", &store_url(store.path()), "--subset", "all"],
+        &["--store", &store.url, "--subset", "all"],
     );
     let exported = first.out_path().join("reference");
-    let agree = run(
-        "diff",
-        SAMPLE,
-        "rules/movies.toml",
-        &[
-            "--store-output",
-            exported.to_str().unwrap(),
-            "--subset",
-            "all",
-        ],
-    );
+    let args = [
+        "--store-output",
+        exported.to_str().unwrap(),
+        "--subset",
+        "all",
+    ];
+    let agree = run("diff", SAMPLE, "rules/movies.toml", &args);
     assert_eq!(agree.code, 0, "{}", agree.stdout);
     assert_eq!(agree.report()["diff"]["staged"], Value::Null);
 
     // One changed figure in the export is found.
     let path = exported.join("genre_year_top.csv");
     let text = std::fs::read_to_string(&path).unwrap();
-    let tampered = text.replacen(",Drama,", ",Comedy,", 1);
-    std::fs::write(&path, tampered).unwrap();
-    let differ = run(
-        "diff",
-        SAMPLE,
-        "rules/movies.toml",
-        &[
-            "--store-output",
-            exported.to_str().unwrap(),
-            "--subset",
-            "all",
-        ],
-    );
+    std::fs::write(&path, text.replacen(",Drama,", ",Comedy,", 1)).unwrap();
+    let differ = run("diff", SAMPLE, "rules/movies.toml", &args);
     assert_eq!(differ.code, 1);
     let top = aggregate(&differ.report(), "genre_year_top").clone();
     assert_eq!(top["mismatched"], 1, "{top:#}");
@@ -249,48 +287,48 @@ fn exported_results_from_another_engine_can_be_compared() {
     assert_eq!(top["examples"][0]["store"], "Comedy");
 }
 
-#[test]
-fn the_subset_takes_the_first_rows_or_a_reproducible_sample() {
-    let store = tempfile::tempdir().unwrap();
-    let url = store_url(store.path());
-    let first = run(
-        "diff",
-        SAMPLE,
-        "rules/movies.toml",
-        &["--store", &url, "--subset", "50"],
-    );
-    assert_eq!(first.code, 0);
-    assert_eq!(first.report()["diff"]["subset"]["rows"], 50);
-    // The rule file's default is 1000 rows: here, all 301 accepted ones.
-    let default = run("diff", SAMPLE, "rules/movies.toml", &["--store", &url]);
-    assert_eq!(default.report()["diff"]["subset"]["limit"], 1000);
-    assert_eq!(default.report()["diff"]["subset"]["rows"], 301);
-    let sample = |seed: &str| {
-        let r = run(
+store_test!(
+    the_subset_takes_the_first_rows_or_a_reproducible_sample,
+    |store| {
+        let url = store.url.clone();
+        let first = run(
             "diff",
             SAMPLE,
             "rules/movies.toml",
-            &["--store", &url, "--sample", "0.3", "--seed", seed],
+            &["--store", &url, "--subset", "50"],
         );
-        assert_eq!(r.code, 0);
-        let subset = r.report()["diff"]["subset"].clone();
-        (
-            subset["rows"].as_u64().unwrap(),
-            std::fs::read_to_string(r.out_path().join("reference/genre_year.csv")).unwrap(),
-        )
-    };
-    let (rows, figures) = sample("7");
-    assert!(
-        (50..130).contains(&rows),
-        "a 30% sample of 301 rows took {rows}"
-    );
-    assert_eq!(
-        sample("7"),
-        (rows, figures.clone()),
-        "the same seed takes the same rows"
-    );
-    assert_ne!(sample("8").1, figures, "another seed takes other rows");
-}
+        assert_eq!(first.code, 0);
+        assert_eq!(first.report()["diff"]["subset"]["rows"], 50);
+        // The rule file's default is 1000 rows: here, all 301 accepted ones.
+        let default = run("diff", SAMPLE, "rules/movies.toml", &["--store", &url]);
+        assert_eq!(default.report()["diff"]["subset"]["limit"], 1000);
+        assert_eq!(default.report()["diff"]["subset"]["rows"], 301);
+        let sample = |seed: &str| {
+            let r = run(
+                "diff",
+                SAMPLE,
+                "rules/movies.toml",
+                &["--store", &url, "--sample", "0.3", "--seed", seed],
+            );
+            assert_eq!(r.code, 0);
+            let subset = r.report()["diff"]["subset"].clone();
+            let figures =
+                std::fs::read_to_string(r.out_path().join("reference/genre_year.csv")).unwrap();
+            (subset["rows"].as_u64().unwrap(), figures)
+        };
+        let (rows, figures) = sample("7");
+        assert!(
+            (50..130).contains(&rows),
+            "a 30% sample of 301 rows took {rows}"
+        );
+        assert_eq!(
+            sample("7"),
+            (rows, figures.clone()),
+            "the same seed takes the same rows"
+        );
+        assert_ne!(sample("8").1, figures, "another seed takes other rows");
+    }
+);
 
 #[test]
 fn store_errors_exit_2_with_a_clear_message() {
@@ -307,16 +345,18 @@ fn store_errors_exit_2_with_a_clear_message() {
         bad_url.stderr
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("store.db");
-    let conn_ok = run(
-        "diff",
-        SAMPLE,
-        "rules/movies.toml",
-        &["--store", &store_url(dir.path())],
+    let store = TestStore::sqlite();
+    assert_eq!(
+        run(
+            "diff",
+            SAMPLE,
+            "rules/movies.toml",
+            &["--store", &store.url]
+        )
+        .code,
+        0
     );
-    assert_eq!(conn_ok.code, 0);
-    rusqlite::Connection::open(&db)
+    rusqlite::Connection::open(store.url.trim_start_matches("sqlite://"))
         .unwrap()
         .execute(
             "UPDATE dq_meta SET value = '99' WHERE key = 'schema_version'",
@@ -327,7 +367,7 @@ fn store_errors_exit_2_with_a_clear_message() {
         "diff",
         SAMPLE,
         "rules/movies.toml",
-        &["--store", &store_url(dir.path())],
+        &["--store", &store.url],
     );
     assert_eq!(too_new.code, 2);
     assert!(
@@ -340,14 +380,57 @@ fn store_errors_exit_2_with_a_clear_message() {
 }
 
 #[test]
-fn the_crlf_and_json_list_fixtures_agree_too() {
-    let store = tempfile::tempdir().unwrap();
+fn postgres_connection_failures_exit_2_quickly_and_never_show_the_password() {
+    // Nothing listens on port 1: refused at once, whatever the machine runs.
+    let started = std::time::Instant::now();
+    let refused = run(
+        "diff",
+        SAMPLE,
+        "rules/movies.toml",
+        &["--store", "postgres://ann:hunter2@127.0.0.1:1/db"],
+    );
+    assert_eq!(refused.code, 2);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the connect timeout is bounded"
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("cannot open store postgres://ann@127.0.0.1:1/db?schema=dqgate"),
+        "{}",
+        refused.stderr
+    );
+    for text in [&refused.stdout, &refused.stderr] {
+        assert!(!text.contains("hunter2"), "the password leaked: {text}");
+    }
+    let Some(store) = TestStore::postgres() else {
+        return;
+    };
+    let base = store.url.split('?').next().unwrap().to_owned();
+    let missing_db = format!("{}/dqgate_no_such_db", base.rsplit_once('/').unwrap().0);
+    let run = run(
+        "diff",
+        SAMPLE,
+        "rules/movies.toml",
+        &["--store", &missing_db],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("database \"dqgate_no_such_db\" does not exist"),
+        "{}",
+        run.stderr
+    );
+}
+
+store_test!(the_crlf_fixture_agrees_too, |store| {
     let run = run(
         "diff",
         &fixture("movies_crlf.csv"),
         "rules/movies.toml",
-        &["--store", &store_url(store.path()), "--subset", "all"],
+        &["--store", &store.url, "--subset", "all"],
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(run.report()["diff"]["agrees"], true);
-}
+});

@@ -148,3 +148,79 @@ pub(crate) fn shared_data(name: &str) -> Option<PathBuf> {
     let path = root().join("../shared/data").join(name);
     path.exists().then_some(path)
 }
+
+/// A fresh store for one test: a SQLite file in a temporary folder, or a
+/// PostgreSQL schema of its own in the database `DQGATE_TEST_PG` names,
+/// dropped when the test ends.
+pub(crate) struct TestStore {
+    pub(crate) url: String,
+    _dir: Option<TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestStore {
+    pub(crate) fn sqlite() -> TestStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestStore {
+            url: format!("sqlite://{}", dir.path().join("store.db").display()),
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// `None`, with a visible message, when `DQGATE_TEST_PG` is not set.
+    pub(crate) fn postgres() -> Option<TestStore> {
+        let Ok(base) = std::env::var("DQGATE_TEST_PG") else {
+            eprintln!("SKIPPED: DQGATE_TEST_PG is not set, so this PostgreSQL test did not run");
+            return None;
+        };
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let schema = format!(
+            "dqgate_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let separator = if base.contains('?') { '&' } else { '?' };
+        Some(TestStore {
+            url: format!("{base}{separator}schema={schema}"),
+            _dir: None,
+            pg: Some((base, schema)),
+        })
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg {
+            if let Ok(mut client) = postgres::Client::connect(base, postgres::NoTls) {
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
+    }
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+macro_rules! store_test {
+    ($name:ident, |$store:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                let $store = crate::harness::TestStore::sqlite();
+                $body
+            }
+
+            #[test]
+            fn postgres() {
+                let Some($store) = crate::harness::TestStore::postgres() else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use store_test;

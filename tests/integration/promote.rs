@@ -4,24 +4,26 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::harness::{dqgate, root, run};
+use crate::harness::{TestStore, dqgate, root, run, store_test};
 
 const RULES: &str = "rules/movies.toml";
 
 /// A store and a working folder for increments.
 struct World {
     dir: tempfile::TempDir,
+    store: TestStore,
 }
 
 impl World {
-    fn new() -> Self {
+    fn new(store: TestStore) -> Self {
         World {
             dir: tempfile::tempdir().unwrap(),
+            store,
         }
     }
 
     fn url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("store.db").display())
+        self.store.url.clone()
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -174,58 +176,63 @@ fn promotion(run: &crate::harness::Run) -> Value {
     run.report()["promotion"].clone()
 }
 
-#[test]
-fn three_increments_reconcile_with_the_reference_over_their_union() {
-    let world = World::new();
-    let (incs, union) = increments(&world);
-    let expected = [(150, 0), (90, 30), (60, 15)];
-    for (inc, (new, updated)) in incs.iter().zip(expected) {
-        let run = world.run(inc, &[]);
-        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-        let p = promotion(&run);
-        assert_eq!(p["status"], "promoted", "{p:#}");
-        assert_eq!(p["applied"]["new_movies"], new, "{}", inc.display());
-        assert_eq!(p["applied"]["updated_movies"], updated, "{}", inc.display());
+store_test!(
+    three_increments_reconcile_with_the_reference_over_their_union,
+    |store| {
+        let world = World::new(store);
+        let (incs, union) = increments(&world);
+        let expected = [(150, 0), (90, 30), (60, 15)];
+        for (inc, (new, updated)) in incs.iter().zip(expected) {
+            let run = world.run(inc, &[]);
+            assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+            let p = promotion(&run);
+            assert_eq!(p["status"], "promoted", "{p:#}");
+            assert_eq!(p["applied"]["new_movies"], new, "{}", inc.display());
+            assert_eq!(p["applied"]["updated_movies"], updated, "{}", inc.display());
+            assert!(
+                p["reconciliation"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|a| a["mismatched"] == 0 && a["missing"] == 0)
+            );
+        }
+        // Production over all promoted batches equals the reference over the
+        // union of their accepted rows.
+        let exported = tempfile::tempdir().unwrap();
+        let status = dqgate()
+            .args(["export", "--rules", RULES, "--store", &world.url(), "--out"])
+            .arg(exported.path())
+            .output()
+            .unwrap();
         assert!(
-            p["reconciliation"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["mismatched"] == 0 && a["missing"] == 0)
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
         );
+        let diff = run(
+            "diff",
+            union.to_str().unwrap(),
+            RULES,
+            &[
+                "--store-output",
+                exported.path().to_str().unwrap(),
+                "--subset",
+                "all",
+            ],
+        );
+        assert_eq!(diff.code, 0, "{}", diff.stdout);
+        assert_eq!(diff.report()["diff"]["subset"]["rows"], 300);
+
+        let history = world.history();
+        assert_eq!(history.len(), 3);
+        assert!(history.iter().all(|b| b["status"] == "promoted"));
+        assert_eq!(history[1]["updated_movies"], 30);
     }
-    // Production over all promoted batches equals the reference over the
-    // union of their accepted rows.
-    let exported = tempfile::tempdir().unwrap();
-    let status = dqgate()
-        .args(["export", "--rules", RULES, "--store", &world.url(), "--out"])
-        .arg(exported.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let diff = run(
-        "diff",
-        union.to_str().unwrap(),
-        RULES,
-        &[
-            "--store-output",
-            exported.path().to_str().unwrap(),
-            "--subset",
-            "all",
-        ],
-    );
-    assert_eq!(diff.code, 0, "{}", diff.stdout);
-    assert_eq!(diff.report()["diff"]["subset"]["rows"], 300);
+);
 
-    let history = world.history();
-    assert_eq!(history.len(), 3);
-    assert!(history.iter().all(|b| b["status"] == "promoted"));
-    assert_eq!(history[1]["updated_movies"], 30);
-}
-
-#[test]
-fn a_rerun_of_a_promoted_file_changes_nothing() {
-    let world = World::new();
+store_test!(a_rerun_of_a_promoted_file_changes_nothing, |store| {
+    let world = World::new(store);
     let (incs, _) = increments(&world);
     assert_eq!(world.run(&incs[0], &[]).code, 0);
     assert_eq!(world.run(&incs[1], &[]).code, 0);
@@ -243,28 +250,29 @@ fn a_rerun_of_a_promoted_file_changes_nothing() {
     );
     assert_eq!(world.export(), before, "production changed on a rerun");
     assert_eq!(world.history().len(), 2, "a rerun adds no ledger row");
-}
+});
 
-#[test]
-fn a_failed_gate_leaves_production_untouched_and_is_recorded() {
-    let world = World::new();
-    let (incs, _) = increments(&world);
-    assert_eq!(world.run(&incs[0], &[]).code, 0);
-    let before = world.export();
-    let excel = root().join("tests/fixtures/movies_excel_resave.csv");
-    let rejected = world.run(&excel, &[]);
-    assert_eq!(rejected.code, 1);
-    assert_eq!(promotion(&rejected)["status"], "rejected");
-    assert_eq!(world.export(), before);
-    let history = world.history();
-    assert_eq!(history.last().unwrap()["status"], "rejected");
-    assert_eq!(history.last().unwrap()["verdict"], "fail");
-    assert_eq!(history.last().unwrap()["quarantined"], 100);
-}
+store_test!(
+    a_failed_gate_leaves_production_untouched_and_is_recorded,
+    |store| {
+        let world = World::new(store);
+        let (incs, _) = increments(&world);
+        assert_eq!(world.run(&incs[0], &[]).code, 0);
+        let before = world.export();
+        let excel = root().join("tests/fixtures/movies_excel_resave.csv");
+        let rejected = world.run(&excel, &[]);
+        assert_eq!(rejected.code, 1);
+        assert_eq!(promotion(&rejected)["status"], "rejected");
+        assert_eq!(world.export(), before);
+        let history = world.history();
+        assert_eq!(history.last().unwrap()["status"], "rejected");
+        assert_eq!(history.last().unwrap()["verdict"], "fail");
+        assert_eq!(history.last().unwrap()["quarantined"], 100);
+    }
+);
 
-#[test]
-fn a_dry_run_promotes_nothing() {
-    let world = World::new();
+store_test!(a_dry_run_promotes_nothing, |store| {
+    let world = World::new(store);
     let (incs, _) = increments(&world);
     let dry = world.run(&incs[0], &["--dry-run"]);
     assert_eq!(dry.code, 0);
@@ -277,11 +285,10 @@ fn a_dry_run_promotes_nothing() {
             .all(|(_, csv)| csv.lines().count() == 1),
         "production is empty"
     );
-}
+});
 
-#[test]
-fn the_skip_and_reject_policies_keep_production_rows() {
-    let world = World::new();
+store_test!(the_skip_and_reject_policies_keep_production_rows, |store| {
+    let world = World::new(store);
     let (incs, _) = increments(&world);
     assert_eq!(world.run(&incs[0], &[]).code, 0);
     let skip = world.run(&incs[1], &["--on-existing", "skip"]);
@@ -309,84 +316,149 @@ fn the_skip_and_reject_policies_keep_production_rows() {
     // 15 of 75 rows quarantined is above the 1% limit: the file is rejected.
     assert_eq!(reject.code, 1);
     assert_eq!(promotion(&reject)["status"], "rejected");
-}
+});
 
-#[test]
-fn a_process_aborted_inside_the_promotion_leaves_production_as_it_was() {
-    let world = World::new();
-    let (incs, _) = increments(&world);
-    assert_eq!(world.run(&incs[0], &[]).code, 0);
-    let before = world.export();
-    let output = dqgate()
-        .env("DQGATE_FAILPOINT", "abort")
-        .args([
-            "run",
-            incs[1].to_str().unwrap(),
-            "--store",
-            &world.url(),
-            "--out",
-        ])
-        .arg(world.path("out-abort"))
-        .output()
-        .unwrap();
-    assert!(
-        !output.status.success() && output.status.code().is_none(),
-        "the process was aborted by a signal"
-    );
-    assert_eq!(
-        world.export(),
-        before,
-        "an aborted promotion changed production"
-    );
-    assert_eq!(
-        world.history().len(),
-        1,
-        "an aborted promotion left a ledger row"
-    );
-    let rerun = world.run(&incs[1], &[]);
-    assert_eq!(rerun.code, 0, "{}", rerun.stdout);
-    assert_eq!(promotion(&rerun)["status"], "promoted");
-}
+store_test!(
+    a_process_aborted_inside_the_promotion_leaves_production_as_it_was,
+    |store| {
+        let world = World::new(store);
+        let (incs, _) = increments(&world);
+        assert_eq!(world.run(&incs[0], &[]).code, 0);
+        let before = world.export();
+        let output = dqgate()
+            .env("DQGATE_FAILPOINT", "abort")
+            .args([
+                "run",
+                incs[1].to_str().unwrap(),
+                "--store",
+                &world.url(),
+                "--out",
+            ])
+            .arg(world.path("out-abort"))
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success() && output.status.code().is_none(),
+            "the process was aborted by a signal"
+        );
+        assert_eq!(
+            world.export(),
+            before,
+            "an aborted promotion changed production"
+        );
+        assert_eq!(
+            world.history().len(),
+            1,
+            "an aborted promotion left a ledger row"
+        );
+        let rerun = world.run(&incs[1], &[]);
+        assert_eq!(rerun.code, 0, "{}", rerun.stdout);
+        assert_eq!(promotion(&rerun)["status"], "promoted");
+    }
+);
 
-#[test]
-fn a_process_killed_inside_the_promotion_leaves_production_as_it_was() {
-    let world = World::new();
-    let (incs, _) = increments(&world);
-    assert_eq!(world.run(&incs[0], &[]).code, 0);
-    let before = world.export();
-    let mut child = dqgate()
-        .env("DQGATE_FAILPOINT", "pause")
-        .args([
-            "run",
-            incs[1].to_str().unwrap(),
-            "--store",
-            &world.url(),
-            "--out",
-        ])
-        .arg(world.path("out-kill"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let paused = lines.find(|l| {
-        l.as_ref()
-            .is_ok_and(|l| l.contains("paused inside the promotion transaction"))
-    });
-    assert!(paused.is_some(), "the run never reached the promotion");
-    // Every row is written and the running totals reconciled; kill now.
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.code().is_none(), "killed by a signal");
-    assert_eq!(
-        world.export(),
-        before,
-        "a killed promotion changed production"
-    );
-    assert_eq!(world.history().len(), 1);
-    let rerun = world.run(&incs[1], &[]);
-    assert_eq!(rerun.code, 0, "{}", rerun.stdout);
-    assert_eq!(promotion(&rerun)["status"], "promoted");
-    assert_eq!(world.history().len(), 2);
-}
+store_test!(
+    a_process_killed_inside_the_promotion_leaves_production_as_it_was,
+    |store| {
+        let world = World::new(store);
+        let (incs, _) = increments(&world);
+        assert_eq!(world.run(&incs[0], &[]).code, 0);
+        let before = world.export();
+        let mut child = dqgate()
+            .env("DQGATE_FAILPOINT", "pause")
+            .args([
+                "run",
+                incs[1].to_str().unwrap(),
+                "--store",
+                &world.url(),
+                "--out",
+            ])
+            .arg(world.path("out-kill"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let paused = lines.find(|l| {
+            l.as_ref()
+                .is_ok_and(|l| l.contains("paused inside the promotion transaction"))
+        });
+        assert!(paused.is_some(), "the run never reached the promotion");
+        // Every row is written and the running totals reconciled; kill now.
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none(), "killed by a signal");
+        assert_eq!(
+            world.export(),
+            before,
+            "a killed promotion changed production"
+        );
+        assert_eq!(world.history().len(), 1);
+        let rerun = world.run(&incs[1], &[]);
+        assert_eq!(rerun.code, 0, "{}", rerun.stdout);
+        assert_eq!(promotion(&rerun)["status"], "promoted");
+        assert_eq!(world.history().len(), 2);
+    }
+);
+
+store_test!(
+    a_second_run_waits_for_the_first_and_the_ledger_stays_whole,
+    |store| {
+        let world = World::new(store);
+        let (incs, _) = increments(&world);
+        assert_eq!(world.run(&incs[0], &[]).code, 0);
+        let mut first = dqgate()
+            .env("DQGATE_FAILPOINT", "pause")
+            .args([
+                "run",
+                incs[1].to_str().unwrap(),
+                "--store",
+                &world.url(),
+                "--out",
+            ])
+            .arg(world.path("out-first"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+        assert!(
+            lines.any(|l| l.is_ok_and(|l| l.contains("paused inside the promotion transaction")))
+        );
+        // The first run holds the store's lock inside its transaction.
+        let second = dqgate()
+            .args([
+                "run",
+                incs[2].to_str().unwrap(),
+                "--store",
+                &world.url(),
+                "--out",
+            ])
+            .arg(world.path("out-second"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        first.kill().unwrap();
+        first.wait().unwrap();
+        let second = second.wait_with_output().unwrap();
+        assert!(
+            second.status.success(),
+            "{}",
+            String::from_utf8_lossy(&second.stderr)
+        );
+        let history = world.history();
+        let statuses: Vec<&str> = history
+            .iter()
+            .map(|b| b["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            ["promoted", "promoted"],
+            "the killed run left nothing; the waiting one promoted"
+        );
+        assert_eq!(history[1]["file"], incs[2].to_str().unwrap());
+    }
+);

@@ -1,0 +1,866 @@
+//! PostgreSQL as the production store (also PostgreSQL-compatible engines).
+//!
+//! Everything lives in one schema (default `dqgate`, `?schema=NAME` in the
+//! URL) reached through `search_path`, so the shipped query files run
+//! unchanged. Staging queries read TEMP views named like the production
+//! tables (PostgreSQL searches `pg_temp` first, as SQLite searches `temp`).
+//! Staging is bulk-loaded with `COPY ... FROM STDIN`. A session advisory
+//! lock, taken when a run starts staging and held until it ends, keeps two
+//! runs on one store from interleaving.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use postgres::types::Type;
+use postgres::{Client, Config, NoTls, SimpleQueryMessage};
+
+use super::{
+    Applied, BatchEntry, DriverError, OnExisting, QueryOutput, SCHEMA_VERSION, StageCounts, Store,
+    StoreError, Target,
+};
+use crate::cell::Cell;
+use crate::model::ModelBatch;
+use crate::reference::RollupState;
+
+const SCHEMA: &str = include_str!("postgres_schema.sql");
+
+/// The production tables that staging shadows.
+const TABLES: [&str; 5] = [
+    "movies",
+    "genres",
+    "companies",
+    "movie_genres",
+    "movie_companies",
+];
+
+/// How long a run waits for another run's lock, and for the server.
+const LOCK_TIMEOUT: &str = "10s";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A PostgreSQL store.
+pub struct PostgresStore {
+    client: Client,
+    location: String,
+    schema: String,
+    target: Target,
+    locked: bool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed `postgres://` URL: the driver's configuration, the schema, and
+/// a printable location that never contains the password.
+#[derive(Debug)]
+pub(super) struct PgUrl {
+    config: Config,
+    schema: String,
+    location: String,
+}
+
+fn driver(err: postgres::Error) -> DriverError {
+    Box::new(err)
+}
+
+impl PgUrl {
+    /// Parses `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME&...]`.
+    /// Without a password in the URL, `PGPASSWORD` and then `~/.pgpass` are
+    /// consulted, as libpq does.
+    pub(super) fn parse(url: &str) -> Result<PgUrl, StoreError> {
+        let redacted = redact(url);
+        let bad = |why: String| StoreError::Url {
+            url: format!("{redacted} ({why})"),
+        };
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut schema = "dqgate".to_owned();
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("schema", name)) => schema = name.to_owned(),
+                _ => kept.push(pair),
+            }
+        }
+        if !is_identifier(&schema) {
+            return Err(bad(format!(
+                "schema {schema:?} must be letters, digits and _"
+            )));
+        }
+        let rebuilt = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        let mut config = Config::from_str(&rebuilt).map_err(|e| bad(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let user = config
+            .get_user()
+            .map(str::to_owned)
+            .unwrap_or_else(|| std::env::var("USER").unwrap_or_default());
+        if config.get_user().is_none() {
+            config.user(&user);
+        }
+        let host = config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let dbname = config.get_dbname().unwrap_or(&user).to_owned();
+        if config.get_password().is_none() {
+            if let Ok(password) = std::env::var("PGPASSWORD") {
+                config.password(password);
+            } else if let Some(password) = pgpass_lookup(&host, port, &dbname, &user) {
+                config.password(password);
+            }
+        }
+        Ok(PgUrl {
+            location: format!("postgres://{user}@{host}:{port}/{dbname}?schema={schema}"),
+            config,
+            schema,
+        })
+    }
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Finds a password in `~/.pgpass` (or `PGPASSFILE`): lines of
+/// `host:port:database:user:password`, `*` matching anything, `\` escaping.
+fn pgpass_lookup(host: &str, port: u16, dbname: &str, user: &str) -> Option<String> {
+    let path = std::env::var_os("PGPASSFILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))?;
+    let text = std::fs::read_to_string(path).ok()?;
+    pgpass_match(&text, host, port, dbname, user)
+}
+
+fn pgpass_match(text: &str, host: &str, port: u16, dbname: &str, user: &str) -> Option<String> {
+    let port = port.to_string();
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::new();
+        let mut current = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => current.extend(chars.next()),
+                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut current)),
+                c => current.push(c),
+            }
+        }
+        fields.push(current);
+        if fields.len() != 5 {
+            continue;
+        }
+        let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
+        if matches(&fields[0], host)
+            && matches(&fields[1], &port)
+            && matches(&fields[2], dbname)
+            && matches(&fields[3], user)
+        {
+            return Some(fields[4].clone());
+        }
+    }
+    None
+}
+
+impl PostgresStore {
+    /// Connects, creates the schema if needed and migrates it.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let url = PgUrl::parse(url)?;
+        let location = url.location.clone();
+        let client = url.config.connect(NoTls).map_err(|e| StoreError::Open {
+            location: location.clone(),
+            source: driver(e),
+        })?;
+        let mut store = PostgresStore {
+            client,
+            location,
+            schema: url.schema,
+            target: Target::Production,
+            locked: false,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn db(doing: &'static str) -> impl Fn(postgres::Error) -> StoreError {
+        move |e| StoreError::Database {
+            doing,
+            source: driver(e),
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let schema = self.schema.clone();
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(Self::db("starting the migration"))?;
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
+             SELECT pg_advisory_xact_lock(hashtext('dqgate-migrate:{schema}'));
+             CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+             SET search_path TO \"{schema}\";
+             CREATE TABLE IF NOT EXISTS dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        ))
+        .map_err(Self::db("creating the schema"))?;
+        let found: i64 = tx
+            .query_opt(
+                "SELECT value FROM dq_meta WHERE key = 'schema_version'",
+                &[],
+            )
+            .map_err(Self::db("reading the schema version"))?
+            .and_then(|row| row.get::<_, String>(0).parse().ok())
+            .unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                location: self.location.clone(),
+                found,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            tx.batch_execute(SCHEMA)
+                .map_err(Self::db("migrating the schema"))?;
+        }
+        tx.execute(
+            "INSERT INTO dq_meta (key, value) VALUES ('schema_version', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&SCHEMA_VERSION.to_string()],
+        )
+        .map_err(Self::db("recording the schema version"))?;
+        tx.commit().map_err(Self::db("committing the migration"))?;
+        // The session's search_path (SET LOCAL ended with the transaction).
+        self.client
+            .batch_execute(&format!("SET search_path TO \"{schema}\""))
+            .map_err(Self::db("selecting the schema"))
+    }
+
+    /// Takes the store's lock for the rest of the session (one run at a time).
+    fn lock(&mut self) -> Result<(), StoreError> {
+        if self.locked {
+            return Ok(());
+        }
+        let schema = self.schema.clone();
+        self.client
+            .batch_execute(&format!(
+                "SET lock_timeout = '{LOCK_TIMEOUT}';
+                 SELECT pg_advisory_lock(hashtext('dqgate-run:{schema}'));
+                 SET lock_timeout = 0;"
+            ))
+            .map_err(|e| StoreError::Database {
+                doing: "waiting for the store's lock (another dqgate run is using this store)",
+                source: driver(e),
+            })?;
+        self.locked = true;
+        Ok(())
+    }
+
+    fn set_target(&mut self, target: Target) -> Result<(), StoreError> {
+        if self.target == target {
+            return Ok(());
+        }
+        let schema = &self.schema;
+        let sql: String = TABLES
+            .iter()
+            .map(|t| match (target, *t) {
+                (Target::Staging, "movies") => format!(
+                    "CREATE TEMP VIEW movies AS SELECT * FROM \"{schema}\".stg_movies \
+                     WHERE id IN (SELECT movie_id FROM \"{schema}\".stg_subset);"
+                ),
+                (Target::Staging, "movie_genres" | "movie_companies") => format!(
+                    "CREATE TEMP VIEW {t} AS SELECT * FROM \"{schema}\".stg_{t} \
+                     WHERE movie_id IN (SELECT movie_id FROM \"{schema}\".stg_subset);"
+                ),
+                (Target::Staging, _) => {
+                    format!("CREATE TEMP VIEW {t} AS SELECT * FROM \"{schema}\".stg_{t};")
+                }
+                (Target::Production, _) => format!("DROP VIEW IF EXISTS pg_temp.{t};"),
+            })
+            .collect();
+        self.client
+            .batch_execute(&sql)
+            .map_err(Self::db("switching between staging and production"))?;
+        self.target = target;
+        Ok(())
+    }
+
+    fn count(&mut self, sql: &str, doing: &'static str) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .client
+            .query_one(sql, &[])
+            .map_err(Self::db(doing))?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Writes rows as CSV for `COPY ... FROM STDIN (FORMAT csv)`: an empty
+/// unquoted field is NULL.
+fn copy_csv(
+    client: &mut Client,
+    statement: &str,
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<u64, StoreError> {
+    let io = |doing: &'static str| {
+        move |e: std::io::Error| StoreError::Database {
+            doing,
+            source: Box::new(e),
+        }
+    };
+    let copy = client
+        .copy_in(statement)
+        .map_err(PostgresStore::db("starting a COPY"))?;
+    let mut csv = csv::WriterBuilder::new()
+        .buffer_capacity(1 << 20)
+        .from_writer(copy);
+    let mut n = 0;
+    for row in rows {
+        csv.write_record(&row).map_err(|e| StoreError::Database {
+            doing: "sending COPY data",
+            source: Box::new(e),
+        })?;
+        n += 1;
+    }
+    let mut copy = csv
+        .into_inner()
+        .map_err(|e| io("sending COPY data")(e.into_error()))?;
+    copy.flush().map_err(io("sending COPY data"))?;
+    copy.finish()
+        .map_err(PostgresStore::db("finishing a COPY"))?;
+    Ok(n)
+}
+
+fn opt<T: ToString>(value: &Option<T>) -> String {
+    value.as_ref().map_or_else(String::new, ToString::to_string)
+}
+
+fn hex_bytea(bytes: &[u8]) -> String {
+    format!("\\x{}", crate::input::hex(bytes))
+}
+
+impl Store for PostgresStore {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn stage(&mut self, batch: &ModelBatch, batch_id: i64) -> Result<StageCounts, StoreError> {
+        self.lock()?;
+        self.set_target(Target::Production)?;
+        self.client
+            .batch_execute(
+                "TRUNCATE stg_movies, stg_genres, stg_companies, stg_movie_genres, stg_movie_companies,
+                 stg_sources, stg_subset",
+            )
+            .map_err(Self::db("clearing staging"))?;
+        let movies = copy_csv(
+            &mut self.client,
+            "COPY stg_movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
+             vote_average, vote_count, status, original_language, imdb_id, batch_id) FROM STDIN (FORMAT csv)",
+            batch.movies.iter().map(|m| {
+                vec![
+                    m.id.to_string(),
+                    m.title.clone(),
+                    opt(&m.release_date),
+                    opt(&m.release_year),
+                    opt(&m.budget),
+                    opt(&m.revenue),
+                    opt(&m.popularity),
+                    opt(&m.runtime),
+                    opt(&m.vote_average),
+                    opt(&m.vote_count),
+                    opt(&m.status),
+                    opt(&m.original_language),
+                    opt(&m.imdb_id),
+                    batch_id.to_string(),
+                ]
+            }),
+        )
+        .map_err(|e| match e {
+            StoreError::Database { source, .. } if source.to_string().contains("stg_movies_pkey") => {
+                let id = batch.movies.iter().map(|m| m.id).find(|id| batch.movies.iter().filter(|m| m.id == *id).count() > 1);
+                StoreError::DuplicateMovie { id: id.unwrap_or(0) }
+            }
+            other => other,
+        })?;
+        let genres = copy_csv(
+            &mut self.client,
+            "COPY stg_genres (id, name) FROM STDIN (FORMAT csv)",
+            batch
+                .genres
+                .iter()
+                .map(|(id, name)| vec![id.to_string(), name.clone()]),
+        )?;
+        let companies = copy_csv(
+            &mut self.client,
+            "COPY stg_companies (id, name) FROM STDIN (FORMAT csv)",
+            batch
+                .companies
+                .iter()
+                .map(|(id, name)| vec![id.to_string(), name.clone()]),
+        )?;
+        let movie_genres = copy_csv(
+            &mut self.client,
+            "COPY stg_movie_genres (movie_id, genre_id) FROM STDIN (FORMAT csv)",
+            batch.movies.iter().flat_map(|m| {
+                m.genre_ids
+                    .iter()
+                    .map(move |g| vec![m.id.to_string(), g.to_string()])
+            }),
+        )?;
+        let movie_companies = copy_csv(
+            &mut self.client,
+            "COPY stg_movie_companies (movie_id, company_id) FROM STDIN (FORMAT csv)",
+            batch.movies.iter().flat_map(|m| {
+                m.company_ids
+                    .iter()
+                    .map(move |c| vec![m.id.to_string(), c.to_string()])
+            }),
+        )?;
+        copy_csv(
+            &mut self.client,
+            "COPY stg_sources (movie_id, line, record) FROM STDIN (FORMAT csv)",
+            batch.sources.iter().map(|(id, line, record)| {
+                vec![id.to_string(), line.to_string(), hex_bytea(record)]
+            }),
+        )?;
+        self.client
+            .batch_execute(
+                "INSERT INTO stg_subset (movie_id) SELECT id FROM stg_movies; ANALYZE stg_movies",
+            )
+            .map_err(Self::db("marking the compared subset"))?;
+        Ok(StageCounts {
+            movies,
+            genres,
+            companies,
+            movie_genres,
+            movie_companies,
+        })
+    }
+
+    fn query(&mut self, name: &str, sql: &str, target: Target) -> Result<QueryOutput, StoreError> {
+        self.set_target(target)?;
+        let query_error = |e: postgres::Error| StoreError::Query {
+            name: name.to_owned(),
+            source: driver(e),
+        };
+        let started = Instant::now();
+        // The prepared statement gives the column types; the simple protocol
+        // gives every value as text, NUMERIC included, without a decimal type.
+        let statement = self.client.prepare(sql).map_err(query_error)?;
+        let types: Vec<Type> = statement
+            .columns()
+            .iter()
+            .map(|c| c.type_().clone())
+            .collect();
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let mut rows = Vec::new();
+        for message in self.client.simple_query(sql).map_err(query_error)? {
+            if let SimpleQueryMessage::Row(row) = message {
+                rows.push(
+                    (0..types.len())
+                        .map(|i| cell(row.get(i), &types[i]))
+                        .collect(),
+                );
+            }
+        }
+        Ok(QueryOutput {
+            columns,
+            rows,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError> {
+        self.client
+            .batch_execute("TRUNCATE stg_subset")
+            .map_err(Self::db("clearing the subset"))?;
+        match ids {
+            None => self
+                .client
+                .batch_execute("INSERT INTO stg_subset (movie_id) SELECT id FROM stg_movies")
+                .map_err(Self::db("marking the subset")),
+            Some(ids) => {
+                copy_csv(
+                    &mut self.client,
+                    "COPY stg_subset (movie_id) FROM STDIN (FORMAT csv)",
+                    ids.iter().map(|id| vec![id.to_string()]),
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    fn promoted_batch(&mut self, sha256: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT batch_id FROM dq_batches WHERE sha256 = $1 AND status = 'promoted' ORDER BY batch_id LIMIT 1",
+                &[&sha256],
+            )
+            .map_err(Self::db("looking up the ledger"))?
+            .map(|row| row.get(0)))
+    }
+
+    fn existing_ids(&mut self) -> Result<HashMap<i64, i64>, StoreError> {
+        Ok(self
+            .client
+            .query("SELECT id, COALESCE(batch_id, 0) FROM movies", &[])
+            .map_err(Self::db("reading production ids"))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.lock()?;
+        self.set_target(Target::Production)?;
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            .map_err(Self::db("starting the promotion"))
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.client
+            .batch_execute("COMMIT")
+            .map_err(Self::db("committing the promotion"))
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.client
+            .batch_execute("ROLLBACK")
+            .map_err(Self::db("rolling back the promotion"))
+    }
+
+    fn insert_batch(&mut self, e: &BatchEntry) -> Result<i64, StoreError> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        Ok(self
+            .client
+            .query_one(
+                "INSERT INTO dq_batches (file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                 new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
+                 started_at, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 RETURNING batch_id",
+                &[
+                    &e.file,
+                    &e.sha256,
+                    &e.rules_sha256,
+                    &e.header,
+                    &n(e.rows_in),
+                    &n(e.accepted),
+                    &n(e.quarantined),
+                    &n(e.warned),
+                    &n(e.new_movies),
+                    &n(e.updated_movies),
+                    &n(e.skipped_movies),
+                    &e.verdict,
+                    &e.diff_outcome,
+                    &e.query_timings,
+                    &e.status,
+                    &e.reasons,
+                    &e.started_at,
+                    &e.finished_at,
+                ],
+            )
+            .map_err(Self::db("writing the ledger"))?
+            .get(0))
+    }
+
+    fn set_applied(&mut self, batch_id: i64, a: Applied) -> Result<(), StoreError> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.client
+            .execute(
+                "UPDATE dq_batches SET new_movies = $2, updated_movies = $3, skipped_movies = $4 WHERE batch_id = $1",
+                &[&batch_id, &n(a.new_movies), &n(a.updated_movies), &n(a.skipped_movies)],
+            )
+            .map(|_| ())
+            .map_err(Self::db("writing the ledger"))
+    }
+
+    fn replaced_sources(&mut self) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT b.header, s.line, s.record FROM movie_sources AS s
+                 JOIN dq_batches AS b ON b.batch_id = s.batch_id
+                 WHERE s.movie_id IN (SELECT id FROM stg_movies)
+                 ORDER BY s.batch_id, s.line",
+                &[],
+            )
+            .map_err(Self::db("reading replaced records"))?
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+                    r.get(2),
+                )
+            })
+            .collect())
+    }
+
+    fn staged_existing(&mut self) -> Result<Vec<i64>, StoreError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT id FROM stg_movies WHERE id IN (SELECT id FROM movies) ORDER BY id",
+                &[],
+            )
+            .map_err(Self::db("comparing staging with production"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn apply_staging(&mut self, batch_id: i64, policy: OnExisting) -> Result<Applied, StoreError> {
+        let staged = self.count("SELECT COUNT(*) FROM stg_movies", "counting staged movies")?;
+        let existing = self.count(
+            "SELECT COUNT(*) FROM stg_movies WHERE id IN (SELECT id FROM movies)",
+            "counting replaced movies",
+        )?;
+        let write_ids = match policy {
+            OnExisting::Skip => "SELECT id FROM stg_movies WHERE id NOT IN (SELECT id FROM movies)",
+            OnExisting::Update | OnExisting::Reject => "SELECT id FROM stg_movies",
+        };
+        self.client
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS pg_temp.promoted_ids;
+                 CREATE TEMP TABLE promoted_ids AS {write_ids};
+                 DELETE FROM movie_genres WHERE movie_id IN (SELECT id FROM promoted_ids);
+                 DELETE FROM movie_companies WHERE movie_id IN (SELECT id FROM promoted_ids);
+                 INSERT INTO movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
+                     vote_average, vote_count, status, original_language, imdb_id, batch_id)
+                 SELECT id, title, release_date, release_year, budget, revenue, popularity, runtime,
+                     vote_average, vote_count, status, original_language, imdb_id, {batch_id}
+                 FROM stg_movies WHERE id IN (SELECT id FROM promoted_ids)
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, release_date = excluded.release_date,
+                     release_year = excluded.release_year, budget = excluded.budget, revenue = excluded.revenue,
+                     popularity = excluded.popularity, runtime = excluded.runtime,
+                     vote_average = excluded.vote_average, vote_count = excluded.vote_count,
+                     status = excluded.status, original_language = excluded.original_language,
+                     imdb_id = excluded.imdb_id, batch_id = excluded.batch_id;
+                 INSERT INTO genres (id, name) SELECT id, name FROM stg_genres ON CONFLICT (id) DO NOTHING;
+                 INSERT INTO companies (id, name) SELECT id, name FROM stg_companies ON CONFLICT (id) DO NOTHING;
+                 INSERT INTO movie_genres (movie_id, genre_id)
+                     SELECT movie_id, genre_id FROM stg_movie_genres WHERE movie_id IN (SELECT id FROM promoted_ids);
+                 INSERT INTO movie_companies (movie_id, company_id)
+                     SELECT movie_id, company_id FROM stg_movie_companies
+                     WHERE movie_id IN (SELECT id FROM promoted_ids);
+                 INSERT INTO movie_sources (movie_id, batch_id, line, record)
+                     SELECT movie_id, {batch_id}, line, record FROM stg_sources
+                     WHERE movie_id IN (SELECT id FROM promoted_ids)
+                 ON CONFLICT (movie_id) DO UPDATE SET batch_id = excluded.batch_id, line = excluded.line,
+                     record = excluded.record;
+                 DROP TABLE pg_temp.promoted_ids;"
+            ))
+            .map_err(Self::db("promoting staging into production"))?;
+        Ok(match policy {
+            OnExisting::Skip => Applied {
+                new_movies: staged - existing,
+                updated_movies: 0,
+                skipped_movies: existing,
+            },
+            OnExisting::Update | OnExisting::Reject => Applied {
+                new_movies: staged - existing,
+                updated_movies: existing,
+                skipped_movies: 0,
+            },
+        })
+    }
+
+    fn read_rollups(&mut self) -> Result<RollupState, StoreError> {
+        let mut triples = |sql: &str| -> Result<Vec<(String, String, String)>, StoreError> {
+            Ok(self
+                .client
+                .query(sql, &[])
+                .map_err(Self::db("reading the rollups"))?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+        };
+        Ok(RollupState {
+            groups: triples(
+                "SELECT aggregate, key, state FROM dq_rollups ORDER BY aggregate, key",
+            )?,
+            labels: triples("SELECT label, key, value FROM dq_rollup_labels ORDER BY label, key")?,
+        })
+    }
+
+    fn write_rollups(&mut self, state: &RollupState) -> Result<(), StoreError> {
+        self.client
+            .batch_execute("DELETE FROM dq_rollups; DELETE FROM dq_rollup_labels;")
+            .map_err(Self::db("clearing the rollups"))?;
+        copy_csv(
+            &mut self.client,
+            "COPY dq_rollups (aggregate, key, state) FROM STDIN (FORMAT csv)",
+            state
+                .groups
+                .iter()
+                .map(|(a, k, v)| vec![a.clone(), k.clone(), v.clone()]),
+        )?;
+        copy_csv(
+            &mut self.client,
+            "COPY dq_rollup_labels (label, key, value) FROM STDIN (FORMAT csv)",
+            state
+                .labels
+                .iter()
+                .map(|(a, k, v)| vec![a.clone(), k.clone(), v.clone()]),
+        )?;
+        Ok(())
+    }
+
+    fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError> {
+        let u = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(self
+            .client
+            .query(
+                "SELECT batch_id, file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                 new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
+                 started_at, finished_at FROM dq_batches ORDER BY batch_id",
+                &[],
+            )
+            .map_err(Self::db("reading the ledger"))?
+            .iter()
+            .map(|r| BatchEntry {
+                batch_id: r.get(0),
+                file: r.get(1),
+                sha256: r.get(2),
+                rules_sha256: r.get(3),
+                header: r.get(4),
+                rows_in: u(r.get(5)),
+                accepted: u(r.get(6)),
+                quarantined: u(r.get(7)),
+                warned: u(r.get(8)),
+                new_movies: u(r.get(9)),
+                updated_movies: u(r.get(10)),
+                skipped_movies: u(r.get(11)),
+                verdict: r.get(12),
+                diff_outcome: r.get(13),
+                query_timings: r.get(14),
+                status: r.get(15),
+                reasons: r.get(16),
+                started_at: r.get(17),
+                finished_at: r.get(18),
+            })
+            .collect())
+    }
+}
+
+/// A text value from the simple protocol, typed by its column.
+fn cell(text: Option<&str>, ty: &Type) -> Cell {
+    let Some(text) = text else { return Cell::Null };
+    match *ty {
+        Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => text
+            .parse()
+            .map_or_else(|_| Cell::Text(text.into()), Cell::Int),
+        Type::FLOAT4 | Type::FLOAT8 => text
+            .parse()
+            .map_or_else(|_| Cell::Text(text.into()), Cell::Num),
+        Type::NUMERIC => match text.parse::<i64>() {
+            Ok(i) => Cell::Int(i),
+            Err(_) => text
+                .parse()
+                .map_or_else(|_| Cell::Text(text.into()), Cell::Num),
+        },
+        Type::BOOL => Cell::Int(i64::from(text == "t")),
+        _ => Cell::Text(text.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_and_never_shown_with_their_password() {
+        let url = PgUrl::parse("postgres://ann:s3cret@db.example:6543/movies?schema=gate").unwrap();
+        assert_eq!(
+            url.location,
+            "postgres://ann@db.example:6543/movies?schema=gate"
+        );
+        assert_eq!(url.config.get_password(), Some(&b"s3cret"[..]));
+        assert_eq!(url.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(
+            redact("postgres://ann:s3cret@h/db"),
+            "postgres://ann:***@h/db"
+        );
+        let err = PgUrl::parse("postgres://ann:s3cret@h/db?schema=x;drop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("s3cret") && err.contains("must be letters"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_pgpass_lines_with_wildcards_and_escapes() {
+        let text =
+            "# comment\nother:5432:*:ann:nope\n*:5432:movies:ann:pa\\:ss\n*:*:*:*:fallback\n";
+        assert_eq!(
+            pgpass_match(text, "db", 5432, "movies", "ann").as_deref(),
+            Some("pa:ss")
+        );
+        assert_eq!(
+            pgpass_match(text, "db", 5433, "x", "bob").as_deref(),
+            Some("fallback")
+        );
+        assert_eq!(pgpass_match("h:1:d:u\n", "h", 1, "d", "u"), None);
+    }
+
+    #[test]
+    fn types_text_values_by_column() {
+        assert_eq!(cell(Some("12"), &Type::INT8), Cell::Int(12));
+        assert_eq!(
+            cell(Some("1183379152"), &Type::NUMERIC),
+            Cell::Int(1_183_379_152)
+        );
+        assert_eq!(
+            cell(Some("8.7508792307692308"), &Type::NUMERIC),
+            Cell::Num("8.7508792307692308".parse::<f64>().unwrap())
+        );
+        assert_eq!(cell(Some("1990"), &Type::TEXT), Cell::Text("1990".into()));
+        assert_eq!(cell(None, &Type::TEXT), Cell::Null);
+    }
+}
