@@ -130,3 +130,28 @@ fn the_store_agrees_with_the_reference_on_the_whole_real_head() {
         assert_eq!(aggregate["mismatched"], 0, "{aggregate}");
     }
 }
+
+#[test]
+fn the_real_head_is_promoted_into_a_fresh_postgres_schema_and_reconciles() {
+    let path = require!("movies_metadata_head2996.csv");
+    let Some(store) = crate::harness::TestStore::postgres() else {
+        return;
+    };
+    let run = crate::harness::run(
+        "run",
+        &path,
+        "rules/movies.toml",
+        &["--store", &store.url, "--subset", "all"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report = run.report();
+    assert_eq!(report["promotion"]["status"], "promoted");
+    assert_eq!(report["promotion"]["applied"]["new_movies"], 2993);
+    for aggregate in report["promotion"]["reconciliation"].as_array().unwrap() {
+        assert_eq!(
+            aggregate["keys_reference"], aggregate["keys_store"],
+            "{aggregate}"
+        );
+        assert_eq!(aggregate["mismatched"], 0, "{aggregate}");
+    }
+}
