@@ -183,7 +183,7 @@ pub fn run_file(
     if let Some(reason) = promote(
         rules,
         store.as_mut(),
-        &collector,
+        &mut collector,
         &header,
         policy,
         &mut entry,
@@ -212,7 +212,7 @@ pub fn run_file(
 fn promote(
     rules: &RuleSet,
     store: &mut dyn Store,
-    collector: &SubsetCollector<'_>,
+    collector: &mut SubsetCollector<'_>,
     header: &ByteRecord,
     policy: OnExisting,
     entry: &mut BatchEntry,
@@ -242,21 +242,24 @@ fn promote(
         store.set_applied(batch_id, promotion.applied)?;
         failpoint("abort");
 
-        // The running totals: previous + this batch - the rows it replaced.
+        // The running totals: previous + this batch (computed while the
+        // file was checked) - the batch's skipped rows - the rows it replaced.
         let mut totals = Reference::from_state(rules, &previous);
+        if let Some(batch) = collector.all.take() {
+            totals.merge(batch);
+        }
         let mut replay = Replay::new(rules);
+        if policy == OnExisting::Skip {
+            let skipped: std::collections::HashSet<i64> = existing.into_iter().collect();
+            let header_line = header_csv(header);
+            for (id, _, record) in &collector.batch.sources {
+                if skipped.contains(id) {
+                    replay.apply(&mut totals, &header_line, record, false);
+                }
+            }
+        }
         for (old_header, _, record) in &replaced {
             replay.apply(&mut totals, old_header, record, false);
-        }
-        let header_line = header_csv(header);
-        let skipped: std::collections::HashSet<i64> = match policy {
-            OnExisting::Skip => existing.into_iter().collect(),
-            _ => Default::default(),
-        };
-        for (id, _, record) in &collector.batch.sources {
-            if !skipped.contains(id) {
-                replay.apply(&mut totals, &header_line, record, true);
-            }
         }
         let results = totals.finish();
         promotion.reconciliation = compare_with_store(
@@ -306,6 +309,7 @@ fn promote(
 struct Replay<'r> {
     rules: &'r RuleSet,
     bindings: HashMap<String, HeaderBinding>,
+    parser: OneRecord,
 }
 
 impl<'r> Replay<'r> {
@@ -313,16 +317,18 @@ impl<'r> Replay<'r> {
         Replay {
             rules,
             bindings: HashMap::new(),
+            parser: OneRecord::new(rules.file.delimiter),
         }
     }
 
     fn apply(&mut self, totals: &mut Reference<'_>, header: &str, record: &[u8], add: bool) {
         let rules = self.rules;
+        let parser = &mut self.parser;
         let binding = self.bindings.entry(header.to_owned()).or_insert_with(|| {
-            let header = parse_one(header.as_bytes(), rules.file.delimiter).unwrap_or_default();
+            let header = parser.parse(header.as_bytes()).unwrap_or_default();
             HeaderBinding::bind(rules, &header)
         });
-        let Some(fields) = parse_one(record, rules.file.delimiter) else {
+        let Some(fields) = self.parser.parse(record) else {
             return;
         };
         let declared = declared_fields(binding, &fields);
@@ -335,14 +341,55 @@ impl<'r> Replay<'r> {
     }
 }
 
-fn parse_one(bytes: &[u8], delimiter: u8) -> Option<ByteRecord> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(bytes);
-    let mut record = ByteRecord::new();
-    reader.read_byte_record(&mut record).ok()?.then_some(record)
+/// Parses single CSV records with one reusable parser (building a csv
+/// reader per record would cost more than the parsing).
+struct OneRecord {
+    core: csv_core::Reader,
+    output: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl OneRecord {
+    fn new(delimiter: u8) -> Self {
+        OneRecord {
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            output: vec![0; 4096],
+            ends: vec![0; 64],
+        }
+    }
+
+    fn parse(&mut self, bytes: &[u8]) -> Option<ByteRecord> {
+        use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
+        self.core.reset();
+        let (mut input, mut out_len, mut ends_len) = (bytes, 0, 0);
+        loop {
+            // An empty slice after the input tells the parser the record ended.
+            let (result, nin, nout, nends) = self.core.read_record(
+                input,
+                &mut self.output[out_len..],
+                &mut self.ends[ends_len..],
+            );
+            input = &input[nin..];
+            out_len += nout;
+            ends_len += nends;
+            match result {
+                InputEmpty => {}
+                OutputFull => self.output.resize(self.output.len() * 2, 0),
+                OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                Record | End => break,
+            }
+        }
+        if ends_len == 0 {
+            return None;
+        }
+        let mut record = ByteRecord::with_capacity(out_len, ends_len);
+        let mut start = 0;
+        for &end in &self.ends[..ends_len] {
+            record.push_field(&self.output[start..end]);
+            start = end;
+        }
+        Some(record)
+    }
 }
 
 fn header_csv(header: &ByteRecord) -> String {

@@ -34,6 +34,9 @@ pub struct SubsetCollector<'r> {
     pub subset_ids: Vec<i64>,
     /// The input's header, for replaying staged records.
     pub header: Option<ByteRecord>,
+    /// The aggregates over every accepted row (when staging all rows): the
+    /// batch's contribution to the running totals.
+    pub all: Option<Reference<'r>>,
 }
 
 impl<'r> SubsetCollector<'r> {
@@ -55,6 +58,7 @@ impl<'r> SubsetCollector<'r> {
             all_rows: false,
             subset_ids: Vec::new(),
             header: None,
+            all: None,
         })
     }
 
@@ -62,6 +66,7 @@ impl<'r> SubsetCollector<'r> {
     /// promotion needs; the subset is still what the reference computes.
     pub fn staging_all_rows(mut self) -> Self {
         self.all_rows = true;
+        self.all = Some(Reference::new(self.rules));
         self
     }
 
@@ -84,10 +89,15 @@ impl AcceptedSink for SubsetCollector<'_> {
         }
         let fields = declared_fields(binding, record);
         let selected = self.selects(fields[self.key]);
-        if selected {
+        if selected || self.all.is_some() {
             let values = declared_values(self.rules, &fields);
-            self.reference.add_row(&values, &fields);
-            self.taken += 1;
+            if selected {
+                self.reference.add_row(&values, &fields);
+                self.taken += 1;
+            }
+            if let Some(all) = &mut self.all {
+                all.add_row(&values, &fields);
+            }
         }
         if !selected && !self.all_rows {
             return;
