@@ -209,23 +209,22 @@ impl<R: Read> CsvInput<R> {
     }
 }
 
-/// Counts line breaks: LF, CR LF (once) and a lone CR.
+/// Counts line breaks: LF, CR LF (once) and a lone CR. `after_cr` carries
+/// whether the byte before `bytes` was a CR, across calls.
 fn count_breaks(bytes: &[u8], after_cr: &mut bool) -> u64 {
     let mut n = 0;
-    for &b in bytes {
-        match b {
-            b'\r' => {
-                n += 1;
-                *after_cr = true;
-            }
-            b'\n' => {
-                if !*after_cr {
-                    n += 1;
-                }
-                *after_cr = false;
-            }
-            _ => *after_cr = false,
+    for at in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+        let follows_cr = if at == 0 {
+            *after_cr
+        } else {
+            bytes[at - 1] == b'\r'
+        };
+        if bytes[at] == b'\r' || !follows_cr {
+            n += 1;
         }
+    }
+    if let Some(&last) = bytes.last() {
+        *after_cr = last == b'\r';
     }
     n
 }

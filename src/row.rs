@@ -116,15 +116,12 @@ impl<'r> RowChecker<'r> {
     /// Returns true when the record is accepted (no error-severity violation).
     pub fn check(&mut self, record: &RawRecord<'_>, out: &mut Vec<Violation>) -> bool {
         out.clear();
-        if !self.check_structure(record, out) {
+        // The structure checks decode every field once, into `fields`.
+        let mut fields: Vec<&str> = Vec::with_capacity(record.fields.len());
+        if !self.check_structure(record, out, &mut fields) {
             return false;
         }
         let mut values = recycle(std::mem::take(&mut self.scratch));
-        let mut fields: Vec<&str> = Vec::with_capacity(record.fields.len());
-        for field in record.fields {
-            // Structure checks proved every field is UTF-8.
-            fields.push(std::str::from_utf8(field).unwrap_or_default());
-        }
         for (position, column) in self.rules.columns.iter().enumerate() {
             let (value, valid) = match self.binding.field_of[position] {
                 Some(index) => check_column(column, fields[index], out),
@@ -163,7 +160,12 @@ impl<'r> RowChecker<'r> {
 
     /// Size, field count, quoting and UTF-8. False when the record cannot be
     /// checked further.
-    fn check_structure(&self, record: &RawRecord<'_>, out: &mut Vec<Violation>) -> bool {
+    fn check_structure<'a>(
+        &self,
+        record: &RawRecord<'a>,
+        out: &mut Vec<Violation>,
+        fields: &mut Vec<&'a str>,
+    ) -> bool {
         let csv = &self.rules.csv;
         if record.raw.len() > self.limits.max_record_bytes {
             out.push(Violation {
@@ -223,16 +225,21 @@ impl<'r> RowChecker<'r> {
                     ),
                 });
                 ok = false;
-            } else if let Err(err) = std::str::from_utf8(field) {
-                out.push(Violation {
-                    rule: csv.utf8,
-                    value: shorten_bytes(field),
-                    reason: format!(
-                        "field `{name}` is not valid UTF-8 at byte {} of the field",
-                        err.valid_up_to()
-                    ),
-                });
-                ok = false;
+            } else {
+                match std::str::from_utf8(field) {
+                    Ok(text) => fields.push(text),
+                    Err(err) => {
+                        out.push(Violation {
+                            rule: csv.utf8,
+                            value: shorten_bytes(field),
+                            reason: format!(
+                                "field `{name}` is not valid UTF-8 at byte {} of the field",
+                                err.valid_up_to()
+                            ),
+                        });
+                        ok = false;
+                    }
+                }
             }
         }
         ok
@@ -508,7 +515,7 @@ fn key_type_name(ty: KeyType) -> &'static str {
 /// may open a field, close it, or be doubled inside it, nothing else.
 /// `line` is the record's first line, so the message can name lines.
 fn quoting_problem(raw: &[u8], delimiter: u8, line: u64) -> Option<String> {
-    if !raw.contains(&b'"') {
+    if memchr::memchr(b'"', raw).is_none() {
         return None;
     }
     #[derive(PartialEq)]
@@ -532,7 +539,22 @@ fn quoting_problem(raw: &[u8], delimiter: u8, line: u64) -> Option<String> {
     let mut state = State::FieldStart;
     let mut field = 1;
     let mut opened_at = 0;
-    for (i, &b) in raw.iter().enumerate() {
+    let mut i = 0;
+    while i < raw.len() {
+        // Jump over the bytes that cannot change the state: inside quotes
+        // only a quote matters, in an unquoted value a quote or delimiter.
+        match state {
+            State::Quoted => match memchr::memchr(b'"', &raw[i..]) {
+                Some(k) => i += k,
+                None => break,
+            },
+            State::Unquoted => match memchr::memchr2(b'"', delimiter, &raw[i..]) {
+                Some(k) => i += k,
+                None => break,
+            },
+            State::FieldStart | State::QuoteInQuoted => {}
+        }
+        let b = raw[i];
         state = match (state, b) {
             (State::FieldStart | State::Unquoted | State::QuoteInQuoted, d) if d == delimiter => {
                 field += 1;
@@ -549,8 +571,7 @@ fn quoting_problem(raw: &[u8], delimiter: u8, line: u64) -> Option<String> {
                 ));
             }
             (State::FieldStart | State::Unquoted, _) => State::Unquoted,
-            (State::Quoted, b'"') => State::QuoteInQuoted,
-            (State::Quoted, _) => State::Quoted,
+            (State::Quoted, _) => State::QuoteInQuoted,
             (State::QuoteInQuoted, b'"') => State::Quoted,
             (State::QuoteInQuoted, _) => {
                 let (opened, closed) = (line_at(opened_at), line_at(i));
@@ -564,6 +585,7 @@ fn quoting_problem(raw: &[u8], delimiter: u8, line: u64) -> Option<String> {
                 });
             }
         };
+        i += 1;
     }
     (state == State::Quoted).then(|| {
         format!(
