@@ -515,9 +515,7 @@ fn key_type_name(ty: KeyType) -> &'static str {
 /// may open a field, close it, or be doubled inside it, nothing else.
 /// `line` is the record's first line, so the message can name lines.
 fn quoting_problem(raw: &[u8], delimiter: u8, line: u64) -> Option<String> {
-    if memchr::memchr(b'"', raw).is_none() {
-        return None;
-    }
+    memchr::memchr(b'"', raw)?;
     #[derive(PartialEq)]
     enum State {
         FieldStart,
