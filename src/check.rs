@@ -369,3 +369,106 @@ fn build_report(
         promotion: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const RULES: &str = r#"
+[file]
+max_quarantined_fraction = 1.0
+[columns.id]
+type = "integer"
+required = true
+unique = true
+[columns.name]
+type = "string"
+[columns.genres]
+type = "entity_list"
+keys = { id = "integer" }
+[[rules]]
+name = "positive"
+expr = "id > 0 or id is null"
+"#;
+
+    /// Bytes biased towards what breaks CSV readers.
+    fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            4 => Just(b'a'),
+            3 => Just(b','),
+            3 => Just(b'"'),
+            2 => Just(b'\n'),
+            2 => Just(b'\r'),
+            2 => Just(b'1'),
+            1 => Just(b'['),
+            1 => Just(b']'),
+            1 => Just(0xff),
+            1 => any::<u8>(),
+        ];
+        prop::collection::vec(byte, 0..300).prop_map(|mut body| {
+            let mut data = b"id,name,genres\n".to_vec();
+            data.append(&mut body);
+            data
+        })
+    }
+
+    fn run(data: &[u8]) -> (Report, Vec<csv::ByteRecord>, Vec<csv::ByteRecord>) {
+        let rules = RuleSet::from_source(Path::new("t.toml"), RULES).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let options = CheckOptions {
+            out_dir: dir.path().to_owned(),
+            write_accepted: true,
+            ..CheckOptions::default()
+        };
+        let report =
+            check_reader(Path::new("in.csv"), data, &rules, &options, &mut NoSink).unwrap();
+        let read = |name: &str| -> Vec<csv::ByteRecord> {
+            csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_path(dir.path().join(name))
+                .unwrap()
+                .byte_records()
+                .map(Result::unwrap)
+                .collect()
+        };
+        (report, read("accepted.csv"), read("quarantine.csv"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn any_bytes_are_accounted_for_and_never_panic(data in csv_bytes()) {
+            let (report, accepted, quarantined) = run(&data);
+            let rows = report.rows;
+            prop_assert_eq!(rows.rows_in, rows.accepted + rows.quarantined);
+            prop_assert_eq!(accepted.len() as u64, rows.accepted);
+            prop_assert_eq!(quarantined.len() as u64, rows.quarantined);
+            // Every record the csv crate reads is a row in, and nothing else.
+            let expected = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&data[..])
+                .byte_records()
+                .count() as u64;
+            prop_assert_eq!(rows.rows_in, expected.saturating_sub(1));
+        }
+
+        #[test]
+        fn quarantined_records_keep_their_bytes_and_their_order(data in csv_bytes()) {
+            let (_, _, quarantined) = run(&data);
+            let mut last_line = 0;
+            for row in &quarantined {
+                let line: u64 = std::str::from_utf8(&row[0]).unwrap().parse().unwrap();
+                prop_assert!(line > last_line, "lines ascend");
+                last_line = line;
+                let raw = &row[5];
+                prop_assert!(data.windows(raw.len().max(1)).any(|w| w == &raw[..]) || raw.is_empty());
+            }
+        }
+    }
+}
