@@ -467,7 +467,7 @@ expr = "id > 0 or id is null"
                 prop_assert!(line > last_line, "lines ascend");
                 last_line = line;
                 let raw = &row[5];
-                prop_assert!(data.windows(raw.len().max(1)).any(|w| w == &raw[..]) || raw.is_empty());
+                prop_assert!(data.windows(raw.len().max(1)).any(|w| w == raw) || raw.is_empty());
             }
         }
     }
