@@ -308,16 +308,7 @@ fn print_report(report: &Report, format: Format) -> anyhow::Result<Outcome> {
         Format::Table => render_table(report),
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        // A closed pipe (`dqgate check ... | head`) must not change the verdict.
-        if err.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(err).context("cannot write to standard output");
-        }
-    }
+    write_stdout(&text)?;
     Ok(match report.verdict {
         Verdict::Pass => Outcome::Passed,
         Verdict::Fail => Outcome::Failed,

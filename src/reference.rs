@@ -34,6 +34,20 @@ pub struct AggregateResult {
 }
 
 impl AggregateResult {
+    /// The result of `aggregate` with these rows.
+    fn new(aggregate: &Aggregate, rows: BTreeMap<Vec<Cell>, Vec<Cell>>) -> Self {
+        AggregateResult {
+            name: aggregate.name.clone(),
+            columns: aggregate
+                .column_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            key_len: aggregate.dimensions.len(),
+            rows,
+        }
+    }
+
     /// The result as CSV text, sorted by key (for snapshots and exports).
     pub fn to_csv(&self) -> String {
         let mut out = self.columns.join(",");
@@ -515,16 +529,7 @@ impl<'r> Reference<'r> {
                 (key.clone(), values)
             })
             .collect();
-        AggregateResult {
-            name: aggregate.name.clone(),
-            columns: aggregate
-                .column_names()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            key_len: aggregate.dimensions.len(),
-            rows,
-        }
+        AggregateResult::new(aggregate, rows)
     }
 }
 
@@ -586,16 +591,7 @@ fn finish_derived(aggregate: &Aggregate, parent: &AggregateResult) -> AggregateR
             (key, values)
         })
         .collect();
-    AggregateResult {
-        name: aggregate.name.clone(),
-        columns: aggregate
-            .column_names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        key_len: aggregate.dimensions.len(),
-        rows,
-    }
+    AggregateResult::new(aggregate, rows)
 }
 
 /// The measure's input for one row, or `None` when the row does not count

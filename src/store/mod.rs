@@ -146,6 +146,65 @@ pub struct StageCounts {
 /// An error from a database driver.
 pub type DriverError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The statements that copy staging into production under a policy, the
+/// same on both engines; `temp` names the engine's temporary schema.
+/// Movies of `policy`'s choosing replace production's rows and links; names
+/// of genres and companies never change once written (the first wins).
+pub(crate) fn promotion_sql(policy: OnExisting, batch_id: i64, temp: &str) -> String {
+    let write_ids = match policy {
+        OnExisting::Skip => "SELECT id FROM stg_movies WHERE id NOT IN (SELECT id FROM movies)",
+        OnExisting::Update | OnExisting::Reject => "SELECT id FROM stg_movies",
+    };
+    format!(
+        "DROP TABLE IF EXISTS {temp}.promoted_ids;
+         CREATE TEMP TABLE promoted_ids AS {write_ids};
+         DELETE FROM movie_genres WHERE movie_id IN (SELECT id FROM {temp}.promoted_ids);
+         DELETE FROM movie_companies WHERE movie_id IN (SELECT id FROM {temp}.promoted_ids);
+         INSERT INTO movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
+             vote_average, vote_count, status, original_language, imdb_id, batch_id)
+         SELECT id, title, release_date, release_year, budget, revenue, popularity, runtime,
+             vote_average, vote_count, status, original_language, imdb_id, {batch_id}
+         FROM stg_movies WHERE id IN (SELECT id FROM {temp}.promoted_ids)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title, release_date = excluded.release_date,
+             release_year = excluded.release_year, budget = excluded.budget, revenue = excluded.revenue,
+             popularity = excluded.popularity, runtime = excluded.runtime,
+             vote_average = excluded.vote_average, vote_count = excluded.vote_count,
+             status = excluded.status, original_language = excluded.original_language,
+             imdb_id = excluded.imdb_id, batch_id = excluded.batch_id;
+         INSERT INTO genres (id, name) SELECT id, name FROM stg_genres WHERE true ON CONFLICT (id) DO NOTHING;
+         INSERT INTO companies (id, name) SELECT id, name FROM stg_companies WHERE true ON CONFLICT (id) DO NOTHING;
+         INSERT INTO movie_genres (movie_id, genre_id)
+             SELECT movie_id, genre_id FROM stg_movie_genres
+             WHERE movie_id IN (SELECT id FROM {temp}.promoted_ids);
+         INSERT INTO movie_companies (movie_id, company_id)
+             SELECT movie_id, company_id FROM stg_movie_companies
+             WHERE movie_id IN (SELECT id FROM {temp}.promoted_ids);
+         INSERT INTO movie_sources (movie_id, batch_id, line, record)
+             SELECT movie_id, {batch_id}, line, record FROM stg_sources
+             WHERE movie_id IN (SELECT id FROM {temp}.promoted_ids)
+         ON CONFLICT (movie_id) DO UPDATE SET batch_id = excluded.batch_id, line = excluded.line,
+             record = excluded.record;
+         DROP TABLE {temp}.promoted_ids;"
+    )
+}
+
+/// What a promotion of `staged` movies, `existing` of them already in
+/// production, applies under `policy`.
+pub(crate) fn applied(policy: OnExisting, staged: u64, existing: u64) -> Applied {
+    match policy {
+        OnExisting::Skip => Applied {
+            new_movies: staged - existing,
+            updated_movies: 0,
+            skipped_movies: existing,
+        },
+        OnExisting::Update | OnExisting::Reject => Applied {
+            new_movies: staged - existing,
+            updated_movies: existing,
+            skipped_movies: 0,
+        },
+    }
+}
+
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

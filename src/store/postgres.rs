@@ -659,54 +659,10 @@ impl Store for PostgresStore {
             "SELECT COUNT(*) FROM stg_movies WHERE id IN (SELECT id FROM movies)",
             "counting replaced movies",
         )?;
-        let write_ids = match policy {
-            OnExisting::Skip => "SELECT id FROM stg_movies WHERE id NOT IN (SELECT id FROM movies)",
-            OnExisting::Update | OnExisting::Reject => "SELECT id FROM stg_movies",
-        };
         self.client
-            .batch_execute(&format!(
-                "DROP TABLE IF EXISTS pg_temp.promoted_ids;
-                 CREATE TEMP TABLE promoted_ids AS {write_ids};
-                 DELETE FROM movie_genres WHERE movie_id IN (SELECT id FROM promoted_ids);
-                 DELETE FROM movie_companies WHERE movie_id IN (SELECT id FROM promoted_ids);
-                 INSERT INTO movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
-                     vote_average, vote_count, status, original_language, imdb_id, batch_id)
-                 SELECT id, title, release_date, release_year, budget, revenue, popularity, runtime,
-                     vote_average, vote_count, status, original_language, imdb_id, {batch_id}
-                 FROM stg_movies WHERE id IN (SELECT id FROM promoted_ids)
-                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, release_date = excluded.release_date,
-                     release_year = excluded.release_year, budget = excluded.budget, revenue = excluded.revenue,
-                     popularity = excluded.popularity, runtime = excluded.runtime,
-                     vote_average = excluded.vote_average, vote_count = excluded.vote_count,
-                     status = excluded.status, original_language = excluded.original_language,
-                     imdb_id = excluded.imdb_id, batch_id = excluded.batch_id;
-                 INSERT INTO genres (id, name) SELECT id, name FROM stg_genres ON CONFLICT (id) DO NOTHING;
-                 INSERT INTO companies (id, name) SELECT id, name FROM stg_companies ON CONFLICT (id) DO NOTHING;
-                 INSERT INTO movie_genres (movie_id, genre_id)
-                     SELECT movie_id, genre_id FROM stg_movie_genres WHERE movie_id IN (SELECT id FROM promoted_ids);
-                 INSERT INTO movie_companies (movie_id, company_id)
-                     SELECT movie_id, company_id FROM stg_movie_companies
-                     WHERE movie_id IN (SELECT id FROM promoted_ids);
-                 INSERT INTO movie_sources (movie_id, batch_id, line, record)
-                     SELECT movie_id, {batch_id}, line, record FROM stg_sources
-                     WHERE movie_id IN (SELECT id FROM promoted_ids)
-                 ON CONFLICT (movie_id) DO UPDATE SET batch_id = excluded.batch_id, line = excluded.line,
-                     record = excluded.record;
-                 DROP TABLE pg_temp.promoted_ids;"
-            ))
+            .batch_execute(&super::promotion_sql(policy, batch_id, "pg_temp"))
             .map_err(Self::db("promoting staging into production"))?;
-        Ok(match policy {
-            OnExisting::Skip => Applied {
-                new_movies: staged - existing,
-                updated_movies: 0,
-                skipped_movies: existing,
-            },
-            OnExisting::Update | OnExisting::Reject => Applied {
-                new_movies: staged - existing,
-                updated_movies: existing,
-                skipped_movies: 0,
-            },
-        })
+        Ok(super::applied(policy, staged, existing))
     }
 
     fn read_rollups(&mut self) -> Result<RollupState, StoreError> {

@@ -168,6 +168,25 @@ impl SqliteStore {
     }
 }
 
+/// Inserts `(id, name)` rows into `stg_genres` or `stg_companies`.
+fn insert_names(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    rows: &[(i64, String)],
+) -> Result<u64, StoreError> {
+    let db = |source: rusqlite::Error| StoreError::Database {
+        doing: "staging genres and companies",
+        source: source.into(),
+    };
+    let mut insert = tx
+        .prepare(&format!("INSERT INTO {table} (id, name) VALUES (?1, ?2)"))
+        .map_err(db)?;
+    for (id, name) in rows {
+        insert.execute(params![id, name]).map_err(db)?;
+    }
+    Ok(rows.len() as u64)
+}
+
 impl Store for SqliteStore {
     fn location(&self) -> String {
         format!("sqlite://{}", self.location)
@@ -258,24 +277,8 @@ impl Store for SqliteStore {
                     counts.movie_companies += 1;
                 }
             }
-            let mut genre = tx
-                .prepare("INSERT INTO stg_genres (id, name) VALUES (?1, ?2)")
-                .map_err(db("preparing the genre insert"))?;
-            for (id, name) in &batch.genres {
-                genre
-                    .execute(params![id, name])
-                    .map_err(db("staging a genre"))?;
-                counts.genres += 1;
-            }
-            let mut company = tx
-                .prepare("INSERT INTO stg_companies (id, name) VALUES (?1, ?2)")
-                .map_err(db("preparing the company insert"))?;
-            for (id, name) in &batch.companies {
-                company
-                    .execute(params![id, name])
-                    .map_err(db("staging a company"))?;
-                counts.companies += 1;
-            }
+            counts.genres = insert_names(&tx, "stg_genres", &batch.genres)?;
+            counts.companies = insert_names(&tx, "stg_companies", &batch.companies)?;
         }
         {
             let mut source = tx
@@ -511,54 +514,10 @@ impl Store for SqliteStore {
             )
             .map_err(db("counting replaced movies"))?;
         // The ids this promotion writes: all staged ones, or (skip) the new ones.
-        let write_ids = match policy {
-            OnExisting::Skip => "SELECT id FROM stg_movies WHERE id NOT IN (SELECT id FROM movies)",
-            OnExisting::Update | OnExisting::Reject => "SELECT id FROM stg_movies",
-        };
-        let sql = format!(
-            "DROP TABLE IF EXISTS temp.promoted_ids;
-             CREATE TEMP TABLE promoted_ids AS {write_ids};
-             DELETE FROM movie_genres WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
-             DELETE FROM movie_companies WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
-             INSERT INTO movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
-                 vote_average, vote_count, status, original_language, imdb_id, batch_id)
-             SELECT id, title, release_date, release_year, budget, revenue, popularity, runtime,
-                 vote_average, vote_count, status, original_language, imdb_id, {batch_id}
-             FROM stg_movies WHERE id IN (SELECT id FROM temp.promoted_ids)
-             ON CONFLICT (id) DO UPDATE SET title = excluded.title, release_date = excluded.release_date,
-                 release_year = excluded.release_year, budget = excluded.budget, revenue = excluded.revenue,
-                 popularity = excluded.popularity, runtime = excluded.runtime,
-                 vote_average = excluded.vote_average, vote_count = excluded.vote_count,
-                 status = excluded.status, original_language = excluded.original_language,
-                 imdb_id = excluded.imdb_id, batch_id = excluded.batch_id;
-             INSERT OR IGNORE INTO genres (id, name) SELECT id, name FROM stg_genres;
-             INSERT OR IGNORE INTO companies (id, name) SELECT id, name FROM stg_companies;
-             INSERT INTO movie_genres (movie_id, genre_id)
-                 SELECT movie_id, genre_id FROM stg_movie_genres WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
-             INSERT INTO movie_companies (movie_id, company_id)
-                 SELECT movie_id, company_id FROM stg_movie_companies WHERE movie_id IN (SELECT id FROM temp.promoted_ids);
-             INSERT INTO movie_sources (movie_id, batch_id, line, record)
-                 SELECT movie_id, {batch_id}, line, record FROM stg_sources
-                 WHERE movie_id IN (SELECT id FROM temp.promoted_ids)
-             ON CONFLICT (movie_id) DO UPDATE SET batch_id = excluded.batch_id, line = excluded.line,
-                 record = excluded.record;
-             DROP TABLE temp.promoted_ids;"
-        );
         self.conn
-            .execute_batch(&sql)
+            .execute_batch(&super::promotion_sql(policy, batch_id, "temp"))
             .map_err(db("promoting staging into production"))?;
-        Ok(match policy {
-            OnExisting::Skip => Applied {
-                new_movies: staged - existing,
-                updated_movies: 0,
-                skipped_movies: existing,
-            },
-            OnExisting::Update | OnExisting::Reject => Applied {
-                new_movies: staged - existing,
-                updated_movies: existing,
-                skipped_movies: 0,
-            },
-        })
+        Ok(super::applied(policy, staged, existing))
     }
 
     fn read_rollups(&mut self) -> Result<RollupState, StoreError> {

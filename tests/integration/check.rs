@@ -1,4 +1,4 @@
-use crate::harness::{check, fixture, snapshots};
+use crate::harness::{check, fixture, rule, snapshots};
 
 const MOVIES: &str = "rules/movies.toml";
 
@@ -155,12 +155,7 @@ fn the_excel_resave_quarantines_its_empty_rows_and_fails_the_threshold() {
     assert_eq!(run.code, 1);
     let report = run.report();
     assert_eq!(report["verdict"], "fail");
-    let empty = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "csv.empty_record")
-        .unwrap();
+    let empty = rule(&report, "csv.empty_record");
     assert_eq!(empty["failed"], 40);
     assert!(
         report["reasons"][0]
@@ -212,13 +207,8 @@ fn the_json_list_variant_parses_and_only_its_dateless_film_is_quarantined() {
         "production_countries",
         "spoken_languages",
     ] {
-        let rule = report["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == format!("{list}.type"))
-            .unwrap();
-        assert_eq!(rule["failed"], 0, "{list}: {rule}");
+        let found = rule(&report, &format!("{list}.type"));
+        assert_eq!(found["failed"], 0, "{list}: {found}");
     }
     let quarantine = run.quarantine();
     assert_eq!(quarantine.len(), 1);

@@ -130,6 +130,18 @@ pub(crate) fn run(subcommand: &str, file: &str, rules: &str, extra: &[&str]) -> 
     }
 }
 
+/// A rule's entry in a report, by name.
+#[track_caller]
+pub(crate) fn rule(report: &Value, name: &str) -> Value {
+    report["rules"]
+        .as_array()
+        .expect("report.rules")
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no rule {name} in the report"))
+        .clone()
+}
+
 /// insta settings: snapshots in the top-level `snapshots/` folder.
 pub(crate) fn snapshots() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();

@@ -1,4 +1,4 @@
-use crate::harness::{check, fixture, snapshots};
+use crate::harness::{check, fixture, rule, snapshots};
 
 const RULES: &str = "tests/fixtures/malformed/rules.toml";
 
@@ -177,12 +177,7 @@ fn oversized_records_and_fields_are_quarantined_with_their_line() {
         &["--max-record-bytes", "1500"],
     );
     let report = run.report();
-    let too_large = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "csv.too_large")
-        .unwrap();
+    let too_large = rule(&report, "csv.too_large");
     assert!(too_large["failed"].as_u64().unwrap() > 0);
     assert!(
         too_large["examples"][0]["reason"]
@@ -198,12 +193,7 @@ fn oversized_records_and_fields_are_quarantined_with_their_line() {
         &["--max-field-bytes", "600"],
     );
     let report = run.report();
-    let too_large = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "csv.too_large")
-        .unwrap();
+    let too_large = rule(&report, "csv.too_large");
     assert_eq!(too_large["examples"][0]["line"], 30);
     assert!(
         too_large["examples"][0]["reason"]

@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::harness::{TestStore, dqgate, root, run, store_test};
+use crate::harness::{TestStore, dqgate, root, rule, run, store_test};
 
 const RULES: &str = "rules/movies.toml";
 
@@ -172,6 +172,30 @@ fn increments(world: &World) -> (Vec<PathBuf>, PathBuf) {
     (paths, union_path)
 }
 
+/// Starts `dqgate run` stopped inside its promotion transaction and waits
+/// until it says so.
+fn spawn_paused(world: &World, file: &Path, out: &str) -> std::process::Child {
+    let mut child = dqgate()
+        .env("DQGATE_FAILPOINT", "pause")
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--store",
+            &world.url(),
+            "--out",
+        ])
+        .arg(world.path(out))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let paused =
+        lines.any(|l| l.is_ok_and(|l| l.contains("paused inside the promotion transaction")));
+    assert!(paused, "the run never reached the promotion");
+    child
+}
+
 fn promotion(run: &crate::harness::Run) -> Value {
     run.report()["promotion"].clone()
 }
@@ -298,13 +322,7 @@ store_test!(the_skip_and_reject_policies_keep_production_rows, |store| {
 
     let reject = world.run(&incs[2], &["--on-existing", "reject"]);
     let report = reject.report();
-    let rule = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "promotion.existing_id")
-        .unwrap()
-        .clone();
+    let rule = rule(&report, "promotion.existing_id");
     assert_eq!(rule["failed"], 15, "{rule:#}");
     assert!(
         rule["examples"][0]["reason"]
@@ -364,27 +382,7 @@ store_test!(
         let (incs, _) = increments(&world);
         assert_eq!(world.run(&incs[0], &[]).code, 0);
         let before = world.export();
-        let mut child = dqgate()
-            .env("DQGATE_FAILPOINT", "pause")
-            .args([
-                "run",
-                incs[1].to_str().unwrap(),
-                "--store",
-                &world.url(),
-                "--out",
-            ])
-            .arg(world.path("out-kill"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let paused = lines.find(|l| {
-            l.as_ref()
-                .is_ok_and(|l| l.contains("paused inside the promotion transaction"))
-        });
-        assert!(paused.is_some(), "the run never reached the promotion");
+        let mut child = spawn_paused(&world, &incs[1], "out-kill");
         // Every row is written and the running totals reconciled; kill now.
         child.kill().unwrap();
         let status = child.wait().unwrap();
@@ -408,24 +406,7 @@ store_test!(
         let world = World::new(store);
         let (incs, _) = increments(&world);
         assert_eq!(world.run(&incs[0], &[]).code, 0);
-        let mut first = dqgate()
-            .env("DQGATE_FAILPOINT", "pause")
-            .args([
-                "run",
-                incs[1].to_str().unwrap(),
-                "--store",
-                &world.url(),
-                "--out",
-            ])
-            .arg(world.path("out-first"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
-        assert!(
-            lines.any(|l| l.is_ok_and(|l| l.contains("paused inside the promotion transaction")))
-        );
+        let mut first = spawn_paused(&world, &incs[1], "out-first");
         // The first run holds the store's lock inside its transaction.
         let second = dqgate()
             .args([

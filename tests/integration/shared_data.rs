@@ -1,7 +1,7 @@
 //! The real files of ../shared/data. They are not shipped with the project,
 //! so each test says so and returns when the folder is absent.
 
-use crate::harness::{check, shared_data};
+use crate::harness::{check, rule, shared_data};
 
 macro_rules! require {
     ($name:expr) => {
@@ -28,12 +28,7 @@ fn the_real_head_of_the_canonical_file_passes_with_its_bad_records_quarantined()
         report["sha256"],
         "28a12d277d694927cfec8dac08347e87da6e4eff7ca330e5556c19b75c45aa63"
     );
-    let dup = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "id.unique")
-        .unwrap();
+    let dup = rule(&report, "id.unique");
     assert_eq!(dup["failed"], 1);
     assert_eq!(dup["examples"][0]["line"], 1468);
     assert_eq!(
@@ -58,12 +53,7 @@ fn the_excel_resave_fails_on_its_empty_rows() {
     assert_eq!(run.code, 1);
     let report = run.report();
     assert_eq!(report["rows"]["in"], 45466);
-    let empty = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "csv.empty_record")
-        .unwrap();
+    let empty = rule(&report, "csv.empty_record");
     assert_eq!(empty["failed"], 43814);
     run.assert_balanced();
 }
