@@ -80,12 +80,6 @@ impl SqliteStore {
     /// store that is already current is only read, so opening it never
     /// waits for a run that holds the write lock.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let version = |conn: &Connection| -> Result<i64, rusqlite::Error> {
             let exists: bool = conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dq_meta')",
@@ -159,12 +153,17 @@ impl SqliteStore {
             .collect();
         self.conn
             .execute_batch(&sql)
-            .map_err(|source: rusqlite::Error| StoreError::Database {
-                doing: "switching between staging and production",
-                source: source.into(),
-            })?;
+            .map_err(db("switching between staging and production"))?;
         self.target = target;
         Ok(())
+    }
+}
+
+/// Maps a driver error to a store error saying what dqgate was doing.
+fn db(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Database {
+        doing,
+        source: source.into(),
     }
 }
 
@@ -174,15 +173,12 @@ fn insert_names(
     table: &str,
     rows: &[(i64, String)],
 ) -> Result<u64, StoreError> {
-    let db = |source: rusqlite::Error| StoreError::Database {
-        doing: "staging genres and companies",
-        source: source.into(),
-    };
+    let doing = "staging genres and companies";
     let mut insert = tx
         .prepare(&format!("INSERT INTO {table} (id, name) VALUES (?1, ?2)"))
-        .map_err(db)?;
+        .map_err(db(doing))?;
     for (id, name) in rows {
-        insert.execute(params![id, name]).map_err(db)?;
+        insert.execute(params![id, name]).map_err(db(doing))?;
     }
     Ok(rows.len() as u64)
 }
@@ -197,12 +193,6 @@ impl Store for SqliteStore {
     }
 
     fn stage(&mut self, batch: &ModelBatch, batch_id: i64) -> Result<StageCounts, StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -300,12 +290,6 @@ impl Store for SqliteStore {
     }
 
     fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -352,12 +336,6 @@ impl Store for SqliteStore {
     }
 
     fn existing_ids(&mut self) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let mut statement = self
             .conn
             .prepare("SELECT id, COALESCE(batch_id, 0) FROM movies")
@@ -373,30 +351,21 @@ impl Store for SqliteStore {
         self.set_target(Target::Production)?;
         // IMMEDIATE takes the write lock now: a second promotion waits for
         // the busy timeout, then fails, and never interleaves with this one.
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|source: rusqlite::Error| StoreError::Database {
-                doing: "starting the promotion (is another dqgate promoting into this store?)",
-                source: source.into(),
-            })
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db(
+            "starting the promotion (is another dqgate promoting into this store?)",
+        ))
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
         self.conn
             .execute_batch("COMMIT")
-            .map_err(|source: rusqlite::Error| StoreError::Database {
-                doing: "committing the promotion",
-                source: source.into(),
-            })
+            .map_err(db("committing the promotion"))
     }
 
     fn rollback(&mut self) -> Result<(), StoreError> {
         self.conn
             .execute_batch("ROLLBACK")
-            .map_err(|source: rusqlite::Error| StoreError::Database {
-                doing: "rolling back the promotion",
-                source: source.into(),
-            })
+            .map_err(db("rolling back the promotion"))
     }
 
     fn insert_batch(&mut self, e: &BatchEntry) -> Result<i64, StoreError> {
@@ -427,10 +396,7 @@ impl Store for SqliteStore {
                     e.finished_at
                 ],
             )
-            .map_err(|source: rusqlite::Error| StoreError::Database {
-                doing: "writing the ledger",
-                source: source.into(),
-            })?;
+            .map_err(db("writing the ledger"))?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -441,19 +407,10 @@ impl Store for SqliteStore {
                 params![batch_id, a.new_movies, a.updated_movies, a.skipped_movies],
             )
             .map(|_| ())
-            .map_err(|source: rusqlite::Error| StoreError::Database {
-                doing: "writing the ledger",
-                source: source.into(),
-            })
+            .map_err(db("writing the ledger"))
     }
 
     fn replaced_sources(&mut self) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let mut statement = self
             .conn
             .prepare(
@@ -477,12 +434,6 @@ impl Store for SqliteStore {
     }
 
     fn staged_existing(&mut self) -> Result<Vec<i64>, StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let mut statement = self
             .conn
             .prepare("SELECT id FROM stg_movies WHERE id IN (SELECT id FROM movies) ORDER BY id")
@@ -495,12 +446,6 @@ impl Store for SqliteStore {
     }
 
     fn apply_staging(&mut self, batch_id: i64, policy: OnExisting) -> Result<Applied, StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let staged: u64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM stg_movies", [], |r| r.get(0))
@@ -521,12 +466,6 @@ impl Store for SqliteStore {
     }
 
     fn read_rollups(&mut self) -> Result<RollupState, StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let triples =
             |conn: &Connection, sql: &str| -> Result<Vec<(String, String, String)>, StoreError> {
                 let mut statement = conn.prepare(sql).map_err(db("reading the rollups"))?;
@@ -549,12 +488,6 @@ impl Store for SqliteStore {
     }
 
     fn write_rollups(&mut self, state: &RollupState) -> Result<(), StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         self.conn
             .execute_batch("DELETE FROM dq_rollups; DELETE FROM dq_rollup_labels;")
             .map_err(db("clearing the rollups"))?;
@@ -580,12 +513,6 @@ impl Store for SqliteStore {
     }
 
     fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError> {
-        let db = |doing| {
-            move |source: rusqlite::Error| StoreError::Database {
-                doing,
-                source: source.into(),
-            }
-        };
         let mut statement = self
             .conn
             .prepare(

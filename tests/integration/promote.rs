@@ -38,13 +38,12 @@ impl World {
         run("run", file.to_str().unwrap(), RULES, &args)
     }
 
-    /// Production's figures, as `dqgate export` writes them.
+    /// Writes production's figures with `dqgate export` into `dir`.
     #[track_caller]
-    fn export(&self) -> Vec<(String, String)> {
-        let out = tempfile::tempdir().unwrap();
+    fn export_to(&self, dir: &Path) {
         let status = dqgate()
             .args(["export", "--rules", RULES, "--store", &self.url(), "--out"])
-            .arg(out.path())
+            .arg(dir)
             .output()
             .unwrap();
         assert!(
@@ -52,6 +51,13 @@ impl World {
             "{}",
             String::from_utf8_lossy(&status.stderr)
         );
+    }
+
+    /// Production's figures, as `dqgate export` writes them.
+    #[track_caller]
+    fn export(&self) -> Vec<(String, String)> {
+        let out = tempfile::tempdir().unwrap();
+        self.export_to(out.path());
         let mut files: Vec<(String, String)> = std::fs::read_dir(out.path())
             .unwrap()
             .map(|e| {
@@ -224,16 +230,7 @@ store_test!(
         // Production over all promoted batches equals the reference over the
         // union of their accepted rows.
         let exported = tempfile::tempdir().unwrap();
-        let status = dqgate()
-            .args(["export", "--rules", RULES, "--store", &world.url(), "--out"])
-            .arg(exported.path())
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "{}",
-            String::from_utf8_lossy(&status.stderr)
-        );
+        world.export_to(exported.path());
         let diff = run(
             "diff",
             union.to_str().unwrap(),
