@@ -61,7 +61,7 @@ impl HeaderBinding {
             .cloned()
             .collect();
         let normalize = |s: &str| s.trim().trim_start_matches('\u{feff}').to_lowercase();
-        let hints = missing
+        let hints: Vec<String> = missing
             .iter()
             .filter_map(|m| {
                 unexpected
@@ -70,15 +70,21 @@ impl HeaderBinding {
                     .map(|u| format!("missing column `{m}` may be the header's {u:?} (check case, spaces or a BOM)"))
             })
             .collect();
+        // Names from the file are printed in reports: escape control characters.
+        let printable = |list: Vec<String>| list.iter().map(|n| crate::row::printable(n)).collect();
+        let hints = hints
+            .into_iter()
+            .map(|h: String| crate::row::printable(&h))
+            .collect();
         HeaderBinding {
             width: names.len(),
+            unexpected: printable(unexpected),
+            duplicates: printable(duplicates),
+            hints,
             names,
             field_of,
             missing,
             not_checked,
-            unexpected,
-            duplicates,
-            hints,
         }
     }
 

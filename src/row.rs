@@ -626,6 +626,23 @@ pub fn shorten(text: &str) -> String {
     out
 }
 
+/// Text from a file made safe to print: control characters escaped, so a
+/// header or value cannot send escape sequences to a terminal.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// [`shorten`] for bytes that may not be UTF-8.
 pub fn shorten_bytes(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(SHOWN_VALUE_CHARS * 4)];

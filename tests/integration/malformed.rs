@@ -209,3 +209,33 @@ fn the_malformed_report_table_is_stable() {
     snapshots()
         .bind(|| insta::assert_snapshot!("malformed_duplicate_ids_table", run.redact(&run.stdout)));
 }
+
+#[test]
+fn no_escape_sequence_from_the_file_reaches_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("escape.csv");
+    std::fs::write(
+        &path,
+        b"id,name,genres,\x1b[31mred\x1b[0m\n\x1b[2J,Toy Story,[],x\n2,\x1b]0;owned\x07,[],y\n",
+    )
+    .unwrap();
+    let run = check(path.to_str().unwrap(), RULES, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("columns without rules: \\u{1b}[31mred\\u{1b}[0m"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("expected an integer, found \"\\u{1b}[2J\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'),
+        "{}",
+        run.stdout
+    );
+}
