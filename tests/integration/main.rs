@@ -12,6 +12,8 @@ mod diff;
 mod malformed;
 // `run`: promotion, ledger, idempotency, policies, atomicity under kills.
 mod promote;
+// Other projects' CSV suites: dqgate reads what they expect.
+mod peer_suites;
 // Rule files: error reporting and `dqgate rules check`.
 mod rule_files;
 // The full files in ../shared/data, skipped with a message when absent.

@@ -1,0 +1,173 @@
+//! dqgate's reading checked against other projects' CSV suites: the records
+//! it accepts (or quarantines for their shape) are the records the peers'
+//! own tests expect, and the malformed rows are at the lines they expect.
+
+use serde_json::Value;
+
+use crate::harness::{Run, check, root};
+
+const RULES: &str = "tests/fixtures/peer/permissive.toml";
+
+fn text_records(records: &[csv::ByteRecord]) -> Vec<Vec<String>> {
+    records
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Every record dqgate read after the header, in file order: accepted ones
+/// from `accepted.csv`, quarantined ones re-parsed from their original text.
+fn records_read(run: &Run) -> (Vec<Vec<String>>, Vec<(u64, String, Vec<String>)>) {
+    let accepted = text_records(&run.accepted());
+    let quarantined = run
+        .quarantine()
+        .iter()
+        .map(|q| {
+            let line = String::from_utf8_lossy(&q[0]).parse().unwrap();
+            let rule = String::from_utf8_lossy(&q[1]).into_owned();
+            let fields = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&q[5])
+                .byte_records()
+                .next()
+                .map(|r| {
+                    r.unwrap()
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (line, rule, fields)
+        })
+        .collect();
+    (accepted, quarantined)
+}
+
+#[test]
+fn csv_spectrum_cases_read_as_their_expected_json() {
+    let dir = root().join("tests/fixtures/peer/csv-spectrum");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(dir.join("csvs")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let expected: Vec<serde_json::Map<String, Value>> = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("json").join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        let run = check(path.to_str().unwrap(), RULES, &["--write-accepted"]);
+        assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
+        run.assert_balanced();
+        let mut reader = csv::Reader::from_path(run.out_path().join("accepted.csv")).unwrap();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let got: Vec<serde_json::Map<String, Value>> = reader
+            .records()
+            .map(|r| {
+                header
+                    .iter()
+                    .cloned()
+                    .zip(r.unwrap().iter().map(|f| Value::String(f.to_owned())))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(got, expected, "{name}");
+        cases += 1;
+    }
+    assert_eq!(cases, 11);
+}
+
+#[test]
+fn rust_csv_core_cases_read_as_the_csv_core_tests_expect() {
+    let dir = root().join("tests/fixtures/peer/rust-csv");
+    let suite: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let mut cases = 0;
+    for case in suite["csv_core_cases"].as_array().unwrap() {
+        // dqgate configures only the delimiter; cases of other dialects do not apply.
+        if case["config"] != serde_json::json!({}) {
+            continue;
+        }
+        let id = case["id"].as_str().unwrap();
+        let expected: Vec<Vec<String>> =
+            serde_json::from_value(case["expected_records"].clone()).unwrap();
+        let input = dir.join(case["input_file"].as_str().unwrap());
+        let run = check(input.to_str().unwrap(), RULES, &["--write-accepted"]);
+        cases += 1;
+        let Some((header, rows)) = expected.split_first() else {
+            assert_eq!(
+                run.code, 1,
+                "{id}: an empty input fails for want of a header"
+            );
+            continue;
+        };
+        assert_eq!(run.code, 0, "{id}: {}", run.stdout);
+        run.assert_balanced();
+        let (accepted, quarantined) = records_read(&run);
+        // Rows shaped like the header are accepted; the others are
+        // quarantined for their field count, with exactly their fields.
+        let (same, other): (Vec<&Vec<String>>, Vec<&Vec<String>>) =
+            rows.iter().partition(|r| r.len() == header.len());
+        assert_eq!(
+            accepted.iter().collect::<Vec<_>>(),
+            same,
+            "{id}: accepted records"
+        );
+        assert_eq!(
+            quarantined.iter().map(|(_, _, f)| f).collect::<Vec<_>>(),
+            other,
+            "{id}: quarantined records"
+        );
+        assert!(
+            quarantined
+                .iter()
+                .all(|(_, rule, _)| rule == "csv.field_count"),
+            "{id}: {quarantined:?}"
+        );
+    }
+    assert_eq!(cases, 47);
+}
+
+#[test]
+fn rust_csv_unequal_length_errors_are_quarantined_at_the_expected_lines() {
+    let dir = root().join("tests/fixtures/peer/rust-csv");
+    let suite: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in suite["csv_crate_cases"].as_array().unwrap() {
+        let id = case["id"].as_str().unwrap();
+        for step in case["steps"].as_array().unwrap() {
+            let error = &step["error"];
+            if error["kind"] != "UnequalLengths" {
+                continue;
+            }
+            let input = dir.join(case["input_file"].as_str().unwrap());
+            let run = check(input.to_str().unwrap(), RULES, &["--write-accepted"]);
+            let (_, quarantined) = records_read(&run);
+            let line = error["position"]["line"].as_u64().unwrap();
+            let found = quarantined.iter().find(|(l, _, _)| *l == line);
+            assert!(
+                found.is_some_and(|(_, rule, fields)| rule == "csv.field_count"
+                    && fields.len() as u64 == error["len"].as_u64().unwrap()),
+                "{id}: expected a ragged row at line {line}, quarantined {quarantined:?}"
+            );
+            let reason = &run.report()["rules"][0]["examples"][0]["reason"];
+            let expected_reason = format!(
+                "expected {} fields, found {}",
+                error["expected_len"].as_u64().unwrap(),
+                error["len"].as_u64().unwrap()
+            );
+            assert_eq!(reason.as_str().unwrap(), expected_reason, "{id}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2);
+}
