@@ -19,9 +19,13 @@ fn text_records(records: &[csv::ByteRecord]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A quarantined record: its line, its rule, and its fields re-parsed from
+/// its original text.
+type Quarantined = (u64, String, Vec<String>);
+
 /// Every record dqgate read after the header, in file order: accepted ones
 /// from `accepted.csv`, quarantined ones re-parsed from their original text.
-fn records_read(run: &Run) -> (Vec<Vec<String>>, Vec<(u64, String, Vec<String>)>) {
+fn records_read(run: &Run) -> (Vec<Vec<String>>, Vec<Quarantined>) {
     let accepted = text_records(&run.accepted());
     let quarantined = run
         .quarantine()
