@@ -140,11 +140,13 @@ pub fn check_reader<R: Read>(
     let mut input = CsvInput::new(reader, rules.file.delimiter);
     let mut tally = Tally::new(rules.catalog.len(), options.max_examples);
 
-    let header = input
-        .next_record()
-        .map_err(read_error)?
-        .map(|h| h.fields.clone());
-    let binding = header.as_ref().map(|h| HeaderBinding::bind(rules, h));
+    let (header, binding) = match input.next_record().map_err(read_error)? {
+        Some(h) => (
+            Some(h.fields.clone()),
+            Some(HeaderBinding::bind_raw(rules, h.fields, h.raw)),
+        ),
+        None => (None, None),
+    };
     let mut outputs = Outputs::create(&options.out_dir, header.as_ref(), options.write_accepted)?;
 
     if let Some(binding) = &binding {

@@ -24,9 +24,50 @@ pub struct HeaderBinding {
     pub duplicates: Vec<String>,
     /// Hints such as a missing column that differs from a present one only by case.
     pub hints: Vec<String>,
+    /// What the file is instead of CSV, when its first bytes say so.
+    pub not_csv: Option<&'static str>,
+}
+
+/// Signatures of formats that are not CSV, by their first bytes.
+const SIGNATURES: [(&[u8], &str); 8] = [
+    (b"\x1f\x8b", "a gzip archive: decompress it first"),
+    (b"\x89PNG", "a PNG image"),
+    (
+        b"PK\x03\x04",
+        "a zip archive (or an xlsx workbook): extract or export it as CSV first",
+    ),
+    (b"%PDF", "a PDF document"),
+    (b"BZh", "a bzip2 archive: decompress it first"),
+    (b"\xfd7zXZ\x00", "an xz archive: decompress it first"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive: decompress it first"),
+    (
+        b"\xd0\xcf\x11\xe0",
+        "an old Excel (xls) workbook: export it as CSV first",
+    ),
+];
+
+/// Names what a file is when its first bytes are a known binary signature,
+/// or when its header holds a NUL byte (no CSV header does).
+pub fn sniff(first_bytes: &[u8]) -> Option<&'static str> {
+    SIGNATURES
+        .iter()
+        .find(|(magic, _)| first_bytes.starts_with(magic))
+        .map(|(_, what)| *what)
+        .or_else(|| {
+            memchr::memchr(0, first_bytes).map(|_| "binary data (its header holds a NUL byte)")
+        })
 }
 
 impl HeaderBinding {
+    /// Matches `header` against the declared columns of `rules`; `raw` is the
+    /// header's original bytes, sniffed for formats that are not CSV.
+    pub fn bind_raw(rules: &RuleSet, header: &ByteRecord, raw: &[u8]) -> HeaderBinding {
+        HeaderBinding {
+            not_csv: sniff(raw),
+            ..Self::bind(rules, header)
+        }
+    }
+
     /// Matches `header` against the declared columns of `rules`.
     pub fn bind(rules: &RuleSet, header: &ByteRecord) -> HeaderBinding {
         let names: Vec<String> = header
@@ -81,6 +122,7 @@ impl HeaderBinding {
             unexpected: printable(unexpected),
             duplicates: printable(duplicates),
             hints,
+            not_csv: None,
             names,
             field_of,
             missing,
@@ -91,7 +133,7 @@ impl HeaderBinding {
     /// True when records can be checked: every required column is present
     /// and no declared column is ambiguous.
     pub fn usable(&self) -> bool {
-        self.missing.is_empty() && self.ambiguous().is_empty()
+        self.not_csv.is_none() && self.missing.is_empty() && self.ambiguous().is_empty()
     }
 
     /// Declared columns that appear more than once in the header.
@@ -110,6 +152,9 @@ impl HeaderBinding {
 
     /// Why records cannot be checked, when [`usable`](Self::usable) is false.
     pub fn unusable_reason(&self) -> String {
+        if let Some(what) = self.not_csv {
+            return format!("the file is not CSV: it is {what}");
+        }
         let mut parts = Vec::new();
         if !self.missing.is_empty() {
             parts.push(format!(

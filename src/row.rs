@@ -225,6 +225,13 @@ impl<'r> RowChecker<'r> {
                     ),
                 });
                 ok = false;
+            } else if let Some(at) = memchr::memchr(0, field) {
+                out.push(Violation {
+                    rule: csv.nul,
+                    value: shorten_bytes(field),
+                    reason: format!("field `{name}` holds a NUL byte at byte {at} of the field"),
+                });
+                ok = false;
             } else {
                 match std::str::from_utf8(field) {
                     Ok(text) => fields.push(text),

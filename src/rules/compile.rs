@@ -106,6 +106,7 @@ pub(crate) fn compile(
             "well-formed quoting",
         ),
         utf8: builtin(&mut catalog, "csv.utf8", RuleKind::Csv, "valid UTF-8"),
+        nul: builtin(&mut catalog, "csv.nul", RuleKind::Csv, "no NUL bytes"),
         too_large: builtin(
             &mut catalog,
             "csv.too_large",
@@ -624,6 +625,7 @@ severity = "warn"
                 "csv.empty_record",
                 "csv.quotes",
                 "csv.utf8",
+                "csv.nul",
                 "csv.too_large",
                 "promotion.existing_id",
                 "file.header",

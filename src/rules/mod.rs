@@ -102,6 +102,8 @@ pub struct CsvRules {
     pub quotes: RuleId,
     /// A field that is not valid UTF-8.
     pub utf8: RuleId,
+    /// A field holding a NUL byte, which text columns of stores cannot hold.
+    pub nul: RuleId,
     /// A field or record larger than the configured limits.
     pub too_large: RuleId,
     /// The header lacks columns, so the record could not be checked.

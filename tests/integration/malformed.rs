@@ -239,3 +239,198 @@ fn no_escape_sequence_from_the_file_reaches_the_terminal() {
         run.stdout
     );
 }
+
+/// (fixture in tests/fixtures/hostile, exit code, rows in, accepted, the
+/// failing rule and a phrase of its first reason, or of the verdict's reason)
+const HOSTILE: &[(&str, i32, u64, u64, &str, &str)] = &[
+    (
+        "nul_bytes.csv",
+        0,
+        2,
+        1,
+        "csv.nul",
+        "field `name` holds a NUL byte at byte 2",
+    ),
+    (
+        "ten_thousand_fields.csv",
+        0,
+        2,
+        1,
+        "csv.field_count",
+        "expected 3 fields, found 10000",
+    ),
+    (
+        "truncated_multibyte.csv",
+        0,
+        2,
+        1,
+        "csv.field_count",
+        "expected 3 fields, found 2",
+    ),
+    (
+        "image.png",
+        1,
+        3,
+        0,
+        "file.header",
+        "the file is not CSV: it is a PNG image",
+    ),
+    (
+        "compressed.csv.gz",
+        1,
+        0,
+        0,
+        "",
+        "the file is not CSV: it is a gzip archive: decompress it first",
+    ),
+];
+
+#[test]
+fn hostile_inputs_have_a_clear_outcome_and_balance() {
+    for (name, code, rows_in, accepted, rule_name, phrase) in HOSTILE {
+        let run = check(
+            &fixture(&format!("hostile/{name}")),
+            RULES,
+            &["--write-accepted"],
+        );
+        assert_eq!(run.code, *code, "{name}: {}{}", run.stdout, run.stderr);
+        run.assert_balanced();
+        let report = run.report();
+        assert_eq!(report["rows"]["in"], *rows_in, "{name}");
+        assert_eq!(report["rows"]["accepted"], *accepted, "{name}");
+        if rule_name.is_empty() {
+            assert!(
+                report["reasons"][0].as_str().unwrap().contains(phrase),
+                "{name}: {}",
+                report["reasons"]
+            );
+        } else {
+            let found = rule(&report, rule_name);
+            assert!(
+                found["examples"][0]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains(phrase),
+                "{name}: {found}"
+            );
+        }
+    }
+}
+
+#[test]
+fn oversized_fields_and_lines_are_quarantined_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 64 MiB field, then a normal row.
+    let big_field = dir.path().join("big_field.csv");
+    let mut data = b"id,name,genres\n1,\"".to_vec();
+    data.resize(data.len() + (64 << 20), b'x');
+    data.extend_from_slice(b"\",[]\n2,Heat,[]\n");
+    std::fs::write(&big_field, &data).unwrap();
+    let run = check(big_field.to_str().unwrap(), RULES, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_balanced();
+    let report = run.report();
+    assert_eq!(
+        (
+            report["rows"]["in"].as_u64(),
+            report["rows"]["accepted"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let too_large = rule(&report, "csv.too_large");
+    assert_eq!(too_large["examples"][0]["line"], 2);
+    assert!(
+        too_large["examples"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("above --max-record-bytes")
+    );
+
+    // A 10 MiB last line with no newline, under a raised field limit but
+    // over a lowered record limit.
+    let long_line = dir.path().join("long_line.csv");
+    let mut data = b"id,name,genres\n2,Heat,[]\n3,".to_vec();
+    data.resize(data.len() + (10 << 20), b'y');
+    data.extend_from_slice(b",[]");
+    std::fs::write(&long_line, &data).unwrap();
+    let run = check(
+        long_line.to_str().unwrap(),
+        RULES,
+        &[
+            "--max-field-bytes",
+            "20000000",
+            "--max-record-bytes",
+            "5000000",
+        ],
+    );
+    assert_eq!(run.code, 0);
+    run.assert_balanced();
+    let too_large = rule(&run.report(), "csv.too_large");
+    assert_eq!(too_large["examples"][0]["line"], 3);
+}
+
+#[test]
+fn an_unwritable_output_directory_is_an_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the output directory should be: no process may create it.
+    let blocked = dir.path().join("out");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let output = crate::harness::dqgate()
+        .args([
+            "check",
+            &fixture("malformed/ragged.csv"),
+            "--rules",
+            RULES,
+            "--out",
+        ])
+        .arg(&blocked)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot write {}", blocked.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&blocked).unwrap(),
+        "not a directory"
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_earlier_outputs_intact() {
+    let first = check(&fixture("malformed/ragged.csv"), RULES, &[]);
+    let report = std::fs::read(first.out_path().join("report.json")).unwrap();
+    let quarantine = std::fs::read(first.out_path().join("quarantine.csv")).unwrap();
+    // The same output directory, a run that cannot read its input.
+    let output = crate::harness::dqgate()
+        .args([
+            "check",
+            "tests/fixtures/no_such.csv",
+            "--rules",
+            RULES,
+            "--out",
+        ])
+        .arg(first.out_path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(first.out_path().join("report.json")).unwrap(),
+        report
+    );
+    assert_eq!(
+        std::fs::read(first.out_path().join("quarantine.csv")).unwrap(),
+        quarantine
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(first.out_path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".dqgate-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}
