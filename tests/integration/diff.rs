@@ -434,3 +434,62 @@ store_test!(the_crlf_fixture_agrees_too, |store| {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(run.report()["diff"]["agrees"], true);
 });
+
+#[test]
+fn a_planted_postgres_password_appears_in_no_output() {
+    let Some(store) = TestStore::postgres() else {
+        return;
+    };
+    let planted = "Pl4nted-Secret";
+    let url = with_password(&store.url, planted);
+    for command in ["diff", "run"] {
+        let run = run(
+            command,
+            SAMPLE,
+            "rules/movies.toml",
+            &["--store", &url, "--subset", "all"],
+        );
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let mut texts = vec![run.stdout.clone(), run.stderr.clone()];
+        for entry in walk(run.out_path()) {
+            texts.push(String::from_utf8_lossy(&std::fs::read(entry).unwrap()).into_owned());
+        }
+        for text in &texts {
+            assert!(
+                !text.contains(planted),
+                "{command}: the password leaked into an output"
+            );
+        }
+        let history = crate::harness::dqgate()
+            .args(["history", "--format", "json", "--store", &url])
+            .output()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&history.stdout).contains(planted));
+        assert!(!String::from_utf8_lossy(&history.stderr).contains(planted));
+    }
+}
+
+/// The URL with a password added to its user (the current user if none).
+fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    match rest.split_once('@') {
+        Some((user, host)) => format!("{scheme}://{user}:{password}@{host}"),
+        None => format!(
+            "{scheme}://{}:{password}@{rest}",
+            std::env::var("USER").unwrap_or_default()
+        ),
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
