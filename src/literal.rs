@@ -472,6 +472,36 @@ mod tests {
         assert!(parse(&ok).is_ok());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_text(text in "[\\[\\]{}(),:'\"\\\\ a-zA-Z0-9._+\\-éx\u{0}-\u{1f}]{0,80}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_unicode(text in "\\PC{0,60}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn parses_lists_it_can_print(items in proptest::collection::vec((0i64..100_000, "[a-zA-Z '\"é]{0,12}"), 0..6)) {
+            let text = format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|(id, name)| format!("{{'id': {id}, 'name': {name:?}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let Literal::List(parsed) = parse(&text).unwrap() else { panic!("not a list: {text}") };
+            proptest::prop_assert_eq!(parsed.len(), items.len());
+            for (literal, (id, name)) in parsed.iter().zip(&items) {
+                proptest::prop_assert_eq!(literal.get("id"), Some(&Literal::Int(*id)));
+                proptest::prop_assert_eq!(literal.get("name"), Some(&Literal::Str(Cow::Borrowed(name.as_str()))));
+            }
+        }
+    }
+
     #[test]
     fn display_round_trips_through_the_parser() {
         let text = "[{'id': 16, 'name': 'Ani\\'mation', 'x': None, 'y': [True, 1.5]}]";

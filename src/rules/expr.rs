@@ -957,6 +957,17 @@ mod tests {
         assert_eq!(eval("vote_average + 1 == 1", &r), Value::Bool(true));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn compiling_any_text_never_panics(text in "[a-z_ `'\"()\\[\\],.0-9=!<>+*/%-]{0,60}|\\PC{0,40}") {
+            if let Ok(e) = compile(&text, &Cols) {
+                // Whatever compiles evaluates without panicking.
+                let _ = e.eval(&row());
+                let _ = e.eval(&[Value::Null; 6]);
+            }
+        }
+    }
+
     #[test]
     fn rejects_bad_expressions_with_their_position() {
         let cases: &[(&str, usize, &str)] = &[
