@@ -40,6 +40,14 @@ pub enum Command {
     /// Run the aggregates' production queries and write their results to
     /// `OUT/<aggregate>.csv` (the form `diff --store-output` reads).
     Export(ExportArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -50,6 +58,13 @@ pub enum Command {
 pub enum RulesCommand {
     /// Validate a rule file without any data; lists every problem.
     Check {
+        /// The rule file.
+        #[arg(default_value = "rules/movies.toml")]
+        rules: PathBuf,
+    },
+    /// Print the compiled rules as tables: every rule with its severity, and
+    /// the aggregates with their query files.
+    Explain {
         /// The rule file.
         #[arg(default_value = "rules/movies.toml")]
         rules: PathBuf,
@@ -200,6 +215,30 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(args) => run_diff(&args),
         Command::Run(args) => run_run(&args),
         Command::History(args) => run_history(&args),
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "dqgate",
+                &mut text,
+            );
+            write_stdout(&String::from_utf8_lossy(&text))?;
+            Ok(Outcome::Passed)
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut text)
+                .context("cannot render the man page")?;
+            write_stdout(&String::from_utf8_lossy(&text))?;
+            Ok(Outcome::Passed)
+        }
+        Command::Rules(RulesCommand::Explain { rules }) => {
+            let set = RuleSet::load(&rules)?;
+            write_stdout(&crate::report::render_rules(&set))?;
+            Ok(Outcome::Passed)
+        }
         Command::Export(args) => {
             let rules = RuleSet::load(&args.rules)?;
             let mut store = crate::store::open(&args.store)?;

@@ -5,7 +5,7 @@ mod table;
 
 use serde::Serialize;
 
-pub use table::{render_history, render_table};
+pub use table::{render_history, render_rules, render_table};
 
 use crate::tally::Example;
 

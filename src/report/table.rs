@@ -230,6 +230,102 @@ pub fn render_history(store: &str, batches: &[crate::store::BatchEntry]) -> Stri
     out
 }
 
+#[derive(Tabled)]
+struct RuleRow<'a> {
+    rule: &'a str,
+    column: &'a str,
+    kind: &'static str,
+    severity: &'static str,
+    #[tabled(rename = "checks")]
+    detail: &'a str,
+}
+
+#[derive(Tabled)]
+struct AggregateSpecRow {
+    aggregate: String,
+    #[tabled(rename = "key")]
+    key: String,
+    #[tabled(rename = "values")]
+    values: String,
+    query: String,
+}
+
+/// Renders a compiled rule set: file rules, every rule, and the aggregates.
+pub fn render_rules(rules: &crate::rules::RuleSet) -> String {
+    let mut out = format!(
+        "{}: {} columns, {} rules, {} aggregates\n",
+        rules.path.display(),
+        rules.columns.len(),
+        rules.catalog.len(),
+        rules.aggregates.len()
+    );
+    let f = &rules.file;
+    let _ = writeln!(
+        out,
+        "file: delimiter {:?}, required columns {}, unexpected columns {}, min rows {}, max quarantined {}",
+        f.delimiter as char,
+        f.required_columns.len(),
+        match f.unexpected_columns {
+            crate::rules::UnexpectedColumns::Report => "report",
+            crate::rules::UnexpectedColumns::Fail => "fail",
+        },
+        f.min_rows,
+        f.max_quarantined_fraction
+            .map_or("none".into(), |x| format!("{:.2}%", x * 100.0))
+    );
+    let rows: Vec<RuleRow<'_>> = rules
+        .catalog
+        .iter()
+        .map(|r| RuleRow {
+            rule: &r.name,
+            column: r.column.as_deref().unwrap_or(""),
+            kind: r.kind.as_str(),
+            severity: r.severity.as_str(),
+            detail: &r.detail,
+        })
+        .collect();
+    let mut table = Table::new(rows);
+    table
+        .with(Style::rounded())
+        .with(Modify::new(Columns::one(4)).with(Width::wrap(EXAMPLES_WIDTH).keep_words(true)));
+    let _ = writeln!(out, "{table}");
+    if !rules.aggregates.is_empty() {
+        let rows: Vec<AggregateSpecRow> = rules
+            .aggregates
+            .iter()
+            .map(|a| AggregateSpecRow {
+                aggregate: match a.parent {
+                    Some(p) => format!("{} (from {})", a.name, rules.aggregates[p].name),
+                    None => a.name.clone(),
+                },
+                key: a
+                    .dimensions
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                values: a
+                    .labels
+                    .iter()
+                    .map(|l| l.name.as_str())
+                    .chain(a.measures.iter().map(|m| m.name.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                query: a
+                    .query_path
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string()),
+            })
+            .collect();
+        let mut table = Table::new(rows);
+        table
+            .with(Style::rounded())
+            .with(Modify::new(Columns::one(2)).with(Width::wrap(40).keep_words(true)));
+        let _ = writeln!(out, "{table}");
+    }
+    out
+}
+
 fn share(part: u64, whole: u64) -> String {
     if whole == 0 {
         "-".into()
@@ -355,7 +451,7 @@ pub fn render_table(report: &Report) -> String {
         table
             .with(Style::rounded())
             .with(Modify::new(Columns::one(2)).with(Alignment::right()))
-            .with(Modify::new(Columns::one(3)).with(Width::wrap(EXAMPLES_WIDTH)));
+            .with(Modify::new(Columns::one(3)).with(Width::wrap(EXAMPLES_WIDTH).keep_words(true)));
         let _ = writeln!(
             out,
             "\nrules that failed ({passed} of {} passed):",

@@ -69,3 +69,39 @@ fn a_missing_rule_file_exits_2() {
         run.stderr
     );
 }
+
+#[test]
+fn rules_explain_lists_every_compiled_rule_and_aggregate() {
+    let output = dqgate()
+        .args(["rules", "explain", "rules/movies.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    crate::harness::snapshots().bind(|| insta::assert_snapshot!("rules_explain_movies", text));
+}
+
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_command_line() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = dqgate().args(["completions", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            script.contains("dqgate") && script.contains("history"),
+            "{shell}: {script}"
+        );
+    }
+    let man = dqgate().arg("man").output().unwrap();
+    assert!(man.status.success());
+    let page = String::from_utf8(man.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH dqgate 1"),
+        "{page}"
+    );
+    assert!(page.contains("promote"), "the subcommands are described");
+}
