@@ -33,13 +33,6 @@ CREATE TABLE IF NOT EXISTS movie_sources (
     line     INTEGER NOT NULL,
     record   BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS stg_sources (
-    movie_id INTEGER PRIMARY KEY,
-    line     INTEGER NOT NULL,
-    record   BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS stg_subset (movie_id INTEGER PRIMARY KEY);
-
 CREATE TABLE IF NOT EXISTS dq_rollups (
     aggregate TEXT NOT NULL,
     key       TEXT NOT NULL,

@@ -1,7 +1,8 @@
 //! The embedded SQLite store (rusqlite, bundled).
 //!
-//! Staged rows live in `stg_*` tables. A query runs against staging through
-//! TEMP views named like the production tables: SQLite resolves an
+//! Staged rows live in `stg_*` TEMP tables, private to this connection, so
+//! concurrent runs never share a batch. A query runs against staging
+//! through TEMP views named like the production tables: SQLite resolves an
 //! unqualified name in the temp schema first, so one query text serves both.
 
 use std::path::Path;
@@ -17,6 +18,9 @@ use super::{
 use crate::cell::Cell;
 use crate::model::ModelBatch;
 use crate::reference::RollupState;
+
+/// This connection's private staging tables.
+const STAGING: &str = include_str!("staging.sql");
 
 /// Migrations in order; migration `i` brings the schema to version `i + 1`.
 const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
@@ -73,6 +77,10 @@ impl SqliteStore {
             target: Target::Production,
         };
         store.migrate()?;
+        store
+            .conn
+            .execute_batch(STAGING)
+            .map_err(db("creating this run's staging tables"))?;
         Ok(store)
     }
 
@@ -137,16 +145,16 @@ impl SqliteStore {
             .iter()
             .map(|t| match (target, *t) {
                 (Target::Staging, "movies") => {
-                    "CREATE TEMP VIEW movies AS SELECT * FROM main.stg_movies \
-                     WHERE id IN (SELECT movie_id FROM main.stg_subset);"
+                    "CREATE TEMP VIEW movies AS SELECT * FROM temp.stg_movies \
+                     WHERE id IN (SELECT movie_id FROM temp.stg_subset);"
                         .to_owned()
                 }
                 (Target::Staging, "movie_genres" | "movie_companies") => format!(
-                    "CREATE TEMP VIEW {t} AS SELECT * FROM main.stg_{t} \
-                     WHERE movie_id IN (SELECT movie_id FROM main.stg_subset);"
+                    "CREATE TEMP VIEW {t} AS SELECT * FROM temp.stg_{t} \
+                     WHERE movie_id IN (SELECT movie_id FROM temp.stg_subset);"
                 ),
                 (Target::Staging, _) => {
-                    format!("CREATE TEMP VIEW {t} AS SELECT * FROM main.stg_{t};")
+                    format!("CREATE TEMP VIEW {t} AS SELECT * FROM temp.stg_{t};")
                 }
                 (Target::Production, _) => format!("DROP VIEW IF EXISTS temp.{t};"),
             })
@@ -608,20 +616,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_same_query_reads_staging_or_production() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        store
-            .conn
-            .execute(
-                "INSERT INTO movies (id, title) VALUES (1, 'in production')",
-                [],
-            )
-            .unwrap();
-        let mut batch = ModelBatch::default();
-        batch.movies.push(crate::model::Movie {
-            id: 2,
-            title: "staged".into(),
+    fn movie(id: i64, title: &str) -> crate::model::Movie {
+        crate::model::Movie {
+            id,
+            title: title.into(),
             release_date: None,
             release_year: None,
             budget: None,
@@ -635,7 +633,45 @@ mod tests {
             imdb_id: None,
             genre_ids: vec![],
             company_ids: vec![],
-        });
+        }
+    }
+
+    #[test]
+    fn two_runs_on_one_store_never_see_each_others_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let (mut a, mut b) = (
+            SqliteStore::open(&path).unwrap(),
+            SqliteStore::open(&path).unwrap(),
+        );
+        let mut batch_a = ModelBatch::default();
+        batch_a.movies.push(movie(1, "from run a"));
+        let mut batch_b = ModelBatch::default();
+        batch_b.movies.push(movie(2, "from run b"));
+        a.stage(&batch_a, 0).unwrap();
+        b.stage(&batch_b, 0).unwrap();
+        let titles = |store: &mut SqliteStore| {
+            store
+                .query("q", "SELECT title FROM movies", Target::Staging)
+                .unwrap()
+                .rows
+        };
+        assert_eq!(titles(&mut a), vec![vec![Cell::Text("from run a".into())]]);
+        assert_eq!(titles(&mut b), vec![vec![Cell::Text("from run b".into())]]);
+    }
+
+    #[test]
+    fn the_same_query_reads_staging_or_production() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO movies (id, title) VALUES (1, 'in production')",
+                [],
+            )
+            .unwrap();
+        let mut batch = ModelBatch::default();
+        batch.movies.push(movie(2, "staged"));
         store.stage(&batch, 7).unwrap();
         let sql = "SELECT id, title FROM movies";
         let staged = store.query("q", sql, Target::Staging).unwrap();
