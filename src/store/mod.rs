@@ -146,6 +146,39 @@ pub struct StageCounts {
 /// An error from a database driver.
 pub type DriverError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The production tables that staging shadows.
+pub(crate) const TABLES: [&str; 5] = [
+    "movies",
+    "genres",
+    "companies",
+    "movie_genres",
+    "movie_companies",
+];
+
+/// The statements that point unqualified table names at staging (TEMP
+/// views over `staging.stg_*`, showing only the compared subset) or back at
+/// production (dropping those views from `temp`). Both engines search their
+/// temporary schema first.
+pub(crate) fn target_sql(target: Target, staging: &str, temp: &str) -> String {
+    TABLES
+        .iter()
+        .map(|t| match (target, *t) {
+            (Target::Staging, "movies") => format!(
+                "CREATE TEMP VIEW movies AS SELECT * FROM {staging}.stg_movies \
+                 WHERE id IN (SELECT movie_id FROM {staging}.stg_subset);"
+            ),
+            (Target::Staging, "movie_genres" | "movie_companies") => format!(
+                "CREATE TEMP VIEW {t} AS SELECT * FROM {staging}.stg_{t} \
+                 WHERE movie_id IN (SELECT movie_id FROM {staging}.stg_subset);"
+            ),
+            (Target::Staging, _) => {
+                format!("CREATE TEMP VIEW {t} AS SELECT * FROM {staging}.stg_{t};")
+            }
+            (Target::Production, _) => format!("DROP VIEW IF EXISTS {temp}.{t};"),
+        })
+        .collect()
+}
+
 /// The statements that copy staging into production under a policy, the
 /// same on both engines; `temp` names the engine's temporary schema.
 /// Movies of `policy`'s choosing replace production's rows and links; names

@@ -26,15 +26,6 @@ use crate::reference::RollupState;
 
 const SCHEMA: &str = include_str!("postgres_schema.sql");
 
-/// The production tables that staging shadows.
-const TABLES: [&str; 5] = [
-    "movies",
-    "genres",
-    "companies",
-    "movie_genres",
-    "movie_companies",
-];
-
 /// How long a run waits for another run's lock, and for the server.
 const LOCK_TIMEOUT: &str = "10s";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -292,24 +283,7 @@ impl PostgresStore {
         if self.target == target {
             return Ok(());
         }
-        let schema = &self.schema;
-        let sql: String = TABLES
-            .iter()
-            .map(|t| match (target, *t) {
-                (Target::Staging, "movies") => format!(
-                    "CREATE TEMP VIEW movies AS SELECT * FROM \"{schema}\".stg_movies \
-                     WHERE id IN (SELECT movie_id FROM \"{schema}\".stg_subset);"
-                ),
-                (Target::Staging, "movie_genres" | "movie_companies") => format!(
-                    "CREATE TEMP VIEW {t} AS SELECT * FROM \"{schema}\".stg_{t} \
-                     WHERE movie_id IN (SELECT movie_id FROM \"{schema}\".stg_subset);"
-                ),
-                (Target::Staging, _) => {
-                    format!("CREATE TEMP VIEW {t} AS SELECT * FROM \"{schema}\".stg_{t};")
-                }
-                (Target::Production, _) => format!("DROP VIEW IF EXISTS pg_temp.{t};"),
-            })
-            .collect();
+        let sql = super::target_sql(target, &format!("\"{}\"", self.schema), "pg_temp");
         self.client
             .batch_execute(&sql)
             .map_err(Self::db("switching between staging and production"))?;

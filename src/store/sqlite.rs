@@ -25,15 +25,6 @@ const STAGING: &str = include_str!("staging.sql");
 /// Migrations in order; migration `i` brings the schema to version `i + 1`.
 const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
 
-/// The production tables that staging shadows.
-const TABLES: [&str; 5] = [
-    "movies",
-    "genres",
-    "companies",
-    "movie_genres",
-    "movie_companies",
-];
-
 /// A SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -141,24 +132,7 @@ impl SqliteStore {
         if self.target == target {
             return Ok(());
         }
-        let sql: String = TABLES
-            .iter()
-            .map(|t| match (target, *t) {
-                (Target::Staging, "movies") => {
-                    "CREATE TEMP VIEW movies AS SELECT * FROM temp.stg_movies \
-                     WHERE id IN (SELECT movie_id FROM temp.stg_subset);"
-                        .to_owned()
-                }
-                (Target::Staging, "movie_genres" | "movie_companies") => format!(
-                    "CREATE TEMP VIEW {t} AS SELECT * FROM temp.stg_{t} \
-                     WHERE movie_id IN (SELECT movie_id FROM temp.stg_subset);"
-                ),
-                (Target::Staging, _) => {
-                    format!("CREATE TEMP VIEW {t} AS SELECT * FROM temp.stg_{t};")
-                }
-                (Target::Production, _) => format!("DROP VIEW IF EXISTS temp.{t};"),
-            })
-            .collect();
+        let sql = super::target_sql(target, "temp", "temp");
         self.conn
             .execute_batch(&sql)
             .map_err(db("switching between staging and production"))?;

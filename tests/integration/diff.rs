@@ -40,6 +40,17 @@ fn rules_with_query(name: &str, sql: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, rules)
 }
 
+/// `dqgate diff --subset all` of the sample with one shipped query replaced.
+fn diff_with_query(store: &TestStore, name: &str, sql: &str) -> crate::harness::Run {
+    let (_dir, rules) = rules_with_query(name, sql);
+    run(
+        "diff",
+        SAMPLE,
+        rules.to_str().unwrap(),
+        &["--store", &store.url, "--subset", "all"],
+    )
+}
+
 fn buggy_query(file: &str, from: &str, to: &str) -> String {
     let sql = std::fs::read_to_string(root().join("rules/queries").join(file)).unwrap();
     assert!(
@@ -116,13 +127,7 @@ store_test!(
             "JOIN genres AS g ON g.id = mg.genre_id",
             "JOIN genres AS g ON g.id = mg.genre_id\nJOIN movie_companies AS mc ON mc.movie_id = m.id",
         );
-        let (_dir, rules) = rules_with_query("genre_year", &buggy);
-        let run = run(
-            "diff",
-            SAMPLE,
-            rules.to_str().unwrap(),
-            &["--store", &store.url, "--subset", "all"],
-        );
+        let run = diff_with_query(&store, "genre_year", &buggy);
         assert_eq!(run.code, 1, "{}", run.stdout);
         let report = run.report();
         let genre_year = aggregate(&report, "genre_year");
@@ -161,13 +166,7 @@ store_test!(
             "SUM(CASE WHEN m.budget > 0 AND m.revenue > 0 THEN m.revenue - m.budget ELSE 0 END) AS profit",
             "SUM(m.revenue - m.budget) AS profit",
         );
-        let (_dir, rules) = rules_with_query("genre_year", &buggy);
-        let run = run(
-            "diff",
-            SAMPLE,
-            rules.to_str().unwrap(),
-            &["--store", &store.url, "--subset", "all"],
-        );
+        let run = diff_with_query(&store, "genre_year", &buggy);
         assert_eq!(run.code, 1);
         let report = run.report();
         let examples = aggregate(&report, "genre_year")["examples"]
