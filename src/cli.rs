@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::check::{CheckOptions, check_file, write_report};
 use crate::compare::{DiffOptions, StoreSide, diff_file};
 use crate::promote::{RunOptions, run_file};
-use crate::report::{Report, Verdict, render_history, render_table};
+use crate::report::{
+    Report, Verdict, render_github, render_history, render_markdown, render_table,
+};
 use crate::row::Limits;
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
@@ -77,6 +79,20 @@ pub enum Format {
     /// Tables for a terminal.
     Table,
     /// The JSON report (the same as report.json).
+    Json,
+    /// Markdown, for a pull request or a review.
+    Markdown,
+    /// GitHub Actions annotations, then the tables; with
+    /// GITHUB_STEP_SUMMARY set, the Markdown report is appended to it.
+    Github,
+}
+
+/// How `history` is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// A table for a terminal.
+    Table,
+    /// The ledger rows as JSON.
     Json,
 }
 
@@ -162,8 +178,8 @@ pub struct HistoryArgs {
     #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
     pub store: String,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
 }
 
 /// `dqgate export ...`
@@ -321,8 +337,8 @@ fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {
     let mut store = crate::store::open(&args.store)?;
     let batches = store.history()?;
     let text = match args.format {
-        Format::Table => render_history(&store.location(), &batches),
-        Format::Json => serde_json::to_string_pretty(&batches)? + "\n",
+        HistoryFormat::Table => render_history(&store.location(), &batches),
+        HistoryFormat::Json => serde_json::to_string_pretty(&batches)? + "\n",
     };
     write_stdout(&text)?;
     Ok(Outcome::Passed)
@@ -342,10 +358,28 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Appends text to a file (GitHub's step summary).
+fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the step summary {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write the step summary {}", path.display()))
+}
+
 fn print_report(report: &Report, format: Format) -> anyhow::Result<Outcome> {
     let text = match format {
         Format::Table => render_table(report),
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
+        Format::Markdown => render_markdown(report),
+        Format::Github => {
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                append(std::path::Path::new(&path), &render_markdown(report))?;
+            }
+            render_github(report) + &render_table(report)
+        }
     };
     write_stdout(&text)?;
     Ok(match report.verdict {

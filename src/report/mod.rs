@@ -1,10 +1,15 @@
 //! The report of a check: one serializable value that every output format
 //! renders. The JSON form is versioned by [`SCHEMA_VERSION`].
 
+mod github;
+mod layout;
+mod markdown;
 mod table;
 
 use serde::Serialize;
 
+pub use github::render_github;
+pub use markdown::render_markdown;
 pub use table::{render_history, render_rules, render_table};
 
 use crate::tally::Example;

@@ -1,5 +1,5 @@
-//! The terminal view of a report: a summary, the failing rules with
-//! examples, the file-level rules, and the verdict.
+//! The terminal view: reports (laid out by [`layout`](super::layout)) as
+//! boxed tables, the ledger, and compiled rule sets.
 
 use std::fmt::Write as _;
 
@@ -7,170 +7,39 @@ use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Modify, Style, Width};
 use tabled::{Table, Tabled};
 
-use super::{Report, Verdict};
+use super::Report;
+use super::layout::{Block, EXAMPLES_WIDTH, layout, share};
 
-/// Widest cell of the examples column, in characters.
-const EXAMPLES_WIDTH: usize = 72;
-
-#[derive(Tabled)]
-struct SummaryRow {
-    #[tabled(rename = "rows")]
-    what: &'static str,
-    #[tabled(rename = "count")]
-    count: u64,
-    #[tabled(rename = "share")]
-    share: String,
-}
-
-#[derive(Tabled)]
-struct FailureRow<'a> {
-    rule: &'a str,
-    severity: &'a str,
-    failed: u64,
-    #[tabled(rename = "first failures (line: reason)")]
-    examples: String,
-}
-
-#[derive(Tabled)]
-struct FileRuleRow<'a> {
-    #[tabled(rename = "file rule")]
-    name: &'a str,
-    limit: &'a str,
-    actual: &'a str,
-    #[tabled(rename = "result")]
-    result: &'static str,
-}
-
-#[derive(Tabled)]
-struct AggregateRow<'a> {
-    aggregate: &'a str,
-    #[tabled(rename = "reference keys")]
-    keys_reference: u64,
-    #[tabled(rename = "store keys")]
-    keys_store: u64,
-    missing: u64,
-    extra: u64,
-    duplicate: u64,
-    mismatched: u64,
-    result: &'static str,
-}
-
-#[derive(Tabled)]
-struct DifferenceRow<'a> {
-    aggregate: &'a str,
-    kind: &'a str,
-    key: &'a str,
-    measure: &'a str,
-    reference: &'a str,
-    store: &'a str,
-    delta: String,
-}
-
-fn render_diff(out: &mut String, diff: &super::DiffReport) {
-    let subset = &diff.subset;
-    let chosen = match subset.mode.as_str() {
-        "first" => format!("the first {} accepted rows", subset.limit.unwrap_or(0)),
-        "sample" => format!(
-            "a {:.1}% sample of keys (seed {})",
-            subset.fraction.unwrap_or(0.0) * 100.0,
-            subset.seed.unwrap_or(0)
-        ),
-        _ => "all accepted rows".to_owned(),
-    };
-    let _ = writeln!(
-        out,
-        "\nreference vs store ({}): {chosen}, {} of {} compared",
-        diff.store, subset.rows, subset.accepted
-    );
-    if let Some(s) = &diff.staged {
-        let _ = writeln!(
-            out,
-            "staged: {} movies, {} genres, {} companies, {} movie-genre and {} movie-company links",
-            s.movies, s.genres, s.companies, s.movie_genres, s.movie_companies
-        );
-    }
-    for c in &diff.name_conflicts {
-        let _ = writeln!(
-            out,
-            "name conflict: {} id {} is {:?}, but line {} calls it {:?}",
-            c.table, c.id, c.kept, c.line, c.other
-        );
-    }
-    let rows: Vec<AggregateRow<'_>> = diff
-        .aggregates
-        .iter()
-        .map(|a| AggregateRow {
-            aggregate: &a.diff.name,
-            keys_reference: a.diff.keys_reference,
-            keys_store: a.diff.keys_store,
-            missing: a.diff.missing,
-            extra: a.diff.extra,
-            duplicate: a.diff.duplicate,
-            mismatched: a.diff.mismatched,
-            result: if a.diff.agrees() { "agree" } else { "DIFFER" },
-        })
-        .collect();
-    let mut table = Table::new(rows);
-    table
-        .with(Style::rounded())
-        .with(Modify::new(Columns::new(1..7)).with(Alignment::right()));
-    let _ = writeln!(out, "{table}");
-    for a in &diff.aggregates {
-        if let Some(error) = &a.diff.error {
-            let _ = writeln!(out, "{}: {error}", a.diff.name);
+/// Renders a report for a terminal.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    for block in layout(report) {
+        match block {
+            Block::Heading(text) | Block::Line(text) => {
+                let _ = writeln!(out, "{text}");
+            }
+            Block::Gap => out.push('\n'),
+            Block::Table(t) => {
+                let mut builder = tabled::builder::Builder::default();
+                builder.push_record(t.header);
+                for row in t.rows {
+                    builder.push_record(row);
+                }
+                let mut table = builder.build();
+                table.with(Style::rounded());
+                for column in t.right {
+                    table.with(Modify::new(Columns::one(column)).with(Alignment::right()));
+                }
+                if let Some((column, width)) = t.wrap {
+                    table.with(
+                        Modify::new(Columns::one(column)).with(Width::wrap(width).keep_words(true)),
+                    );
+                }
+                let _ = writeln!(out, "{table}");
+            }
         }
     }
-    let differences: Vec<DifferenceRow<'_>> = diff
-        .aggregates
-        .iter()
-        .flat_map(|a| {
-            a.diff.examples.iter().map(|e| DifferenceRow {
-                aggregate: &a.diff.name,
-                kind: &e.kind,
-                key: &e.key,
-                measure: e.measure.as_deref().unwrap_or(""),
-                reference: e.reference.as_deref().unwrap_or(""),
-                store: e.store.as_deref().unwrap_or(""),
-                delta: e.delta.map_or_else(String::new, |d| format!("{d:+}")),
-            })
-        })
-        .collect();
-    if !differences.is_empty() {
-        let mut table = Table::new(differences);
-        table.with(Style::rounded());
-        let _ = writeln!(out, "first differences:\n{table}");
-    }
-}
-
-fn render_promotion(out: &mut String, p: &crate::promote::PromotionReport) {
-    let status = serde_json::to_value(p.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let batch = p
-        .batch_id
-        .map_or_else(String::new, |b| format!(" (batch {b})"));
-    let _ = writeln!(
-        out,
-        "\npromotion: {status}{batch}, on_existing = {}",
-        p.on_existing.as_str()
-    );
-    let a = p.applied;
-    if a.new_movies + a.updated_movies + a.skipped_movies > 0 {
-        let _ = writeln!(
-            out,
-            "applied: {} new, {} updated, {} skipped movies",
-            a.new_movies, a.updated_movies, a.skipped_movies
-        );
-    }
-    if !p.reconciliation.is_empty() {
-        let agreeing = p.reconciliation.iter().filter(|r| r.diff.agrees()).count();
-        let _ = writeln!(
-            out,
-            "running totals reconcile with production queries: {agreeing} of {} aggregates",
-            p.reconciliation.len()
-        );
-    }
+    out
 }
 
 #[derive(Tabled)]
@@ -323,181 +192,5 @@ pub fn render_rules(rules: &crate::rules::RuleSet) -> String {
             .with(Modify::new(Columns::one(2)).with(Width::wrap(40).keep_words(true)));
         let _ = writeln!(out, "{table}");
     }
-    out
-}
-
-fn share(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "-".into()
-    } else {
-        format!("{:.2}%", part as f64 * 100.0 / whole as f64)
-    }
-}
-
-/// Renders the report for a terminal.
-pub fn render_table(report: &Report) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "dqgate {} · {} ({} bytes, sha256 {})",
-        report.tool.version,
-        report.file,
-        report.bytes,
-        &report.sha256[..report.sha256.len().min(12)]
-    );
-    let _ = writeln!(out, "rules: {}", report.rules_file.path);
-
-    let rows = report.rows;
-    let summary = [
-        SummaryRow {
-            what: "in",
-            count: rows.rows_in,
-            share: share(rows.rows_in, rows.rows_in),
-        },
-        SummaryRow {
-            what: "accepted",
-            count: rows.accepted,
-            share: share(rows.accepted, rows.rows_in),
-        },
-        SummaryRow {
-            what: "quarantined",
-            count: rows.quarantined,
-            share: share(rows.quarantined, rows.rows_in),
-        },
-        SummaryRow {
-            what: "warned (accepted)",
-            count: rows.warned,
-            share: share(rows.warned, rows.rows_in),
-        },
-    ];
-    let mut table = Table::new(summary);
-    table
-        .with(Style::rounded())
-        .with(Modify::new(Columns::new(1..)).with(Alignment::right()));
-    let _ = writeln!(out, "{table}");
-    let balanced = rows.rows_in == rows.accepted + rows.quarantined;
-    let _ = writeln!(
-        out,
-        "accounting: {} in = {} accepted + {} quarantined {}",
-        rows.rows_in,
-        rows.accepted,
-        rows.quarantined,
-        if balanced {
-            "✓"
-        } else {
-            "✗ DOES NOT BALANCE"
-        }
-    );
-    if report.blank_lines.skipped > 0 {
-        let lines: Vec<String> = report
-            .blank_lines
-            .lines
-            .iter()
-            .map(u64::to_string)
-            .collect();
-        let _ = writeln!(
-            out,
-            "blank lines skipped (no record): {} (lines {}{})",
-            report.blank_lines.skipped,
-            lines.join(", "),
-            if report.blank_lines.skipped as usize > lines.len() {
-                ", …"
-            } else {
-                ""
-            }
-        );
-    }
-
-    let header = &report.header;
-    for (label, list) in [
-        ("missing columns", &header.missing),
-        ("repeated columns", &header.duplicates),
-        ("columns without rules", &header.unexpected),
-        ("declared columns absent, not checked", &header.not_checked),
-    ] {
-        if !list.is_empty() {
-            let _ = writeln!(out, "{label}: {}", list.join(", "));
-        }
-    }
-    for hint in &header.hints {
-        let _ = writeln!(out, "hint: {hint}");
-    }
-
-    let failures: Vec<FailureRow<'_>> = report
-        .failed_rules()
-        .map(|r| FailureRow {
-            rule: &r.name,
-            severity: &r.severity,
-            failed: r.failed,
-            examples: r
-                .examples
-                .iter()
-                .map(|e| {
-                    if e.value.is_empty() || e.reason.contains(&e.value) {
-                        format!("{}: {}", e.line, e.reason)
-                    } else {
-                        format!("{}: {} — {}", e.line, e.value, e.reason)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        })
-        .collect();
-    let passed = report.rules.len() - failures.len();
-    if failures.is_empty() {
-        let _ = writeln!(out, "\nrules: all {} passed", report.rules.len());
-    } else {
-        let mut table = Table::new(failures);
-        table
-            .with(Style::rounded())
-            .with(Modify::new(Columns::one(2)).with(Alignment::right()))
-            .with(Modify::new(Columns::one(3)).with(Width::wrap(EXAMPLES_WIDTH).keep_words(true)));
-        let _ = writeln!(
-            out,
-            "\nrules that failed ({passed} of {} passed):",
-            report.rules.len()
-        );
-        let _ = writeln!(out, "{table}");
-    }
-
-    if !report.file_rules.is_empty() {
-        let rows: Vec<FileRuleRow<'_>> = report
-            .file_rules
-            .iter()
-            .map(|f| FileRuleRow {
-                name: &f.name,
-                limit: &f.limit,
-                actual: &f.actual,
-                result: if f.passed { "pass" } else { "FAIL" },
-            })
-            .collect();
-        let mut table = Table::new(rows);
-        table.with(Style::rounded());
-        let _ = writeln!(out, "\n{table}");
-    }
-
-    if let Some(diff) = &report.diff {
-        render_diff(&mut out, diff);
-    }
-    if let Some(promotion) = &report.promotion {
-        render_promotion(&mut out, promotion);
-    }
-
-    match report.verdict {
-        Verdict::Pass => {
-            let _ = writeln!(out, "\nverdict: PASS");
-        }
-        Verdict::Fail => {
-            let _ = writeln!(out, "\nverdict: FAIL");
-            for reason in &report.reasons {
-                let _ = writeln!(out, "  - {reason}");
-            }
-        }
-    }
-    let _ = writeln!(out, "quarantine: {}", report.outputs.quarantine);
-    if let Some(accepted) = &report.outputs.accepted {
-        let _ = writeln!(out, "accepted: {accepted}");
-    }
-    let _ = writeln!(out, "report: {}", report.outputs.report);
     out
 }

@@ -8,6 +8,8 @@ mod harness;
 mod check;
 // Reference aggregates against the SQLite store, planted query bugs.
 mod diff;
+// Markdown and GitHub Actions output.
+mod formats;
 // Hand-made malformed CSV: every case has its expected outcome.
 mod malformed;
 // `run`: promotion, ledger, idempotency, policies, atomicity under kills.
