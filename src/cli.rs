@@ -10,7 +10,7 @@ use crate::check::{CheckOptions, check_file, write_report};
 use crate::compare::{DiffOptions, StoreSide, diff_file};
 use crate::promote::{RunOptions, run_file};
 use crate::report::{
-    Report, Verdict, render_github, render_history, render_markdown, render_table,
+    Report, Verdict, render_github, render_history, render_junit, render_markdown, render_table,
 };
 use crate::row::Limits;
 use crate::rules::RuleSet;
@@ -82,6 +82,8 @@ pub enum Format {
     Json,
     /// Markdown, for a pull request or a review.
     Markdown,
+    /// JUnit XML, for GitLab, Jenkins and other test reporters.
+    Junit,
     /// GitHub Actions annotations, then the tables; with
     /// GITHUB_STEP_SUMMARY set, the Markdown report is appended to it.
     Github,
@@ -374,6 +376,7 @@ fn print_report(report: &Report, format: Format) -> anyhow::Result<Outcome> {
         Format::Table => render_table(report),
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
         Format::Markdown => render_markdown(report),
+        Format::Junit => render_junit(report),
         Format::Github => {
             if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
                 append(std::path::Path::new(&path), &render_markdown(report))?;

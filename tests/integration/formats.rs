@@ -102,3 +102,135 @@ fn records_cannot_inject_markup_or_end_a_workflow_command() {
         commands[1]
     );
 }
+
+/// (test cases, failures, failure messages) read back with an XML parser.
+fn junit_counts(xml: &str) -> (usize, usize, Vec<String>) {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut cases, mut failures, mut messages) = (0, 0, Vec::new());
+    let mut suites = 0;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) | Event::Empty(e) => {
+                let attr = |name: &[u8]| {
+                    e.attributes()
+                        .map(|a| a.unwrap())
+                        .find(|a| a.key.as_ref() == name)
+                        .map(|a| a.unescape_value().unwrap().into_owned())
+                };
+                match e.name().as_ref() {
+                    b"testsuite" => {
+                        suites += 1;
+                        for required in [&b"name"[..], b"tests", b"failures", b"errors"] {
+                            assert!(
+                                attr(required).is_some(),
+                                "testsuite lacks {}",
+                                String::from_utf8_lossy(required)
+                            );
+                        }
+                    }
+                    b"testcase" => {
+                        cases += 1;
+                        assert!(attr(b"name").is_some() && attr(b"classname").is_some());
+                    }
+                    b"failure" => {
+                        failures += 1;
+                        assert!(attr(b"type").is_some());
+                        messages.push(attr(b"message").expect("failure message"));
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(suites, 1, "one test suite per file");
+    (cases, failures, messages)
+}
+
+/// The counts the JSON report implies for the JUnit output.
+fn expected_counts(report: &serde_json::Value) -> (usize, usize) {
+    let rules = report["rules"].as_array().unwrap();
+    let file_rules = report["file_rules"].as_array().unwrap();
+    let aggregates = report["diff"]["aggregates"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let cases = rules.len() + file_rules.len() + aggregates.len() + 1;
+    let failures = rules
+        .iter()
+        .filter(|r| r["severity"] == "error" && r["failed"].as_u64().unwrap() > 0)
+        .count()
+        + file_rules.iter().filter(|f| f["passed"] == false).count()
+        + aggregates
+            .iter()
+            .filter(|a| {
+                a["missing"] != 0
+                    || a["extra"] != 0
+                    || a["duplicate"] != 0
+                    || a["mismatched"] != 0
+                    || !a["error"].is_null()
+            })
+            .count()
+        + usize::from(report["verdict"] == "fail");
+    (cases, failures)
+}
+
+#[test]
+fn junit_parses_and_its_counts_equal_the_json_report() {
+    let store = TestStore::sqlite();
+    let cases = [
+        run(
+            "check",
+            &fixture("malformed/duplicate_ids.csv"),
+            RULES,
+            &["--format", "junit"],
+        ),
+        run(
+            "check",
+            &fixture("movies_excel_resave.csv"),
+            "rules/movies.toml",
+            &["--format", "junit"],
+        ),
+        run(
+            "diff",
+            &fixture("movies_sample.csv"),
+            "rules/movies.toml",
+            &["--format", "junit", "--store", &store.url],
+        ),
+    ];
+    for run in &cases {
+        let (tests, failures, messages) = junit_counts(&run.stdout);
+        assert_eq!(
+            (tests, failures),
+            expected_counts(&run.report()),
+            "{}",
+            run.stdout
+        );
+        assert!(messages.iter().all(|m| !m.is_empty()));
+    }
+    let (_, failures, messages) = junit_counts(&cases[1].stdout);
+    assert_eq!(
+        failures, 4,
+        "empty records, dates, the threshold and the verdict: {messages:?}"
+    );
+    snapshots()
+        .bind(|| insta::assert_snapshot!("junit_duplicate_ids", cases[0].redact(&cases[0].stdout)));
+}
+
+#[test]
+fn junit_escapes_what_the_data_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.csv");
+    std::fs::write(&path, "id,name,genres\n\"]]></failure><x>&\u{1}\",a,[]\n").unwrap();
+    let run = check(path.to_str().unwrap(), RULES, &["--format", "junit"]);
+    let (_, failures, _) = junit_counts(&run.stdout);
+    assert_eq!(failures, 1);
+    assert!(
+        run.stdout
+            .contains("]]&gt;&lt;/failure&gt;&lt;x&gt;&amp;\\u{1}"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1,0 +1,178 @@
+//! JUnit XML, the test-report format GitLab, Jenkins and GitHub test
+//! reporters read. One test suite for the file; one test case per rule
+//! (a failure when an error-severity rule failed on any row), per
+//! file-level rule, per aggregate comparison, and one for the verdict.
+//! Warnings pass, with their examples in `system-out`.
+
+use std::fmt::Write as _;
+
+use quick_xml::escape::escape;
+
+use super::{Report, Verdict};
+
+/// Text made safe for XML: control characters that XML 1.0 does not allow
+/// (all but tab, LF and CR) spelled out, markup characters escaped.
+fn xml(text: &str) -> String {
+    let allowed: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    escape(allowed).into_owned()
+}
+
+struct Case {
+    classname: &'static str,
+    name: String,
+    failure: Option<(String, String, String)>,
+    output: Option<String>,
+}
+
+/// Renders a report as JUnit XML.
+pub fn render_junit(report: &Report) -> String {
+    let mut cases = Vec::new();
+    for rule in &report.rules {
+        let examples = rule
+            .examples
+            .iter()
+            .map(|e| format!("line {}: {}", e.line, e.reason))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let message = format!("{} rows failed {}: {}", rule.failed, rule.name, rule.rule);
+        let (failure, output) = match (rule.failed, rule.severity.as_str()) {
+            (0, _) => (None, None),
+            (_, "error") => (Some((message, "quarantined".to_owned(), examples)), None),
+            _ => (None, Some(format!("warning: {message}\n{examples}"))),
+        };
+        cases.push(Case {
+            classname: "dqgate.rules",
+            name: rule.name.clone(),
+            failure,
+            output,
+        });
+    }
+    for f in &report.file_rules {
+        cases.push(Case {
+            classname: "dqgate.file",
+            name: f.name.clone(),
+            failure: (!f.passed).then(|| {
+                (
+                    format!("{} (limit {})", f.actual, f.limit),
+                    "threshold".into(),
+                    String::new(),
+                )
+            }),
+            output: None,
+        });
+    }
+    if let Some(diff) = &report.diff {
+        for a in &diff.aggregates {
+            let d = &a.diff;
+            let details = d
+                .examples
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {} {}: reference {} store {}",
+                        e.kind,
+                        e.key,
+                        e.measure.as_deref().unwrap_or(""),
+                        e.reference.as_deref().unwrap_or("-"),
+                        e.store.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let message = d.error.clone().unwrap_or_else(|| {
+                format!(
+                    "{} missing, {} extra, {} duplicate, {} mismatched keys",
+                    d.missing, d.extra, d.duplicate, d.mismatched
+                )
+            });
+            cases.push(Case {
+                classname: "dqgate.diff",
+                name: d.name.clone(),
+                failure: (!d.agrees()).then(|| (message, "diff".into(), details)),
+                output: None,
+            });
+        }
+    }
+    cases.push(Case {
+        classname: "dqgate",
+        name: "verdict".into(),
+        failure: (report.verdict == Verdict::Fail).then(|| {
+            (
+                "the gate failed".into(),
+                "verdict".into(),
+                report.reasons.join("\n"),
+            )
+        }),
+        output: None,
+    });
+
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"dqgate\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
+        cases.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        xml(&report.file),
+        cases.len()
+    );
+    let _ = writeln!(out, "    <properties>");
+    for (name, value) in [
+        ("sha256", report.sha256.clone()),
+        ("rules_file", report.rules_file.path.clone()),
+        ("rows.in", report.rows.rows_in.to_string()),
+        ("rows.accepted", report.rows.accepted.to_string()),
+        ("rows.quarantined", report.rows.quarantined.to_string()),
+        ("rows.warned", report.rows.warned.to_string()),
+        ("verdict", report.verdict.as_str().to_owned()),
+    ] {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{name}\" value=\"{}\"/>",
+            xml(&value)
+        );
+    }
+    let _ = writeln!(out, "    </properties>");
+    for case in &cases {
+        let open = format!(
+            "    <testcase name=\"{}\" classname=\"{}\"",
+            xml(&case.name),
+            case.classname
+        );
+        match (&case.failure, &case.output) {
+            (None, None) => {
+                let _ = writeln!(out, "{open}/>");
+            }
+            (failure, output) => {
+                let _ = writeln!(out, "{open}>");
+                if let Some((message, kind, details)) = failure {
+                    let _ = writeln!(
+                        out,
+                        "      <failure message=\"{}\" type=\"{kind}\">{}</failure>",
+                        xml(message),
+                        xml(details)
+                    );
+                }
+                if let Some(text) = output {
+                    let _ = writeln!(out, "      <system-out>{}</system-out>", xml(text));
+                }
+                let _ = writeln!(out, "    </testcase>");
+            }
+        }
+    }
+    let _ = writeln!(out, "  </testsuite>");
+    let _ = writeln!(out, "</testsuites>");
+    out
+}
