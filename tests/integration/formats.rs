@@ -116,7 +116,11 @@ fn junit_counts(xml: &str) -> (usize, usize, Vec<String>) {
                     e.attributes()
                         .map(|a| a.unwrap())
                         .find(|a| a.key.as_ref() == name)
-                        .map(|a| a.unescape_value().unwrap().into_owned())
+                        .map(|a| {
+                            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                                .unwrap()
+                                .into_owned()
+                        })
                 };
                 match e.name().as_ref() {
                     b"testsuite" => {
