@@ -42,6 +42,18 @@ pub enum Command {
     /// Run the aggregates' production queries and write their results to
     /// `OUT/<aggregate>.csv` (the form `diff --store-output` reads).
     Export(ExportArgs),
+    /// Profile a sample of a CSV file and print a starting rule file that
+    /// passes on it: `dqgate init FILE > rules/new.toml`.
+    Init {
+        /// The CSV file.
+        file: PathBuf,
+        /// Records to profile.
+        #[arg(long, default_value_t = 100_000)]
+        sample: u64,
+        /// Field delimiter.
+        #[arg(long, default_value = ",")]
+        delimiter: char,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -233,6 +245,23 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(args) => run_diff(&args),
         Command::Run(args) => run_run(&args),
         Command::History(args) => run_history(&args),
+        Command::Init {
+            file,
+            sample,
+            delimiter,
+        } => {
+            let delimiter = u8::try_from(delimiter)
+                .ok()
+                .filter(|d| d.is_ascii() && *d != b'"')
+                .context("--delimiter must be one ASCII character other than a quote")?;
+            let reader = std::fs::File::open(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let text =
+                crate::profile::init_rules(&file.display().to_string(), reader, delimiter, sample)
+                    .with_context(|| format!("cannot profile {}", file.display()))?;
+            write_stdout(&text)?;
+            Ok(Outcome::Passed)
+        }
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(

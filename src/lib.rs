@@ -17,6 +17,7 @@ pub mod input;
 pub mod literal;
 pub mod model;
 pub mod output;
+pub mod profile;
 pub mod promote;
 pub mod reference;
 pub mod report;

@@ -105,3 +105,62 @@ fn completions_and_the_man_page_are_generated_from_the_command_line() {
     );
     assert!(page.contains("promote"), "the subcommands are described");
 }
+
+/// Runs `dqgate init FILE`, writes the rules next to a temporary output
+/// folder, and checks FILE against them.
+fn init_then_check(file: &str) -> (String, crate::harness::Run) {
+    let output = dqgate().args(["init", file]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("init.toml");
+    std::fs::write(&rules, &text).unwrap();
+    let run = check(file, rules.to_str().unwrap(), &[]);
+    (text, run)
+}
+
+#[test]
+fn init_writes_rules_that_pass_on_the_profiled_sample() {
+    for name in [
+        "tmdb_5000_sample.csv",
+        "movies_sample.csv",
+        "movies_crlf.csv",
+    ] {
+        let (_, run) = init_then_check(&fixture(name));
+        assert_eq!(run.code, 0, "{name}: {}", run.stdout);
+        assert_eq!(
+            run.report()["rows"]["quarantined"],
+            0,
+            "{name}: {}",
+            run.stdout
+        );
+    }
+    let (text, _) = init_then_check(&fixture("tmdb_5000_sample.csv"));
+    crate::harness::snapshots().bind(|| insta::assert_snapshot!("init_tmdb_5000_sample", text));
+}
+
+#[test]
+fn init_on_the_full_tmdb_5000_file_passes_its_own_check() {
+    let Some(path) = crate::harness::shared_data("tmdb_5000_movies.csv") else {
+        eprintln!("SKIPPED: ../shared/data/tmdb_5000_movies.csv is not present");
+        return;
+    };
+    let (_, run) = init_then_check(path.to_str().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.report()["rows"]["in"], 4803);
+    assert_eq!(run.report()["rows"]["quarantined"], 0);
+}
+
+#[test]
+fn init_of_an_empty_file_is_an_error() {
+    let output = dqgate()
+        .args(["init", "tests/fixtures/malformed/empty.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is empty: it has no header row"));
+}

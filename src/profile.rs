@@ -1,0 +1,434 @@
+//! `dqgate init`: profile a sample of a CSV file and write a starting rule
+//! file that passes on it. Each column gets the narrowest type that every
+//! non-empty value fits, `required` when no value is empty, a lower bound
+//! of 0 when no number is negative, the set of values when there are few,
+//! and the first column whose values are all distinct becomes the key.
+//! Observed ranges and null rates are written as comments to tighten by
+//! hand.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+use std::io::Read;
+
+use crate::input::CsvInput;
+use crate::literal::{self, Literal};
+
+/// Most distinct values a text column may have to get `allowed`.
+const MAX_ALLOWED: usize = 12;
+/// Distinct values kept per column while profiling.
+const MAX_TRACKED: usize = 64;
+
+/// What one column's values fit, narrowed as values are seen.
+#[derive(Debug, Default)]
+struct ColumnProfile {
+    name: String,
+    values: u64,
+    empty: u64,
+    integer: bool,
+    number: bool,
+    boolean: bool,
+    date: bool,
+    entity_list: bool,
+    entity: bool,
+    /// For entity lists and entities: keys in every object, with the kind
+    /// of value each held every time.
+    keys: Option<BTreeMap<String, &'static str>>,
+    min: Option<f64>,
+    max: Option<f64>,
+    min_text: Option<String>,
+    max_text: Option<String>,
+    distinct: BTreeSet<String>,
+    too_many: bool,
+    seen: HashSet<String>,
+    all_distinct: bool,
+}
+
+impl ColumnProfile {
+    fn new(name: String) -> Self {
+        ColumnProfile {
+            name,
+            integer: true,
+            number: true,
+            boolean: true,
+            date: true,
+            entity_list: true,
+            entity: true,
+            all_distinct: true,
+            ..ColumnProfile::default()
+        }
+    }
+
+    fn add(&mut self, text: &str) {
+        self.values += 1;
+        if text.is_empty() {
+            self.empty += 1;
+            return;
+        }
+        if self.all_distinct && !self.seen.insert(text.to_owned()) {
+            self.all_distinct = false;
+            self.seen.clear();
+        }
+        if !self.too_many {
+            self.distinct.insert(text.to_owned());
+            if self.distinct.len() > MAX_TRACKED {
+                self.too_many = true;
+                self.distinct.clear();
+            }
+        }
+        self.integer &= text.parse::<i64>().is_ok();
+        let number = text.parse::<f64>().ok().filter(|x| {
+            x.is_finite()
+                && !text
+                    .bytes()
+                    .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+        });
+        self.number &= number.is_some();
+        if let Some(x) = number {
+            self.min = Some(self.min.map_or(x, |m| m.min(x)));
+            self.max = Some(self.max.map_or(x, |m| m.max(x)));
+        }
+        self.boolean &= matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE");
+        let is_date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok();
+        self.date &= is_date;
+        if is_date {
+            if self.min_text.as_deref().is_none_or(|m| text < m) {
+                self.min_text = Some(text.to_owned());
+            }
+            if self.max_text.as_deref().is_none_or(|m| text > m) {
+                self.max_text = Some(text.to_owned());
+            }
+        }
+        if self.entity_list || self.entity {
+            match literal::parse(text) {
+                Ok(Literal::List(items)) if items.iter().all(|i| matches!(i, Literal::Dict(_))) => {
+                    self.entity = false;
+                    for item in &items {
+                        self.narrow_keys(item);
+                    }
+                }
+                Ok(dict @ Literal::Dict(_)) => {
+                    self.entity_list = false;
+                    self.narrow_keys(&dict);
+                }
+                _ => {
+                    self.entity_list = false;
+                    self.entity = false;
+                }
+            }
+        }
+    }
+
+    /// Keeps the keys every object has, with a kind each held every time.
+    fn narrow_keys(&mut self, dict: &Literal<'_>) {
+        let Literal::Dict(entries) = dict else { return };
+        let here: BTreeMap<String, &'static str> = entries
+            .iter()
+            .filter_map(|(k, v)| match k {
+                Literal::Str(k) => Some((k.to_string(), key_kind(v))),
+                _ => None,
+            })
+            .collect();
+        self.keys = Some(match self.keys.take() {
+            None => here,
+            Some(known) => known
+                .into_iter()
+                .filter_map(|(k, kind)| {
+                    let other = here.get(&k)?;
+                    Some((k, if *other == kind { kind } else { "any" }))
+                })
+                .collect(),
+        });
+    }
+
+    fn non_empty(&self) -> u64 {
+        self.values - self.empty
+    }
+
+    fn column_type(&self) -> &'static str {
+        if self.non_empty() == 0 {
+            "string"
+        } else if self.integer {
+            "integer"
+        } else if self.number {
+            "number"
+        } else if self.boolean {
+            "boolean"
+        } else if self.date {
+            "date"
+        } else if self.entity_list {
+            "entity_list"
+        } else if self.entity {
+            "entity"
+        } else {
+            "string"
+        }
+    }
+}
+
+fn key_kind(value: &Literal<'_>) -> &'static str {
+    match value {
+        Literal::Int(_) => "integer",
+        Literal::Float(_) => "number",
+        Literal::Str(_) => "string",
+        Literal::Bool(_) => "boolean",
+        _ => "any",
+    }
+}
+
+/// A TOML key: bare when it can be, quoted otherwise.
+fn toml_key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        name.to_owned()
+    } else {
+        toml_string(name)
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        x.to_string()
+    }
+}
+
+/// Profiles up to `sample` records of CSV read from `reader` and returns a
+/// commented rule file. `name` names the source in the header comment.
+pub fn init_rules<R: Read>(
+    name: &str,
+    reader: R,
+    delimiter: u8,
+    sample: u64,
+) -> std::io::Result<String> {
+    let mut input = CsvInput::new(reader, delimiter);
+    let Some(header) = input.next_record()? else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{name} is empty: it has no header row"),
+        ));
+    };
+    let mut columns: Vec<ColumnProfile> = header
+        .fields
+        .iter()
+        .map(|f| {
+            ColumnProfile::new(
+                String::from_utf8_lossy(f)
+                    .trim_start_matches('\u{feff}')
+                    .to_owned(),
+            )
+        })
+        .collect();
+    input.release();
+    let width = columns.len();
+    let (mut rows, mut skipped) = (0u64, 0u64);
+    while rows + skipped < sample {
+        let Some(record) = input.next_record()? else {
+            break;
+        };
+        // Records that are not well formed teach nothing about the columns.
+        let texts: Option<Vec<&str>> = record
+            .fields
+            .iter()
+            .map(|f| std::str::from_utf8(f).ok())
+            .collect();
+        match texts {
+            Some(texts) if texts.len() == width => {
+                for (column, text) in columns.iter_mut().zip(texts) {
+                    column.add(text);
+                }
+                rows += 1;
+            }
+            _ => skipped += 1,
+        }
+        input.release();
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# A starting rule file written by `dqgate init` from {rows} records of {name}."
+    );
+    if skipped > 0 {
+        let _ = writeln!(
+            out,
+            "# {skipped} malformed records were left out of the profile."
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# Every rule below holds on that sample; tighten them from the observed"
+    );
+    let _ = writeln!(
+        out,
+        "# values in the comments. The format is documented in rules/README.md.\n"
+    );
+    let _ = writeln!(
+        out,
+        "[dataset]\nname = {}\n",
+        toml_string(name.rsplit('/').next().unwrap_or(name))
+    );
+    let _ = writeln!(out, "[file]");
+    if delimiter != b',' {
+        let _ = writeln!(
+            out,
+            "delimiter = {}",
+            toml_string(&(delimiter as char).to_string())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "min_rows = 1\n# The file fails when more than this fraction of its rows is quarantined."
+    );
+    let _ = writeln!(out, "max_quarantined_fraction = 0.01");
+
+    let key = columns
+        .iter()
+        .position(|c| c.name == "id" && c.all_distinct && c.empty == 0 && c.non_empty() > 1)
+        .or_else(|| {
+            columns.iter().position(|c| {
+                c.all_distinct
+                    && c.empty == 0
+                    && c.non_empty() > 1
+                    && matches!(c.column_type(), "integer" | "string")
+            })
+        });
+    for (index, c) in columns.iter().enumerate() {
+        let ty = c.column_type();
+        let _ = writeln!(out, "\n[columns.{}]", toml_key(&c.name));
+        let _ = writeln!(
+            out,
+            "# {} of {} values empty ({:.2}%){}",
+            c.empty,
+            c.values,
+            if c.values == 0 {
+                0.0
+            } else {
+                c.empty as f64 * 100.0 / c.values as f64
+            },
+            if c.too_many {
+                String::new()
+            } else {
+                format!(", {} distinct", c.distinct.len())
+            }
+        );
+        if let (Some(lo), Some(hi)) = (c.min, c.max) {
+            if matches!(ty, "integer" | "number") {
+                let _ = writeln!(out, "# observed {} .. {}", number(lo), number(hi));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (&c.min_text, &c.max_text) {
+            if ty == "date" {
+                let _ = writeln!(out, "# observed {lo} .. {hi}");
+            }
+        }
+        let _ = writeln!(out, "type = \"{ty}\"");
+        if c.empty == 0 && c.non_empty() > 0 {
+            let _ = writeln!(out, "required = true");
+        }
+        if matches!(ty, "integer" | "number") && c.min.is_some_and(|m| m >= 0.0) {
+            let _ = writeln!(out, "min = 0");
+        }
+        if ty == "boolean" {
+            let truthy: Vec<&str> = ["true", "True", "TRUE"]
+                .into_iter()
+                .filter(|v| c.distinct.contains(*v))
+                .collect();
+            let falsy: Vec<&str> = ["false", "False", "FALSE"]
+                .into_iter()
+                .filter(|v| c.distinct.contains(*v))
+                .collect();
+            let list = |v: Vec<&str>| {
+                v.iter()
+                    .map(|s| toml_string(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !truthy.is_empty() {
+                let _ = writeln!(out, "true_values = [{}]", list(truthy));
+            }
+            if !falsy.is_empty() {
+                let _ = writeln!(out, "false_values = [{}]", list(falsy));
+            }
+        }
+        if matches!(ty, "entity_list" | "entity") {
+            if let Some(keys) = c.keys.as_ref().filter(|k| !k.is_empty()) {
+                let keys: Vec<String> = keys
+                    .iter()
+                    .map(|(k, kind)| format!("{} = \"{kind}\"", toml_key(k)))
+                    .collect();
+                let _ = writeln!(out, "keys = {{ {} }}", keys.join(", "));
+            }
+        }
+        let few = !c.too_many
+            && (1..=MAX_ALLOWED).contains(&c.distinct.len())
+            && c.non_empty() >= 2 * c.distinct.len() as u64;
+        if ty == "string" && few {
+            let values: Vec<String> = c.distinct.iter().map(|v| toml_string(v)).collect();
+            let _ = writeln!(out, "allowed = [{}]", values.join(", "));
+        }
+        if Some(index) == key {
+            let _ = writeln!(out, "unique = true");
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::rules::RuleSet;
+
+    #[test]
+    fn infers_types_keys_and_small_value_sets() {
+        let data = "id,score,ratio,flag,day,tags,status,note\n\
+                    1,5,0.5,True,2020-01-02,\"[{'id': 1, 'name': 'a'}]\",open,x\n\
+                    2,-3,1,False,2021-03-04,[],open,\n\
+                    3,7,2.5,True,2019-12-31,\"[{'id': 2, 'name': 'b'}]\",closed,y\n\
+                    4,9,3,False,2020-06-06,[],open,z\n";
+        let text = init_rules("t.csv", data.as_bytes(), b',', 100).unwrap();
+        for expected in [
+            "[columns.id]",
+            "type = \"integer\"\nrequired = true\nmin = 0\nunique = true",
+            "[columns.score]\n# 0 of 4 values empty (0.00%), 4 distinct\n# observed -3 .. 9\ntype = \"integer\"\nrequired = true\n\n",
+            "[columns.ratio]",
+            "type = \"number\"",
+            "type = \"boolean\"\nrequired = true\ntrue_values = [\"True\"]\nfalse_values = [\"False\"]",
+            "# observed 2019-12-31 .. 2021-03-04\ntype = \"date\"",
+            "type = \"entity_list\"\nrequired = true\nkeys = { id = \"integer\", name = \"string\" }",
+            "allowed = [\"closed\", \"open\"]",
+            "[columns.note]\n# 1 of 4 values empty (25.00%), 3 distinct\ntype = \"string\"\n",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        RuleSet::from_source(Path::new("t.toml"), &text).expect("the written rules compile");
+    }
+
+    #[test]
+    fn quotes_keys_and_values_that_toml_needs_quoted() {
+        assert_eq!(toml_key("release date"), "\"release date\"");
+        assert_eq!(toml_string("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
+    }
+}
