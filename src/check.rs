@@ -33,6 +33,8 @@ pub struct CheckOptions {
     /// Movie ids production holds, with their batch: a record with one of
     /// them is quarantined (the `reject` promotion policy).
     pub reject_existing: Option<std::sync::Arc<std::collections::HashMap<i64, i64>>>,
+    /// Show a progress bar on standard error (only ever drawn on a terminal).
+    pub progress: bool,
 }
 
 impl Default for CheckOptions {
@@ -43,6 +45,7 @@ impl Default for CheckOptions {
             limits: Limits::default(),
             max_examples: 3,
             reject_existing: None,
+            progress: false,
         }
     }
 }
@@ -114,7 +117,36 @@ pub fn check_path(
         path: path.to_owned(),
         source,
     })?;
-    check_reader(path, file, rules, options, sink)
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = progress_bar(options.progress, size);
+    let report = check_streaming(
+        path,
+        progress.wrap_read(file),
+        rules,
+        options,
+        sink,
+        &progress,
+    );
+    progress.finish_and_clear();
+    report
+}
+
+/// A bar of bytes read, rows per second and time left, drawn on standard
+/// error when it is a terminal, and never in CI (the `CI` variable).
+fn progress_bar(wanted: bool, size: u64) -> indicatif::ProgressBar {
+    if !wanted || std::env::var_os("CI").is_some() || size == 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(size),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {msg} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Writes `report.json` atomically into the output directory.
@@ -132,6 +164,27 @@ pub fn check_reader<R: Read>(
     rules: &RuleSet,
     options: &CheckOptions,
     sink: &mut dyn AcceptedSink,
+) -> Result<Report, CheckError> {
+    check_streaming(
+        path,
+        reader,
+        rules,
+        options,
+        sink,
+        &indicatif::ProgressBar::hidden(),
+    )
+}
+
+/// How many records pass between two updates of the progress bar's rate.
+const PROGRESS_EVERY: u64 = 16 * 1024;
+
+fn check_streaming<R: Read>(
+    path: &Path,
+    reader: R,
+    rules: &RuleSet,
+    options: &CheckOptions,
+    sink: &mut dyn AcceptedSink,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Report, CheckError> {
     let read_error = |source| CheckError::Input {
         path: path.to_owned(),
@@ -170,6 +223,10 @@ pub fn check_reader<R: Read>(
             let accepted =
                 accepted && !held_by_production(rules, binding, options, &record, &mut violations);
             tally.record(record.line, accepted, &violations);
+            if tally.rows_in % PROGRESS_EVERY == 0 && !progress.is_hidden() {
+                let seconds = progress.elapsed().as_secs_f64().max(1e-3);
+                progress.set_message(format!("{:.0} rows/s", tally.rows_in as f64 / seconds));
+            }
             if accepted {
                 outputs.accept(record.fields)?;
                 sink.accepted(record.line, binding, record.fields, record.raw);

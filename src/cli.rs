@@ -136,6 +136,24 @@ pub struct CheckArgs {
     /// Examples kept per failing rule in the report.
     #[arg(long, default_value_t = 3)]
     pub examples: usize,
+    /// Print only the verdict line (and its reasons); no tables, no progress.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Color the verdict: auto (on a terminal, unless NO_COLOR is set),
+    /// always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// When to color the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// `dqgate diff ...`
@@ -318,13 +336,14 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
         },
         max_examples: args.examples,
         reject_existing: None,
+        progress: !args.quiet && args.format == Format::Table,
     }
 }
 
 fn run_check(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let rules = RuleSet::load(&args.rules)?;
     let report = check_file(&args.file, &rules, &check_options(args))?;
-    print_report(&report, args.format)
+    print_report(&report, args)
 }
 
 fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
@@ -346,7 +365,7 @@ fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
     };
     let report = diff_file(&args.check.file, &rules, &options, &diff_options)?;
     write_report(&report, &options)?;
-    print_report(&report, args.check.format)
+    print_report(&report, &args.check)
 }
 
 fn run_run(args: &RunArgs) -> anyhow::Result<Outcome> {
@@ -361,7 +380,7 @@ fn run_run(args: &RunArgs) -> anyhow::Result<Outcome> {
     };
     let report = run_file(&args.check.file, &rules, &options, &run_options)?;
     write_report(&report, &options)?;
-    print_report(&report, args.check.format)
+    print_report(&report, &args.check)
 }
 
 fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {
@@ -389,6 +408,33 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The verdict on one line, with its reasons: all `--quiet` prints.
+fn quiet_line(report: &Report) -> String {
+    match report.verdict {
+        Verdict::Pass => "verdict: PASS\n".to_owned(),
+        Verdict::Fail => format!("verdict: FAIL: {}\n", report.reasons.join("; ")),
+    }
+}
+
+/// Whether to color: `always`, or `auto` on a terminal without `NO_COLOR`.
+fn colored(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// Colors the verdict line: green for a pass, red for a failure.
+fn color_verdict(text: &str) -> String {
+    text.replacen("verdict: PASS", "\x1b[1;32mverdict: PASS\x1b[0m", 1)
+        .replacen("verdict: FAIL", "\x1b[1;31mverdict: FAIL\x1b[0m", 1)
+}
+
 /// Appends text to a file (GitHub's step summary).
 fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
@@ -400,8 +446,9 @@ fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write the step summary {}", path.display()))
 }
 
-fn print_report(report: &Report, format: Format) -> anyhow::Result<Outcome> {
-    let text = match format {
+fn print_report(report: &Report, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let text = match args.format {
+        _ if args.quiet => quiet_line(report),
         Format::Table => render_table(report),
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
         Format::Markdown => render_markdown(report),
@@ -412,6 +459,12 @@ fn print_report(report: &Report, format: Format) -> anyhow::Result<Outcome> {
             }
             render_github(report) + &render_table(report)
         }
+    };
+    let plain = args.quiet || matches!(args.format, Format::Table | Format::Github);
+    let text = if plain && colored(args.color) {
+        color_verdict(&text)
+    } else {
+        text
     };
     write_stdout(&text)?;
     Ok(match report.verdict {

@@ -238,3 +238,44 @@ fn junit_escapes_what_the_data_holds() {
         run.stdout
     );
 }
+
+#[test]
+fn quiet_prints_only_the_verdict_and_colors_follow_the_choice() {
+    let pass = check(
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--quiet"],
+    );
+    assert_eq!(pass.stdout, "verdict: PASS\n");
+    let fail = check(
+        &fixture("movies_excel_resave.csv"),
+        "rules/movies.toml",
+        &["-q"],
+    );
+    assert_eq!(fail.code, 1);
+    assert_eq!(
+        fail.stdout,
+        "verdict: FAIL: 100 of 100 rows (100.00%) were quarantined, above the limit of 1.00%\n"
+    );
+    // A pipe is no terminal: auto never colors, always does, never never does.
+    let auto = check(&fixture("movies_sample.csv"), "rules/movies.toml", &[]);
+    assert!(!auto.stdout.contains('\u{1b}'));
+    let always = check(
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--quiet", "--color", "always"],
+    );
+    assert_eq!(always.stdout, "\u{1b}[1;32mverdict: PASS\u{1b}[0m\n");
+    let json = check(
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--format", "json", "--color", "always"],
+    );
+    assert!(!json.stdout.contains('\u{1b}'), "JSON is never colored");
+    // Nothing is drawn on a standard error that is not a terminal.
+    assert!(
+        auto.stderr.is_empty() && always.stderr.is_empty(),
+        "{}",
+        auto.stderr
+    );
+}
