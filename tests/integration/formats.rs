@@ -103,52 +103,96 @@ fn records_cannot_inject_markup_or_end_a_workflow_command() {
     );
 }
 
-/// (test cases, failures, failure messages) read back with an XML parser.
+/// Reads JUnit XML back with an XML parser, checking it against the rules
+/// of the common JUnit schema (Jenkins' junit-10.xsd): testsuites holds
+/// testsuite elements; a testsuite holds an optional properties element,
+/// then testcase, system-out and system-err elements, and has a name and
+/// integer tests, failures and errors; a testcase has a name and holds
+/// skipped, error, failure, system-out and system-err elements; a property
+/// has a name and a value. Returns (test cases, failures, failure messages).
 fn junit_counts(xml: &str) -> (usize, usize, Vec<String>) {
     use quick_xml::events::Event;
+    let allowed_children = |parent: &str| -> &'static [&'static str] {
+        match parent {
+            "" => &["testsuites", "testsuite"],
+            "testsuites" => &["testsuite"],
+            "testsuite" => &["properties", "testcase", "system-out", "system-err"],
+            "properties" => &["property"],
+            "testcase" => &["skipped", "error", "failure", "system-out", "system-err"],
+            _ => &[],
+        }
+    };
+    let required: &[(&str, &[&str])] = &[
+        ("testsuite", &["name", "tests", "failures", "errors"]),
+        ("testcase", &["name"]),
+        ("property", &["name", "value"]),
+    ];
+    let integers = ["tests", "failures", "errors", "skipped"];
     let mut reader = quick_xml::Reader::from_str(xml);
-    let (mut cases, mut failures, mut messages) = (0, 0, Vec::new());
-    let mut suites = 0;
+    let mut stack: Vec<String> = Vec::new();
+    let (mut cases, mut failures, mut messages, mut suites) = (0, 0, Vec::new(), 0);
     loop {
-        match reader.read_event().expect("well-formed XML") {
-            Event::Start(e) | Event::Empty(e) => {
-                let attr = |name: &[u8]| {
-                    e.attributes()
-                        .map(|a| a.unwrap())
-                        .find(|a| a.key.as_ref() == name)
-                        .map(|a| {
-                            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
-                                .unwrap()
-                                .into_owned()
-                        })
-                };
-                match e.name().as_ref() {
-                    b"testsuite" => {
-                        suites += 1;
-                        for required in [&b"name"[..], b"tests", b"failures", b"errors"] {
-                            assert!(
-                                attr(required).is_some(),
-                                "testsuite lacks {}",
-                                String::from_utf8_lossy(required)
-                            );
-                        }
-                    }
-                    b"testcase" => {
-                        cases += 1;
-                        assert!(attr(b"name").is_some() && attr(b"classname").is_some());
-                    }
-                    b"failure" => {
-                        failures += 1;
-                        assert!(attr(b"type").is_some());
-                        messages.push(attr(b"message").expect("failure message"));
-                    }
-                    _ => {}
-                }
+        let event = reader.read_event().expect("well-formed XML");
+        let (element, empty) = match &event {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(_) => {
+                stack.pop();
+                continue;
             }
             Event::Eof => break,
+            _ => continue,
+        };
+        let name = String::from_utf8(element.name().as_ref().to_vec()).unwrap();
+        let parent = stack.last().map_or("", String::as_str);
+        assert!(
+            allowed_children(parent).contains(&name.as_str()),
+            "<{name}> inside <{parent}>"
+        );
+        let attributes: Vec<(String, String)> = element
+            .attributes()
+            .map(|a| {
+                let a = a.unwrap();
+                let value = a
+                    .normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                    .unwrap()
+                    .into_owned();
+                (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), value)
+            })
+            .collect();
+        let attr = |key: &str| {
+            attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        if let Some((_, keys)) = required.iter().find(|(e, _)| *e == name) {
+            for key in *keys {
+                assert!(attr(key).is_some(), "<{name}> lacks {key}");
+            }
+        }
+        for key in integers {
+            if let Some(v) = attr(key).filter(|_| name == "testsuite" || name == "testsuites") {
+                assert!(
+                    v.parse::<u64>().is_ok(),
+                    "<{name} {key}={v:?}> is not an integer"
+                );
+            }
+        }
+        match name.as_str() {
+            "testsuite" => suites += 1,
+            "testcase" => cases += 1,
+            "failure" => {
+                failures += 1;
+                messages.push(attr("message").expect("failure message"));
+            }
             _ => {}
         }
+        if !empty {
+            stack.push(name);
+        }
     }
+    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
     assert_eq!(suites, 1, "one test suite per file");
     (cases, failures, messages)
 }
