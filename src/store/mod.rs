@@ -281,6 +281,16 @@ pub enum StoreError {
         /// The driver's error.
         source: DriverError,
     },
+    /// Another process held the store's lock for longer than dqgate waits.
+    #[error(
+        "{doing}: the store is locked by another process, and it stayed locked for {waited_s} s"
+    )]
+    Locked {
+        /// What dqgate was doing.
+        doing: &'static str,
+        /// How long dqgate waited.
+        waited_s: u64,
+    },
     /// Any other database error, with what was being done.
     #[error("{doing}: {source}")]
     Database {

@@ -60,8 +60,7 @@ impl SqliteStore {
             location: location.clone(),
             source: source.into(),
         };
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         let mut store = SqliteStore {
             conn,
             location,
@@ -141,11 +140,22 @@ impl SqliteStore {
     }
 }
 
+/// How long a run waits for another process's lock on the store.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Maps a driver error to a store error saying what dqgate was doing.
 fn db(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Database {
-        doing,
-        source: source.into(),
+    move |source| match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Locked {
+                doing,
+                waited_s: BUSY_TIMEOUT.as_secs(),
+            }
+        }
+        _ => StoreError::Database {
+            doing,
+            source: source.into(),
+        },
     }
 }
 

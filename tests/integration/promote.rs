@@ -440,3 +440,31 @@ store_test!(
         assert_eq!(history[1]["file"], incs[2].to_str().unwrap());
     }
 );
+
+#[test]
+fn a_store_locked_by_another_process_is_an_error_that_changes_nothing() {
+    let world = World::new(TestStore::sqlite());
+    let (incs, _) = increments(&world);
+    assert_eq!(world.run(&incs[0], &[]).code, 0);
+    let before = world.export();
+    let path = world.url().trim_start_matches("sqlite://").to_owned();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let locked = world.run(&incs[1], &[]);
+    assert_eq!(locked.code, 2, "{}", locked.stdout);
+    assert!(
+        locked
+            .stderr
+            .contains("the store is locked by another process, and it stayed locked for 10 s"),
+        "{}",
+        locked.stderr
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    assert_eq!(world.export(), before, "a locked store was changed");
+    assert_eq!(
+        world.run(&incs[1], &[]).code,
+        0,
+        "the store works once the lock is gone"
+    );
+}
