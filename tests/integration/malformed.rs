@@ -434,3 +434,57 @@ fn a_failed_run_leaves_earlier_outputs_intact() {
         "temporary files left behind: {leftovers:?}"
     );
 }
+
+#[test]
+fn a_disk_that_fills_while_writing_quarantine_is_an_error_and_leaves_earlier_outputs() {
+    // `ulimit -f` caps the size of any file the process writes; with SIGXFSZ
+    // ignored, a write past it fails (EFBIG) as a full disk would.
+    let out = tempfile::tempdir().unwrap();
+    let first = crate::harness::dqgate()
+        .args([
+            "check",
+            &fixture("malformed/ragged.csv"),
+            "--rules",
+            RULES,
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    let before: Vec<(String, Vec<u8>)> = ["report.json", "quarantine.csv"]
+        .iter()
+        .map(|n| ((*n).to_owned(), std::fs::read(out.path().join(n)).unwrap()))
+        .collect();
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 8; exec {} check {} --rules rules/movies.toml --out {}",
+        env!("CARGO_BIN_EXE_dqgate"),
+        fixture("movies_excel_resave.csv"),
+        out.path().display()
+    );
+    let full = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(crate::harness::root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write") && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    for (name, bytes) in before {
+        assert_eq!(
+            std::fs::read(out.path().join(&name)).unwrap(),
+            bytes,
+            "{name} changed"
+        );
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".dqgate-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
