@@ -306,7 +306,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Export(args) => {
             let rules = RuleSet::load(&args.rules)?;
-            let mut store = crate::store::open(&args.store)?;
+            let mut store = crate::store::open_existing(&args.store)?;
             for path in crate::compare::export_production(&rules, store.as_mut(), &args.out)? {
                 println!("{}", path.display());
             }
@@ -384,7 +384,7 @@ fn run_run(args: &RunArgs) -> anyhow::Result<Outcome> {
 }
 
 fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {
-    let mut store = crate::store::open(&args.store)?;
+    let mut store = crate::store::open_existing(&args.store)?;
     let batches = store.history()?;
     let text = match args.format {
         HistoryFormat::Table => render_history(&store.location(), &batches),

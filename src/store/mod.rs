@@ -255,6 +255,12 @@ pub enum StoreError {
         /// The driver's error.
         source: DriverError,
     },
+    /// A command that only reads a store was given one that does not exist.
+    #[error("there is no store at {location}; `dqgate run` creates one")]
+    Missing {
+        /// Where it was looked for.
+        location: String,
+    },
     /// The store was written by a newer dqgate.
     #[error(
         "store {location} has schema version {found}, newer than this dqgate supports ({SCHEMA_VERSION}); upgrade dqgate"
@@ -341,6 +347,19 @@ pub trait Store {
     fn write_rollups(&mut self, state: &crate::reference::RollupState) -> Result<(), StoreError>;
     /// The ledger, oldest first.
     fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError>;
+}
+
+/// Opens an existing store for a command that only reads it (`history`,
+/// `export`): a SQLite path that does not exist is an error, not a new store.
+pub fn open_existing(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if !path.is_empty() && !std::path::Path::new(path).exists() {
+            return Err(StoreError::Missing {
+                location: url.to_owned(),
+            });
+        }
+    }
+    open(url)
 }
 
 /// Opens the store named by a URL: `sqlite://PATH`, `sqlite::memory:` or

@@ -468,3 +468,23 @@ fn a_store_locked_by_another_process_is_an_error_that_changes_nothing() {
         "the store works once the lock is gone"
     );
 }
+
+#[test]
+fn reading_commands_refuse_a_store_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("typo.db").display());
+    for args in [
+        vec!["history", "--store", &url],
+        vec!["export", "--store", &url, "--out", "unused"],
+    ] {
+        let output = dqgate().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("there is no store at sqlite://")
+                && stderr.contains("`dqgate run` creates one"),
+            "{stderr}"
+        );
+    }
+    assert!(!dir.path().join("typo.db").exists(), "no store was created");
+}
