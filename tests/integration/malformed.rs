@@ -90,19 +90,23 @@ const CASES: &[Case] = &[
     ),
 ];
 
+/// Checks a fixture with the permissive rules and asserts its exit code,
+/// its accounting, and its rows in and accepted; returns the report.
+#[track_caller]
+fn expect_outcome(name: &str, code: i32, rows_in: u64, accepted: u64) -> serde_json::Value {
+    let run = check(&fixture(name), RULES, &["--write-accepted"]);
+    assert_eq!(run.code, code, "{name}: {}{}", run.stdout, run.stderr);
+    run.assert_balanced();
+    let report = run.report();
+    assert_eq!(report["rows"]["in"], rows_in, "{name}");
+    assert_eq!(report["rows"]["accepted"], accepted, "{name}");
+    report
+}
+
 #[test]
 fn every_malformed_case_has_its_expected_outcome() {
     for (name, code, rows_in, accepted, failures) in CASES {
-        let run = check(
-            &fixture(&format!("malformed/{name}")),
-            RULES,
-            &["--write-accepted"],
-        );
-        assert_eq!(run.code, *code, "{name}: {}{}", run.stdout, run.stderr);
-        run.assert_balanced();
-        let report = run.report();
-        assert_eq!(report["rows"]["in"], *rows_in, "{name}");
-        assert_eq!(report["rows"]["accepted"], *accepted, "{name}");
+        let report = expect_outcome(&format!("malformed/{name}"), *code, *rows_in, *accepted);
         let failed: Vec<&serde_json::Value> = report["rules"]
             .as_array()
             .unwrap()
@@ -288,16 +292,7 @@ const HOSTILE: &[(&str, i32, u64, u64, &str, &str)] = &[
 #[test]
 fn hostile_inputs_have_a_clear_outcome_and_balance() {
     for (name, code, rows_in, accepted, rule_name, phrase) in HOSTILE {
-        let run = check(
-            &fixture(&format!("hostile/{name}")),
-            RULES,
-            &["--write-accepted"],
-        );
-        assert_eq!(run.code, *code, "{name}: {}{}", run.stdout, run.stderr);
-        run.assert_balanced();
-        let report = run.report();
-        assert_eq!(report["rows"]["in"], *rows_in, "{name}");
-        assert_eq!(report["rows"]["accepted"], *accepted, "{name}");
+        let report = expect_outcome(&format!("hostile/{name}"), *code, *rows_in, *accepted);
         if rule_name.is_empty() {
             assert!(
                 report["reasons"][0].as_str().unwrap().contains(phrase),
