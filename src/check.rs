@@ -6,11 +6,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use csv::ByteRecord;
-
 use crate::header::HeaderBinding;
-use crate::input::{CsvInput, InputSummary};
+use crate::input::{self, ChunkReader, Fields, RecordView};
 use crate::output::{self, OutputError, Outputs};
+use crate::pipeline::{self, Item, PassOptions, PipelineError};
 use crate::report::{
     BlankLines, FileRuleReport, HeaderReport, OutputsReport, Report, Rows, RuleReport, RulesFile,
     SCHEMA_VERSION, Tool, Verdict,
@@ -18,6 +17,7 @@ use crate::report::{
 use crate::row::{Limits, RowChecker, Violation};
 use crate::rules::{RuleSet, UnexpectedColumns};
 use crate::tally::{Tally, Unbalanced};
+use crate::unique::UniqueKeys;
 
 /// How a check runs and where it writes.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct CheckOptions {
     pub reject_existing: Option<std::sync::Arc<std::collections::HashMap<i64, i64>>>,
     /// Show a progress bar on standard error (only ever drawn on a terminal).
     pub progress: bool,
+    /// Worker threads checking records (1: everything on one thread).
+    pub threads: usize,
 }
 
 impl Default for CheckOptions {
@@ -46,6 +48,7 @@ impl Default for CheckOptions {
             max_examples: 3,
             reject_existing: None,
             progress: false,
+            threads: 1,
         }
     }
 }
@@ -76,7 +79,7 @@ pub enum CheckError {
 pub trait AcceptedSink {
     /// One accepted record; `binding` maps declared columns to its fields,
     /// `raw` is the record's original bytes.
-    fn accepted(&mut self, line: u64, binding: &HeaderBinding, fields: &ByteRecord, raw: &[u8]);
+    fn accepted(&mut self, line: u64, binding: &HeaderBinding, fields: &Fields<'_>, raw: &[u8]);
 }
 
 /// A sink that ignores accepted records.
@@ -88,7 +91,7 @@ impl AcceptedSink for NoSink {
         &mut self,
         _line: u64,
         _binding: &HeaderBinding,
-        _fields: &ByteRecord,
+        _fields: &Fields<'_>,
         _raw: &[u8],
     ) {
     }
@@ -158,7 +161,7 @@ pub fn write_report(report: &Report, options: &CheckOptions) -> Result<(), Check
 }
 
 /// Checks CSV read from `reader`; `path` names it in reports and messages.
-pub fn check_reader<R: Read>(
+pub fn check_reader<R: Read + Send>(
     path: &Path,
     reader: R,
     rules: &RuleSet,
@@ -178,7 +181,7 @@ pub fn check_reader<R: Read>(
 /// How many records pass between two updates of the progress bar's rate.
 const PROGRESS_EVERY: u64 = 16 * 1024;
 
-fn check_streaming<R: Read>(
+fn check_streaming<R: Read + Send>(
     path: &Path,
     reader: R,
     rules: &RuleSet,
@@ -190,53 +193,121 @@ fn check_streaming<R: Read>(
         path: path.to_owned(),
         source,
     };
-    let mut input = CsvInput::new(reader, rules.file.delimiter);
+    let mut input = ChunkReader::new(reader);
     let mut tally = Tally::new(rules.catalog.len(), options.max_examples);
+    let delimiter = rules.file.delimiter;
 
-    let (header, binding) = match input.next_record().map_err(read_error)? {
-        Some(h) => (
-            Some(h.fields.clone()),
-            Some(HeaderBinding::bind_raw(rules, h.fields, h.raw)),
-        ),
-        None => (None, None),
+    let start = input::read_header(&mut input, delimiter, options.limits.max_record_bytes)
+        .map_err(read_error)?;
+    let (header, mut blank, too_large) = match start {
+        input::HeaderRead::Header(h) => (Some(h), input::BlankLines::default(), None),
+        input::HeaderRead::NoHeader { blank } => (None, blank, None),
+        input::HeaderRead::TooLarge { bytes } => (None, input::BlankLines::default(), Some(bytes)),
     };
-    let mut outputs = Outputs::create(&options.out_dir, header.as_ref(), options.write_accepted)?;
+    let binding = header
+        .as_ref()
+        .map(|h| HeaderBinding::bind_raw(rules, &h.fields, &h.raw));
+    let mut outputs = Outputs::create(
+        &options.out_dir,
+        header.as_ref().map(|h| &h.fields),
+        options.write_accepted,
+    )?;
 
-    if let Some(binding) = &binding {
-        input.release();
-        let mut checker = RowChecker::new(rules, binding, options.limits);
+    if let (Some(header), Some(binding)) = (header, &binding) {
+        blank = header.blank_before;
         let unusable = (!binding.usable()).then(|| Violation {
             rule: rules.csv.header,
             value: String::new(),
             reason: binding.unusable_reason(),
         });
-        let mut violations = Vec::new();
-        while let Some(record) = input.next_record().map_err(read_error)? {
-            let accepted = match &unusable {
-                Some(v) => {
-                    violations.clear();
-                    violations.push(v.clone());
-                    false
+        let make_work = || {
+            let mut checker = RowChecker::new(rules, binding, options.limits);
+            let unusable = unusable.clone();
+            move |record: &RecordView<'_>| {
+                let mut violations = Vec::new();
+                let accepted = match &unusable {
+                    Some(v) => {
+                        violations.push(v.clone());
+                        false
+                    }
+                    None => checker.check(record, &mut violations),
+                };
+                Checked {
+                    accepted,
+                    violations,
                 }
-                None => checker.check(&record, &mut violations),
-            };
-            let accepted =
-                accepted && !held_by_production(rules, binding, options, &record, &mut violations);
-            tally.record(record.line, accepted, &violations);
+            }
+        };
+        let mut unique = UniqueKeys::new(rules, binding);
+        let consume = |item: Item<'_, Checked>| -> Result<(), CheckError> {
+            match item {
+                Item::Record(
+                    record,
+                    Checked {
+                        accepted,
+                        mut violations,
+                    },
+                ) => {
+                    let accepted = accepted
+                        && unique.claim(&record, &mut violations)
+                        && !held_by_production(rules, binding, options, &record, &mut violations);
+                    tally.record(record.line, accepted, &violations);
+                    if accepted {
+                        outputs.accept(&record.fields)?;
+                        sink.accepted(record.line, binding, &record.fields, record.raw);
+                    } else {
+                        outputs.quarantine(rules, record.line, &violations, record.raw)?;
+                    }
+                }
+                Item::Oversized(record) => {
+                    let violation = Violation {
+                        rule: rules.csv.too_large,
+                        value: format!("{} bytes", record.len),
+                        reason: format!(
+                            "record is {} bytes, above --max-record-bytes {}",
+                            record.len, options.limits.max_record_bytes
+                        ),
+                    };
+                    let violations = [violation];
+                    tally.record(record.line, false, &violations);
+                    outputs.quarantine_spilled(
+                        rules,
+                        record.line,
+                        &violations,
+                        &mut record.spill,
+                        record.len,
+                    )?;
+                }
+            }
             if tally.rows_in % PROGRESS_EVERY == 0 && !progress.is_hidden() {
                 let seconds = progress.elapsed().as_secs_f64().max(1e-3);
                 progress.set_message(format!("{:.0} rows/s", tally.rows_in as f64 / seconds));
             }
-            if accepted {
-                outputs.accept(record.fields)?;
-                sink.accepted(record.line, binding, record.fields, record.raw);
-            } else {
-                outputs.quarantine(rules, record.line, &violations, record.raw)?;
-            }
-            input.release();
-        }
+            Ok(())
+        };
+        let pass = PassOptions {
+            delimiter,
+            threads: options.threads.max(1),
+            max_record_bytes: options.limits.max_record_bytes,
+        };
+        let summary = pipeline::run(&mut input, Some(header.rest), pass, &make_work, consume)
+            .map_err(|e| match e {
+                PipelineError::Io(source) => read_error(source),
+                PipelineError::Consumer(e) => e,
+            })?;
+        blank.merge(&summary.blank);
+    } else {
+        // Nothing to check: read on so that the size and hash are the file's.
+        while input.next_chunk().map_err(read_error)?.is_some() {}
     }
-    let summary = input.finish().map_err(read_error)?;
+    let (bytes, sha256) = input.finish();
+    let summary = InputSummary {
+        bytes,
+        sha256,
+        blank_lines: blank.count,
+        blank_line_examples: blank.examples,
+        header_too_large: too_large,
+    };
     tally.balance()?;
     let paths = outputs.finish()?;
 
@@ -256,13 +327,31 @@ fn check_streaming<R: Read>(
     Ok(report)
 }
 
+/// What the row checks say of one record (uniqueness aside).
+#[derive(Debug)]
+struct Checked {
+    accepted: bool,
+    violations: Vec<Violation>,
+}
+
+/// What the whole pass over the input saw besides the records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InputSummary {
+    bytes: u64,
+    sha256: String,
+    blank_lines: u64,
+    blank_line_examples: Vec<u64>,
+    /// The header was not read: it is longer than this many bytes.
+    header_too_large: Option<usize>,
+}
+
 /// The `reject` policy: true (with a violation) when production already
 /// holds the record's movie id.
 fn held_by_production(
     rules: &RuleSet,
     binding: &HeaderBinding,
     options: &CheckOptions,
-    record: &crate::input::RawRecord<'_>,
+    record: &RecordView<'_>,
     violations: &mut Vec<Violation>,
 ) -> bool {
     let Some(existing) = &options.reject_existing else {
@@ -300,7 +389,12 @@ fn build_report(
     let mut file_rules = Vec::new();
     let header = match binding {
         None => {
-            reasons.push(if summary.bytes == 0 {
+            reasons.push(if let Some(limit) = summary.header_too_large {
+                format!(
+                    "the first record (the header) is longer than --max-record-bytes {limit}; \
+                     no row was read"
+                )
+            } else if summary.bytes == 0 {
                 "the file is empty: it has no header row".to_owned()
             } else {
                 "the file has no header row (only blank lines)".to_owned()

@@ -130,9 +130,14 @@ pub struct CheckArgs {
     /// Largest field in bytes; larger fields quarantine their record.
     #[arg(long, default_value_t = Limits::default().max_field_bytes)]
     pub max_field_bytes: usize,
-    /// Largest record in bytes; larger records are quarantined.
+    /// Largest record in bytes; larger records are quarantined (their
+    /// bytes are copied to the quarantine, never held in memory).
     #[arg(long, default_value_t = Limits::default().max_record_bytes)]
     pub max_record_bytes: usize,
+    /// Threads checking records; the report and outputs are the same for
+    /// any number. Default: every core.
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// Examples kept per failing rule in the report.
     #[arg(long, default_value_t = 3)]
     pub examples: usize,
@@ -337,6 +342,10 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
         max_examples: args.examples,
         reject_existing: None,
         progress: !args.quiet && args.format == Format::Table,
+        threads: args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        ),
     }
 }
 

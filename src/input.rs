@@ -1,217 +1,555 @@
-//! Streaming CSV input: one reused record, the raw bytes of every record, its
-//! true line number, and the file's sha256, all in one pass.
+//! Streaming CSV input in chunks: the raw bytes of every record, its true
+//! line number, its parsed fields, and the file's sha256, in one pass and
+//! in bounded memory.
 //!
-//! The csv crate parses; this module wraps its byte source in a [`Recorder`]
-//! that keeps the bytes of the record being read (so a quarantined record can
-//! be written out exactly as it arrived) and hashes everything that passes.
-//! Line numbers are counted here from those bytes, because the csv crate's
-//! own positions lag by one line on CRLF files and never advance on files
-//! that end lines with a lone CR. Blank lines, which the csv crate skips, are
-//! counted so that nothing vanishes unreported.
+//! [`ChunkReader`] reads the source in blocks of about [`CHUNK_BYTES`],
+//! hashes them, and cuts each block after its last line break, so that a
+//! chunk almost always holds whole records. [`parse_chunk`] runs csv-core
+//! over one chunk and hands every record to a closure while its bytes are
+//! hot. A cut can fall inside a quoted field that spans lines; the chunk
+//! then ends in an incomplete record (its *tail*), which
+//! [`crate::pipeline`] joins to the next chunk and parses again, so the
+//! records seen are always exactly csv-core's, whatever the cuts.
+//!
+//! Line numbers are counted here, because csv-core's own lag on CRLF files
+//! and never advance on files that end lines with a lone CR. Blank lines,
+//! which csv-core skips, are counted so that nothing vanishes unreported.
 
 use std::io::{self, Read};
 
-use csv::ByteRecord;
 use sha2::{Digest, Sha256};
 
-/// Size of the read buffer handed to the csv crate.
-const READ_BUFFER: usize = 256 * 1024;
+/// Bytes read from the source for each chunk.
+pub const CHUNK_BYTES: usize = 256 * 1024;
 
-/// A byte source that remembers what it has read since the last release
-/// point and hashes every byte.
+/// How many blank-line positions are kept for the report.
+pub const BLANK_EXAMPLES: usize = 5;
+
+/// A run of input bytes that starts where a record starts.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    /// The bytes; normally whole records, possibly an incomplete one at the end.
+    pub data: Vec<u8>,
+    /// 1-based line on which `data[0]` lies.
+    pub first_line: u64,
+    /// The byte before `data[0]` was a CR (a leading LF then ends no line).
+    pub after_cr: bool,
+    /// Nothing follows this chunk: its last record ends at its last byte.
+    pub eof: bool,
+    /// This chunk starts the file: a UTF-8 byte order mark is stripped.
+    pub starts_file: bool,
+}
+
+/// Reads a byte source in chunks cut after line breaks, hashing every byte.
 #[derive(Debug)]
-pub struct Recorder<R> {
-    inner: R,
-    kept: Vec<u8>,
-    kept_from: u64,
-    total: u64,
+pub struct ChunkReader<R> {
+    source: R,
     hasher: Sha256,
+    bytes: u64,
+    /// Read but not yet handed out; starts where the next chunk starts.
+    pending: Vec<u8>,
+    line: u64,
+    after_cr: bool,
+    starts_file: bool,
+    eof: bool,
+    /// The last chunk (marked `eof`) was handed out.
+    done: bool,
 }
 
-impl<R: Read> Recorder<R> {
-    fn new(inner: R) -> Self {
-        Recorder {
-            inner,
-            kept: Vec::with_capacity(2 * READ_BUFFER),
-            kept_from: 0,
-            total: 0,
+impl<R: Read> ChunkReader<R> {
+    /// A reader at the start of `source`.
+    pub fn new(source: R) -> Self {
+        ChunkReader {
+            source,
             hasher: Sha256::new(),
+            bytes: 0,
+            pending: Vec::new(),
+            line: 1,
+            after_cr: false,
+            starts_file: true,
+            eof: false,
+            done: false,
         }
     }
 
-    /// Bytes `start..end` of the input; both must lie in the kept window.
-    fn slice(&self, start: u64, end: u64) -> &[u8] {
-        let from = (start - self.kept_from) as usize;
-        let to = (end - self.kept_from) as usize;
-        &self.kept[from..to]
+    /// The next chunk; `None` once the input is exhausted.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        loop {
+            if !self.eof && self.pending.len() < CHUNK_BYTES {
+                self.fill()?;
+                continue;
+            }
+            if self.eof {
+                // The last chunk is always marked, even when empty, so that
+                // a record left open by the one before it ends here.
+                if self.done {
+                    return Ok(None);
+                }
+                self.done = true;
+                let data = std::mem::take(&mut self.pending);
+                return Ok(Some(self.emit(data, true)));
+            }
+            // Cut after the last line break whose meaning is settled: a CR
+            // at the very end may still be the first half of a CR LF.
+            let searched = match self.pending.last() {
+                Some(b'\r') => &self.pending[..self.pending.len() - 1],
+                _ => &self.pending[..],
+            };
+            let cut = memchr::memrchr2(b'\n', b'\r', searched).map(|at| at + 1);
+            match cut {
+                Some(cut) => {
+                    let rest = self.pending[cut..].to_vec();
+                    let mut data = std::mem::replace(&mut self.pending, rest);
+                    data.truncate(cut);
+                    return Ok(Some(self.emit(data, false)));
+                }
+                // A line longer than two chunks: hand it out uncut; the
+                // pipeline joins the pieces (or spills an oversized record).
+                None if self.pending.len() >= 2 * CHUNK_BYTES => {
+                    let data = std::mem::take(&mut self.pending);
+                    return Ok(Some(self.emit(data, false)));
+                }
+                None => self.fill()?,
+            }
+        }
     }
 
-    /// Forgets the bytes before `offset`. Compacts only when the dead prefix
-    /// is large, so the cost stays proportional to the input.
-    fn release_before(&mut self, offset: u64) {
-        let dead = (offset - self.kept_from) as usize;
-        if dead >= READ_BUFFER && dead * 2 >= self.kept.len() {
-            self.kept.drain(..dead);
-            self.kept_from = offset;
+    /// Reads up to one chunk's worth of bytes into `pending`.
+    fn fill(&mut self) -> io::Result<()> {
+        let start = self.pending.len();
+        self.pending.resize(start + CHUNK_BYTES, 0);
+        let mut filled = start;
+        while filled < self.pending.len() {
+            match self.source.read(&mut self.pending[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.pending.truncate(filled);
+                    return Err(e);
+                }
+            }
         }
+        self.pending.truncate(filled);
+        self.hasher.update(&self.pending[start..]);
+        self.bytes += (filled - start) as u64;
+        Ok(())
+    }
+
+    fn emit(&mut self, data: Vec<u8>, eof: bool) -> Chunk {
+        let chunk = Chunk {
+            first_line: self.line,
+            after_cr: self.after_cr,
+            eof,
+            starts_file: self.starts_file,
+            data,
+        };
+        let mut after_cr = self.after_cr;
+        self.line += count_breaks(&chunk.data, &mut after_cr);
+        self.after_cr = after_cr;
+        self.starts_file = false;
+        chunk
+    }
+
+    /// Bytes read and their hex sha256; call once the chunks are exhausted.
+    pub fn finish(self) -> (u64, String) {
+        (self.bytes, hex(&self.hasher.finalize()))
     }
 }
 
-impl<R: Read> Read for Recorder<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.kept.extend_from_slice(&out[..n]);
-        self.hasher.update(&out[..n]);
-        self.total += n as u64;
-        Ok(n)
+/// The parsed fields of one record.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    bytes: &'a [u8],
+    ends: &'a [usize],
+}
+
+impl<'a> Fields<'a> {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when the record has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i`, unescaped.
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.bytes[start..end])
+    }
+
+    /// Every field in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let (bytes, ends) = (self.bytes, self.ends);
+        ends.iter().scan(0, move |start, &end| {
+            let field = &bytes[*start..end];
+            *start = end;
+            Some(field)
+        })
+    }
+
+    /// All fields, concatenated without separators.
+    pub fn joined(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Where each field ends in [`Fields::joined`].
+    pub fn ends(&self) -> &'a [usize] {
+        self.ends
+    }
+
+    /// The fields as an owned csv record.
+    pub fn to_byte_record(&self) -> csv::ByteRecord {
+        self.iter().collect()
     }
 }
 
 /// One record as read: its parsed fields and where it came from.
-#[derive(Debug)]
-pub struct RawRecord<'a> {
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
     /// 1-based line on which the record starts.
     pub line: u64,
     /// 1-based line on which the record ends (greater when fields hold newlines).
     pub end_line: u64,
-    /// Byte offset of the record's first byte.
-    pub byte: u64,
-    /// The fields as the csv crate parsed them.
-    pub fields: &'a ByteRecord,
+    /// The fields as csv-core parsed them.
+    pub fields: Fields<'a>,
     /// The record's bytes exactly as in the file, without its line terminator.
     pub raw: &'a [u8],
 }
 
-/// What the whole pass over the input saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputSummary {
-    /// Bytes read.
-    pub bytes: u64,
-    /// Hex sha256 of those bytes.
-    pub sha256: String,
-    /// Empty lines the CSV reader skipped.
-    pub blank_lines: u64,
-    /// Line numbers of the first skipped blank lines.
-    pub blank_line_examples: Vec<u64>,
-}
-
-/// How many blank-line positions are kept for the report.
-const BLANK_EXAMPLES: usize = 5;
-
-/// A streaming CSV reader over any byte source.
-#[derive(Debug)]
-pub struct CsvInput<R: Read> {
-    reader: csv::Reader<Recorder<R>>,
-    record: ByteRecord,
-    /// Offset up to which bytes have been assigned to records.
-    consumed: u64,
-    /// Line at `consumed`.
+/// Where one record of a parsed chunk lies.
+#[derive(Debug, Clone)]
+struct RecordSpan {
     line: u64,
-    /// The byte before `consumed` was a CR (a following LF ends no new line).
-    after_cr: bool,
-    blank_lines: u64,
-    blank_line_examples: Vec<u64>,
+    end_line: u64,
+    raw: (usize, usize),
+    field_bytes: (usize, usize),
+    ends: (usize, usize),
+    /// Offset after the record's terminator.
+    after: usize,
+    /// The line after the record.
+    next_line: u64,
 }
 
-impl<R: Read> CsvInput<R> {
-    /// Wraps a byte source; `delimiter` is the field separator.
-    pub fn new(source: R, delimiter: u8) -> Self {
-        let reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(READ_BUFFER)
-            .from_reader(Recorder::new(source));
-        CsvInput {
-            reader,
-            record: ByteRecord::new(),
-            consumed: 0,
-            line: 1,
-            after_cr: false,
-            blank_lines: 0,
-            blank_line_examples: Vec::new(),
+/// Blank lines skipped: their number and the first few line numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlankLines {
+    /// Blank lines seen.
+    pub count: u64,
+    /// Line numbers of the first [`BLANK_EXAMPLES`] of them.
+    pub examples: Vec<u64>,
+}
+
+impl BlankLines {
+    /// Counts `n` blank lines from `first_line` on.
+    pub fn add_lines(&mut self, first_line: u64, n: u64) {
+        for line in first_line..first_line + n {
+            if self.examples.len() < BLANK_EXAMPLES {
+                self.examples.push(line);
+            }
+        }
+        self.count += n;
+    }
+
+    /// Adds the blank lines of a later part of the input.
+    pub fn merge(&mut self, later: &BlankLines) {
+        for &line in &later.examples {
+            if self.examples.len() < BLANK_EXAMPLES {
+                self.examples.push(line);
+            }
+        }
+        self.count += later.count;
+    }
+}
+
+/// An incomplete record at the end of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    /// Offset of its first byte in the chunk.
+    pub offset: usize,
+    /// The line it starts on.
+    pub line: u64,
+}
+
+/// A chunk after parsing: its records, each with what the closure made of it.
+#[derive(Debug)]
+pub struct ParsedChunk<T> {
+    /// The chunk that was parsed.
+    pub chunk: Chunk,
+    field_bytes: Vec<u8>,
+    ends: Vec<usize>,
+    spans: Vec<RecordSpan>,
+    results: Vec<T>,
+    /// Blank lines among the records.
+    pub blank: BlankLines,
+    /// The incomplete record the chunk ends with, if any.
+    pub tail: Option<Tail>,
+    /// The line after the chunk's last complete record and blank lines.
+    pub next_line: u64,
+}
+
+impl<T> ParsedChunk<T> {
+    /// Number of complete records.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when the chunk held no complete record.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Record `i` and its result.
+    pub fn record(&self, i: usize) -> RecordView<'_> {
+        let span = &self.spans[i];
+        RecordView {
+            line: span.line,
+            end_line: span.end_line,
+            fields: Fields {
+                bytes: &self.field_bytes[span.field_bytes.0..span.field_bytes.1],
+                ends: &self.ends[span.ends.0..span.ends.1],
+            },
+            raw: &self.chunk.data[span.raw.0..span.raw.1],
         }
     }
 
-    /// Reads the next record; `None` at the end of the input.
-    pub fn next_record(&mut self) -> io::Result<Option<RawRecord<'_>>> {
-        if !self.reader.read_byte_record(&mut self.record)? {
-            return Ok(None);
-        }
-        let end = self.reader.position().byte();
-        let start = self.consumed;
-        let span = self.reader.get_ref().slice(start, end);
+    /// Every record with its result, in order; the results are moved out.
+    pub fn drain(&mut self) -> impl Iterator<Item = (RecordView<'_>, T)> {
+        let results = std::mem::take(&mut self.results);
+        let this = &*self;
+        results
+            .into_iter()
+            .enumerate()
+            .map(move |(i, t)| (this.record(i), t))
+    }
 
-        // The csv crate hands back leftovers of the previous terminator and
-        // any blank lines at the front of the span.
-        let lead = span
-            .iter()
-            .take_while(|&&b| b == b'\r' || b == b'\n')
-            .count();
-        let lead_breaks = count_breaks(&span[..lead], &mut self.after_cr);
-        for i in 0..lead_breaks {
-            if self.blank_line_examples.len() < BLANK_EXAMPLES {
-                self.blank_line_examples.push(self.line + i);
-            }
-        }
-        self.blank_lines += lead_breaks;
-        let line = self.line + lead_breaks;
-
-        let body = &span[lead..];
-        let terminator = if body.ends_with(b"\r\n") {
-            2
-        } else if body.ends_with(b"\n") || body.ends_with(b"\r") {
-            1
-        } else {
-            0
+    /// The first record, and the bytes after it as a chunk of their own.
+    pub fn first_record_and_rest(&self) -> Option<(RecordView<'_>, Chunk)> {
+        let span = self.spans.first()?;
+        let data = &self.chunk.data;
+        let rest = Chunk {
+            data: data[span.after..].to_vec(),
+            first_line: span.next_line,
+            after_cr: span.after > 0 && data[span.after - 1] == b'\r',
+            eof: self.chunk.eof,
+            starts_file: false,
         };
-        let raw_len = body.len() - terminator;
-        let inner_breaks = count_breaks(&body[..raw_len], &mut self.after_cr);
-        let term_breaks = count_breaks(&body[raw_len..], &mut self.after_cr);
-        self.line = line + inner_breaks + term_breaks;
-        self.consumed = end;
-
-        let byte = start + lead as u64;
-        Ok(Some(RawRecord {
-            line,
-            end_line: line + inner_breaks,
-            byte,
-            fields: &self.record,
-            raw: self.reader.get_ref().slice(byte, byte + raw_len as u64),
-        }))
+        Some((self.record(0), rest))
     }
 
-    /// Releases the bytes of records already handed out. Call after each
-    /// record is fully processed, so memory stays bounded by one record.
-    pub fn release(&mut self) {
-        let consumed = self.consumed;
-        self.reader.get_mut().release_before(consumed);
+    /// The bytes of the tail, if any.
+    pub fn tail_bytes(&self) -> Option<&[u8]> {
+        self.tail.map(|t| &self.chunk.data[t.offset..])
     }
+}
 
-    /// Finishes the pass: counts trailing blank lines and returns the totals.
-    pub fn finish(mut self) -> io::Result<InputSummary> {
-        // Only line terminators can remain once the reader reported the end.
-        while self.reader.read_byte_record(&mut self.record)? {}
-        let recorder = self.reader.into_inner();
-        let rest = recorder.slice(self.consumed, recorder.total);
-        let trailing_blank = count_breaks(rest, &mut self.after_cr);
-        for i in 0..trailing_blank {
-            if self.blank_line_examples.len() < BLANK_EXAMPLES {
-                self.blank_line_examples.push(self.line + i);
+/// A csv-core reader for chunks: `delimiter` separates fields.
+pub fn chunk_parser(delimiter: u8) -> csv_core::Reader {
+    csv_core::ReaderBuilder::new().delimiter(delimiter).build()
+}
+
+/// Parses the records of `chunk` with `core`, calling `work` on each.
+pub fn parse_chunk<T>(
+    core: &mut csv_core::Reader,
+    chunk: Chunk,
+    work: &mut impl FnMut(&RecordView<'_>) -> T,
+) -> ParsedChunk<T> {
+    use csv_core::ReadRecordResult as R;
+    core.reset();
+    if !chunk.starts_file {
+        // csv-core strips a byte order mark from its first input; a chunk
+        // in the middle of a file keeps its bytes. An empty line is read
+        // first so that the mark is not looked for.
+        let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+    }
+    let data = &chunk.data[..];
+    let mut field_bytes = vec![0u8; data.len() + 1];
+    let mut ends = vec![0usize; data.len() / 16 + 16];
+    let mut spans = Vec::new();
+    let mut results = Vec::new();
+    let mut blank = BlankLines::default();
+    let (mut pos, mut out, mut nends) = (0, 0, 0);
+    let (mut record_start, mut record_out, mut record_ends) = (0, 0, 0);
+    let mut line = chunk.first_line;
+    let mut after_cr = chunk.after_cr;
+    loop {
+        if pos == data.len() && !chunk.eof {
+            break;
+        }
+        let (result, nin, nout, nend) =
+            core.read_record(&data[pos..], &mut field_bytes[out..], &mut ends[nends..]);
+        pos += nin;
+        out += nout;
+        nends += nend;
+        match result {
+            R::InputEmpty => {}
+            R::OutputFull => field_bytes.resize(field_bytes.len() * 2, 0),
+            R::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            R::End => break,
+            R::Record => {
+                let span = &data[record_start..pos];
+                let lead = span
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                let lead_breaks = count_breaks(&span[..lead], &mut after_cr);
+                blank.add_lines(line, lead_breaks);
+                line += lead_breaks;
+                let body = &span[lead..];
+                let terminator = if body.ends_with(b"\r\n") {
+                    2
+                } else if body.ends_with(b"\n") || body.ends_with(b"\r") {
+                    1
+                } else {
+                    0
+                };
+                let raw_len = body.len() - terminator;
+                let inner = count_breaks(&body[..raw_len], &mut after_cr);
+                let term = count_breaks(&body[raw_len..], &mut after_cr);
+                let raw_start = record_start + lead;
+                let record = RecordSpan {
+                    line,
+                    end_line: line + inner,
+                    raw: (raw_start, raw_start + raw_len),
+                    field_bytes: (record_out, out),
+                    ends: (record_ends, nends),
+                    after: pos,
+                    next_line: line + inner + term,
+                };
+                line += inner + term;
+                let view = RecordView {
+                    line: record.line,
+                    end_line: record.end_line,
+                    fields: Fields {
+                        bytes: &field_bytes[record_out..out],
+                        ends: &ends[record_ends..nends],
+                    },
+                    raw: &data[record.raw.0..record.raw.1],
+                };
+                results.push(work(&view));
+                spans.push(record);
+                (record_start, record_out, record_ends) = (pos, out, nends);
             }
         }
-        Ok(InputSummary {
-            bytes: recorder.total,
-            sha256: hex(&recorder.hasher.finalize()),
-            blank_lines: self.blank_lines + trailing_blank,
-            blank_line_examples: self.blank_line_examples,
-        })
+    }
+    // What follows the last record: line breaks (blank lines), then either
+    // nothing or the start of a record that the chunk does not finish.
+    let rest = &data[record_start.min(data.len())..];
+    let lead = rest
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let lead_breaks = count_breaks(&rest[..lead], &mut after_cr);
+    blank.add_lines(line, lead_breaks);
+    line += lead_breaks;
+    let tail = (lead < rest.len()).then(|| Tail {
+        offset: record_start + lead,
+        line,
+    });
+    field_bytes.truncate(out);
+    ends.truncate(nends);
+    ParsedChunk {
+        chunk,
+        field_bytes,
+        ends,
+        spans,
+        results,
+        blank,
+        tail,
+        next_line: line,
+    }
+}
+
+/// The header record, and the chunk that follows it.
+#[derive(Debug)]
+pub struct Header {
+    /// The header's fields.
+    pub fields: csv::ByteRecord,
+    /// Its original bytes.
+    pub raw: Vec<u8>,
+    /// The blank lines before it.
+    pub blank_before: BlankLines,
+    /// The rest of the chunk it was read from.
+    pub rest: Chunk,
+}
+
+/// What the start of the input holds.
+#[derive(Debug)]
+pub enum HeaderRead {
+    /// A header record.
+    Header(Header),
+    /// No record at all: the input is empty or blank.
+    NoHeader {
+        /// Its blank lines.
+        blank: BlankLines,
+    },
+    /// A first record longer than the record limit, which was not read on.
+    TooLarge {
+        /// The limit.
+        bytes: usize,
+    },
+}
+
+/// Reads chunks until the first record (the header) is complete.
+pub fn read_header<R: Read>(
+    input: &mut ChunkReader<R>,
+    delimiter: u8,
+    max_record_bytes: usize,
+) -> std::io::Result<HeaderRead> {
+    let mut core = chunk_parser(delimiter);
+    let mut pending: Option<Chunk> = None;
+    loop {
+        let Some(next) = input.next_chunk()? else {
+            return Ok(HeaderRead::NoHeader {
+                blank: BlankLines::default(),
+            });
+        };
+        let chunk = match pending.take() {
+            None => next,
+            Some(mut so_far) => {
+                so_far.data.extend_from_slice(&next.data);
+                so_far.eof = next.eof;
+                so_far
+            }
+        };
+        let eof = chunk.eof;
+        let parsed = parse_chunk(&mut core, chunk, &mut |_: &RecordView<'_>| ());
+        if let Some(header) = parsed.first_record_and_rest() {
+            let (record, rest) = header;
+            let mut blank_before = BlankLines::default();
+            blank_before.add_lines(1, record.line - 1);
+            return Ok(HeaderRead::Header(Header {
+                fields: record.fields.to_byte_record(),
+                raw: record.raw.to_vec(),
+                blank_before,
+                rest,
+            }));
+        }
+        if eof {
+            return Ok(HeaderRead::NoHeader {
+                blank: parsed.blank,
+            });
+        }
+        let chunk = parsed.chunk;
+        if chunk.data.len() > max_record_bytes {
+            return Ok(HeaderRead::TooLarge {
+                bytes: max_record_bytes,
+            });
+        }
+        pending = Some(chunk);
     }
 }
 
 /// Counts line breaks: LF, CR LF (once) and a lone CR. `after_cr` carries
 /// whether the byte before `bytes` was a CR, across calls.
-fn count_breaks(bytes: &[u8], after_cr: &mut bool) -> u64 {
+pub fn count_breaks(bytes: &[u8], after_cr: &mut bool) -> u64 {
     let mut n = 0;
     for at in memchr::memchr2_iter(b'\r', b'\n', bytes) {
         let follows_cr = if at == 0 {
@@ -243,111 +581,4 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Hex sha256 of a byte string.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, PartialEq)]
-    struct Seen {
-        line: u64,
-        end_line: u64,
-        raw: String,
-        fields: Vec<String>,
-    }
-
-    fn read_all(data: &[u8]) -> (Vec<Seen>, InputSummary) {
-        let mut input = CsvInput::new(data, b',');
-        let mut seen = Vec::new();
-        while let Some(r) = input.next_record().unwrap() {
-            seen.push(Seen {
-                line: r.line,
-                end_line: r.end_line,
-                raw: String::from_utf8_lossy(r.raw).into_owned(),
-                fields: r
-                    .fields
-                    .iter()
-                    .map(|f| String::from_utf8_lossy(f).into_owned())
-                    .collect(),
-            });
-            input.release();
-        }
-        (seen, input.finish().unwrap())
-    }
-
-    fn lines_and_raw(seen: &[Seen]) -> Vec<(u64, &str)> {
-        seen.iter().map(|s| (s.line, s.raw.as_str())).collect()
-    }
-
-    #[test]
-    fn numbers_lines_for_every_line_ending() {
-        for data in [
-            &b"h\n1\n2\n3"[..],
-            b"h\r\n1\r\n2\r\n3\r\n",
-            b"h\r1\r2\r3\r",
-            b"h\r\n1\n2\r3",
-        ] {
-            let (seen, summary) = read_all(data);
-            assert_eq!(
-                lines_and_raw(&seen),
-                vec![(1, "h"), (2, "1"), (3, "2"), (4, "3")],
-                "{data:?}"
-            );
-            assert_eq!(summary.blank_lines, 0, "{data:?}");
-        }
-    }
-
-    #[test]
-    fn keeps_raw_text_of_multiline_records() {
-        let (seen, _) = read_all(b"a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n");
-        assert_eq!(seen[1].raw, "1,\"x\r\ny\"");
-        assert_eq!((seen[1].line, seen[1].end_line), (2, 3));
-        assert_eq!(seen[1].fields, vec!["1", "x\r\ny"]);
-        assert_eq!(seen[2].line, 4);
-    }
-
-    #[test]
-    fn counts_skipped_blank_lines() {
-        let (seen, summary) = read_all(b"a\n1\n\n\n2\r\n\r\n3\n\n");
-        assert_eq!(
-            lines_and_raw(&seen),
-            vec![(1, "a"), (2, "1"), (5, "2"), (7, "3")]
-        );
-        assert_eq!(summary.blank_lines, 4);
-        assert_eq!(summary.blank_line_examples, vec![3, 4, 6, 8]);
-    }
-
-    #[test]
-    fn strips_a_bom_from_the_header_but_keeps_it_in_the_hash() {
-        let data = b"\xef\xbb\xbfid,name\n1,x\n";
-        let (seen, summary) = read_all(data);
-        assert_eq!(seen[0].fields, vec!["id", "name"]);
-        assert_eq!(summary.sha256, sha256_hex(data));
-        assert_eq!(summary.bytes, data.len() as u64);
-    }
-
-    #[test]
-    fn empty_input_has_no_records() {
-        let (seen, summary) = read_all(b"");
-        assert!(seen.is_empty());
-        assert_eq!((summary.bytes, summary.blank_lines), (0, 0));
-    }
-
-    #[test]
-    fn releases_memory_on_long_inputs() {
-        let mut data = b"id,text\n".to_vec();
-        for i in 0..50_000 {
-            data.extend_from_slice(format!("{i},{}\n", "x".repeat(40)).as_bytes());
-        }
-        let mut input = CsvInput::new(&data[..], b',');
-        let mut n = 0;
-        while let Some(r) = input.next_record().unwrap() {
-            n += 1;
-            assert_eq!(r.line, n);
-            input.release();
-        }
-        assert!(input.reader.get_ref().kept.len() < 4 * READ_BUFFER);
-        assert_eq!(n, 50_001);
-    }
 }

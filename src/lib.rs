@@ -1,9 +1,10 @@
 //! dqgate: a data-quality gate for CSV feeds.
 //!
-//! The pipeline: [`rules`] loads and compiles a rule file; [`input`] streams
-//! the CSV with raw bytes and true line numbers; [`header`] binds the rules
-//! to the file's header; [`check`] runs every record through the compiled
-//! rules ([`row`]) and sends it to the accepted or quarantined output
+//! The pipeline: [`rules`] loads and compiles a rule file; [`input`] reads
+//! the CSV in chunks with raw bytes and true line numbers; [`header`] binds
+//! the rules to the file's header; [`check`] runs every record through the
+//! compiled rules ([`row`]) on worker threads ([`pipeline`]), then in file
+//! order through [`unique`] to the accepted or quarantined output
 //! ([`output`]) while [`tally`] counts; [`report`] renders the result as a
 //! table or JSON.
 
@@ -17,6 +18,7 @@ pub mod input;
 pub mod literal;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod profile;
 pub mod promote;
 pub mod reference;
@@ -26,4 +28,5 @@ pub mod rules;
 pub mod store;
 pub mod subset;
 pub mod tally;
+pub mod unique;
 pub mod value;

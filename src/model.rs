@@ -239,19 +239,16 @@ impl ModelBatch {
     }
 }
 
-/// Raw text of every declared column of a record, `None` when the column
-/// is absent from the file.
+/// Raw text of every declared column of a record whose field `i` is
+/// `field(i)`, `None` when the column is absent from the file.
 pub fn declared_fields<'a>(
     binding: &HeaderBinding,
-    record: &'a csv::ByteRecord,
+    field: impl Fn(usize) -> Option<&'a [u8]>,
 ) -> Vec<Option<&'a str>> {
     binding
         .field_of
         .iter()
-        .map(|f| {
-            f.and_then(|i| record.get(i))
-                .and_then(|b| std::str::from_utf8(b).ok())
-        })
+        .map(|f| f.and_then(&field).and_then(|b| std::str::from_utf8(b).ok()))
         .collect()
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use csv::ByteRecord;
 use tempfile::NamedTempFile;
 
+use crate::input::Fields;
 use crate::row::Violation;
 use crate::rules::RuleSet;
 
@@ -39,7 +40,8 @@ type CsvSink = csv::Writer<BufWriter<NamedTempFile>>;
 #[derive(Debug)]
 pub struct Outputs {
     dir: PathBuf,
-    quarantine: CsvSink,
+    /// `None` only while a spilled record is copied by hand.
+    quarantine: Option<CsvSink>,
     accepted: Option<CsvSink>,
 }
 
@@ -79,7 +81,7 @@ impl Outputs {
         };
         Ok(Outputs {
             dir: dir.to_owned(),
-            quarantine,
+            quarantine: Some(quarantine),
             accepted,
         })
     }
@@ -93,28 +95,8 @@ impl Outputs {
         violations: &[Violation],
         raw: &[u8],
     ) -> Result<(), OutputError> {
-        let errors = violations
-            .iter()
-            .filter(|v| rules.catalog[v.rule].severity == crate::rules::Severity::Error);
-        let mut errors = errors.peekable();
-        let first = errors.next();
-        let others: Vec<&str> = errors
-            .map(|v| rules.catalog[v.rule].name.as_str())
-            .collect();
-        let line = line.to_string();
-        let (rule, column, reason) = match first {
-            Some(v) => {
-                let info = &rules.catalog[v.rule];
-                (
-                    info.name.as_str(),
-                    info.column.as_deref().unwrap_or(""),
-                    v.reason.as_str(),
-                )
-            }
-            None => ("", "", ""),
-        };
-        let others = others.join(";");
-        self.quarantine
+        let [line, rule, column, reason, others] = quarantine_fields(rules, line, violations);
+        self.quarantine_writer()?
             .write_record([
                 line.as_bytes(),
                 rule.as_bytes(),
@@ -126,19 +108,79 @@ impl Outputs {
             .map_err(|e| csv_error(&self.dir, e))
     }
 
+    /// Writes a quarantined record too large to hold in memory: like
+    /// [`Outputs::quarantine`], with the record's `len` bytes copied from
+    /// `spill`, quoted, in pieces.
+    pub fn quarantine_spilled(
+        &mut self,
+        rules: &RuleSet,
+        line: u64,
+        violations: &[Violation],
+        spill: &mut std::fs::File,
+        len: u64,
+    ) -> Result<(), OutputError> {
+        let fields = quarantine_fields(rules, line, violations);
+        let dir = self.dir.clone();
+        let io_error = |source| OutputError {
+            path: dir.clone(),
+            source,
+        };
+        for field in &fields {
+            self.quarantine_writer()?
+                .write_field(field)
+                .map_err(|e| csv_error(&self.dir, e))?;
+        }
+        // The csv writer cannot take a field in pieces: finish its part of
+        // the row, write the record field by hand, quoted, and go on with a
+        // new writer over the same file.
+        self.quarantine_writer()?;
+        let Some(writer) = self.quarantine.take() else {
+            unreachable!("quarantine_writer checked it")
+        };
+        let mut out = writer.into_inner().map_err(|e| io_error(e.into_error()))?;
+        out.write_all(b",\"").map_err(io_error)?;
+        let mut left = len;
+        let mut piece = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let want = piece.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            std::io::Read::read_exact(spill, &mut piece[..want]).map_err(io_error)?;
+            for part in piece[..want].split_inclusive(|&b| b == b'"') {
+                out.write_all(part).map_err(io_error)?;
+                if part.ends_with(b"\"") {
+                    out.write_all(b"\"").map_err(io_error)?;
+                }
+            }
+            left -= want as u64;
+        }
+        out.write_all(b"\"\n").map_err(io_error)?;
+        self.quarantine = Some(temp_csv_writer(out));
+        Ok(())
+    }
+
+    fn quarantine_writer(&mut self) -> Result<&mut CsvSink, OutputError> {
+        self.quarantine.as_mut().ok_or_else(|| OutputError {
+            path: self.dir.join(QUARANTINE_FILE),
+            source: std::io::Error::other("an earlier write error left the quarantine unusable"),
+        })
+    }
+
     /// Writes one accepted record, when `accepted.csv` was asked for.
-    pub fn accept(&mut self, fields: &ByteRecord) -> Result<(), OutputError> {
+    pub fn accept(&mut self, fields: &Fields<'_>) -> Result<(), OutputError> {
         match &mut self.accepted {
             Some(w) => w
-                .write_byte_record(fields)
+                .write_record(fields.iter())
                 .map_err(|e| csv_error(&self.dir, e)),
             None => Ok(()),
         }
     }
 
     /// Flushes and renames the files into place.
-    pub fn finish(self) -> Result<OutputPaths, OutputError> {
-        let quarantine = persist(self.quarantine, &self.dir.join(QUARANTINE_FILE))?;
+    pub fn finish(mut self) -> Result<OutputPaths, OutputError> {
+        self.quarantine_writer()?;
+        let Some(writer) = self.quarantine.take() else {
+            unreachable!("quarantine_writer checked it")
+        };
+        let quarantine = persist(writer, &self.dir.join(QUARANTINE_FILE))?;
         let accepted = match self.accepted {
             Some(w) => Some(persist(w, &self.dir.join(ACCEPTED_FILE))?),
             None => None,
@@ -150,6 +192,29 @@ impl Outputs {
     }
 }
 
+/// The first five columns of a quarantine row: line, first error rule,
+/// its column, its reason, and the other error rules.
+fn quarantine_fields(rules: &RuleSet, line: u64, violations: &[Violation]) -> [String; 5] {
+    let mut errors = violations
+        .iter()
+        .filter(|v| rules.catalog[v.rule].severity == crate::rules::Severity::Error);
+    let (rule, column, reason) = match errors.next() {
+        Some(v) => {
+            let info = &rules.catalog[v.rule];
+            (
+                info.name.clone(),
+                info.column.clone().unwrap_or_default(),
+                v.reason.clone(),
+            )
+        }
+        None => Default::default(),
+    };
+    let others: Vec<&str> = errors
+        .map(|v| rules.catalog[v.rule].name.as_str())
+        .collect();
+    [line.to_string(), rule, column, reason, others.join(";")]
+}
+
 fn temp_csv(dir: &Path) -> Result<CsvSink, OutputError> {
     let file = tempfile::Builder::new()
         .prefix(".dqgate-")
@@ -159,9 +224,12 @@ fn temp_csv(dir: &Path) -> Result<CsvSink, OutputError> {
             path: dir.to_owned(),
             source,
         })?;
-    Ok(csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(BufWriter::with_capacity(256 * 1024, file)))
+    Ok(temp_csv_writer(BufWriter::with_capacity(256 * 1024, file)))
+}
+
+/// The csv writer every output file uses.
+fn temp_csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new().flexible(true).from_writer(out)
 }
 
 fn csv_error(dir: &Path, err: csv::Error) -> OutputError {

@@ -10,8 +10,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::io::Read;
 
-use crate::input::CsvInput;
+use crate::input::{ChunkReader, HeaderRead, RecordView, read_header};
 use crate::literal::{self, Literal};
+use crate::pipeline::{self, Item, PassOptions, PipelineError};
+use crate::row::Limits;
 
 /// Most distinct values a text column may have to get `allowed`.
 const MAX_ALLOWED: usize = 12;
@@ -215,18 +217,28 @@ fn number(x: f64) -> String {
 
 /// Profiles up to `sample` records of CSV read from `reader` and returns a
 /// commented rule file. `name` names the source in the header comment.
-pub fn init_rules<R: Read>(
+pub fn init_rules<R: Read + Send>(
     name: &str,
     reader: R,
     delimiter: u8,
     sample: u64,
 ) -> std::io::Result<String> {
-    let mut input = CsvInput::new(reader, delimiter);
-    let Some(header) = input.next_record()? else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{name} is empty: it has no header row"),
-        ));
+    let mut input = ChunkReader::new(reader);
+    let max_record_bytes = Limits::default().max_record_bytes;
+    let header = match read_header(&mut input, delimiter, max_record_bytes)? {
+        HeaderRead::Header(header) => header,
+        HeaderRead::NoHeader { .. } => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{name} is empty: it has no header row"),
+            ));
+        }
+        HeaderRead::TooLarge { bytes } => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the first record of {name} is longer than {bytes} bytes"),
+            ));
+        }
     };
     let mut columns: Vec<ColumnProfile> = header
         .fields
@@ -239,29 +251,49 @@ pub fn init_rules<R: Read>(
             )
         })
         .collect();
-    input.release();
     let width = columns.len();
     let (mut rows, mut skipped) = (0u64, 0u64);
-    while rows + skipped < sample {
-        let Some(record) = input.next_record()? else {
-            break;
-        };
-        // Records that are not well formed teach nothing about the columns.
-        let texts: Option<Vec<&str>> = record
-            .fields
-            .iter()
-            .map(|f| std::str::from_utf8(f).ok())
-            .collect();
-        match texts {
-            Some(texts) if texts.len() == width => {
-                for (column, text) in columns.iter_mut().zip(texts) {
-                    column.add(text);
-                }
-                rows += 1;
+    /// The sample is complete: stop reading.
+    struct Sampled;
+    let pass = PassOptions {
+        delimiter,
+        threads: 1,
+        max_record_bytes,
+    };
+    let read = pipeline::run(
+        &mut input,
+        Some(header.rest),
+        pass,
+        &|| |_: &RecordView<'_>| (),
+        |item| {
+            if rows + skipped >= sample {
+                return Err(Sampled);
             }
-            _ => skipped += 1,
-        }
-        input.release();
+            let Item::Record(record, ()) = item else {
+                skipped += 1;
+                return Ok(());
+            };
+            // Records that are not well formed teach nothing about the columns.
+            let texts: Option<Vec<&str>> = record
+                .fields
+                .iter()
+                .map(|f| std::str::from_utf8(f).ok())
+                .collect();
+            match texts {
+                Some(texts) if texts.len() == width => {
+                    for (column, text) in columns.iter_mut().zip(texts) {
+                        column.add(text);
+                    }
+                    rows += 1;
+                }
+                _ => skipped += 1,
+            }
+            Ok(())
+        },
+    );
+    match read {
+        Ok(_) | Err(PipelineError::Consumer(Sampled)) => {}
+        Err(PipelineError::Io(e)) => return Err(e),
     }
 
     let mut out = String::new();

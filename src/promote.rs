@@ -331,7 +331,7 @@ impl<'r> Replay<'r> {
         let Some(fields) = self.parser.parse(record) else {
             return;
         };
-        let declared = declared_fields(binding, &fields);
+        let declared = declared_fields(binding, |i| fields.get(i));
         let values = declared_values(rules, &declared);
         if add {
             totals.add_row(&values, &declared);

@@ -4,14 +4,13 @@
 //! The order is fixed: CSV structure first (size, field count, quoting,
 //! UTF-8), because misaligned or undecodable fields make every later check
 //! meaningless; then each column's type and constraints; then the
-//! cross-field rules; and uniqueness last, so that only rows that are
-//! otherwise accepted claim a key (a bad first occurrence does not shadow a
+//! cross-field rules. Uniqueness depends on the rows before, so it is not
+//! checked here but in file order by [`crate::unique`], and only for rows
+//! that are otherwise accepted (a bad first occurrence does not shadow a
 //! good second one).
 
-use std::collections::HashMap;
-
 use crate::header::HeaderBinding;
-use crate::input::RawRecord;
+use crate::input::RecordView;
 use crate::literal::{self, Literal};
 use crate::rules::{Bound, Column, KeyType, RuleId, RuleSet, Severity, TypeCheck};
 use crate::value::Value;
@@ -48,48 +47,16 @@ pub struct Violation {
     pub reason: String,
 }
 
-/// Keys already claimed by accepted rows, with the line that claimed them.
-#[derive(Debug, Default)]
-struct KeyIndex {
-    ints: HashMap<i64, u64>,
-    texts: HashMap<Box<str>, u64>,
-}
-
-impl KeyIndex {
-    fn first_line(&self, key: &Value<'_>) -> Option<u64> {
-        match key {
-            Value::Int(i) => self.ints.get(i).copied(),
-            Value::Str(s) => self.texts.get(*s).copied(),
-            _ => None,
-        }
-    }
-
-    fn claim(&mut self, key: &Value<'_>, line: u64) {
-        match key {
-            Value::Int(i) => {
-                self.ints.insert(*i, line);
-            }
-            Value::Str(s) => {
-                self.texts.insert((*s).into(), line);
-            }
-            _ => {}
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.ints.len() + self.texts.len()
-    }
-}
-
 /// Checks records against a rule set bound to one file's header.
 #[derive(Debug)]
 pub struct RowChecker<'r> {
     rules: &'r RuleSet,
     binding: &'r HeaderBinding,
     limits: Limits,
-    keys: Vec<KeyIndex>,
     /// Reused storage for a row's typed values.
     scratch: Vec<Value<'static>>,
+    /// Reused storage for a row's decoded fields.
+    texts: Vec<&'static str>,
     /// Columns of the current row whose value failed its type.
     invalid: Vec<bool>,
 }
@@ -101,24 +68,20 @@ impl<'r> RowChecker<'r> {
             rules,
             binding,
             limits,
-            keys: rules.columns.iter().map(|_| KeyIndex::default()).collect(),
             scratch: Vec::new(),
+            texts: Vec::new(),
             invalid: vec![false; rules.columns.len()],
         }
     }
 
-    /// Distinct keys claimed so far, over all unique columns.
-    pub fn distinct_keys(&self) -> usize {
-        self.keys.iter().map(KeyIndex::len).sum()
-    }
-
     /// Checks one record, appending its violations to `out` (cleared first).
-    /// Returns true when the record is accepted (no error-severity violation).
-    pub fn check(&mut self, record: &RawRecord<'_>, out: &mut Vec<Violation>) -> bool {
+    /// Returns true when no error-severity rule failed (uniqueness aside).
+    pub fn check(&mut self, record: &RecordView<'_>, out: &mut Vec<Violation>) -> bool {
         out.clear();
         // The structure checks decode every field once, into `fields`.
-        let mut fields: Vec<&str> = Vec::with_capacity(record.fields.len());
+        let mut fields = recycle_texts(std::mem::take(&mut self.texts));
         if !self.check_structure(record, out, &mut fields) {
+            self.texts = recycle_texts(fields);
             return false;
         }
         let mut values = recycle(std::mem::take(&mut self.scratch));
@@ -144,12 +107,9 @@ impl<'r> RowChecker<'r> {
                 });
             }
         }
-        let mut accepted = !self.has_error(out);
-        if accepted {
-            accepted = self.check_unique(&values, record.line, out);
-        }
         self.scratch = recycle(values);
-        accepted
+        self.texts = recycle_texts(fields);
+        !self.has_error(out)
     }
 
     fn has_error(&self, violations: &[Violation]) -> bool {
@@ -162,7 +122,7 @@ impl<'r> RowChecker<'r> {
     /// checked further.
     fn check_structure<'a>(
         &self,
-        record: &RawRecord<'a>,
+        record: &RecordView<'a>,
         out: &mut Vec<Violation>,
         fields: &mut Vec<&'a str>,
     ) -> bool {
@@ -211,6 +171,26 @@ impl<'r> RowChecker<'r> {
             });
             return false;
         }
+        // Fast path: the fields joined are small, free of NUL and valid
+        // UTF-8, and every field boundary is a character boundary, so every
+        // field is valid on its own (one validation instead of one per field).
+        let joined = record.fields.joined();
+        if joined.len() <= self.limits.max_field_bytes && memchr::memchr(0, joined).is_none() {
+            if let Ok(text) = std::str::from_utf8(joined) {
+                let mut start = 0;
+                for &end in record.fields.ends() {
+                    match text.get(start..end) {
+                        Some(field) => fields.push(field),
+                        None => break,
+                    }
+                    start = end;
+                }
+                if fields.len() == record.fields.len() {
+                    return true;
+                }
+                fields.clear();
+            }
+        }
         let mut ok = true;
         for (index, field) in record.fields.iter().enumerate() {
             let name = self.binding.name(index);
@@ -252,38 +232,6 @@ impl<'r> RowChecker<'r> {
         ok
     }
 
-    fn check_unique(&mut self, values: &[Value<'_>], line: u64, out: &mut Vec<Violation>) -> bool {
-        let mut accepted = true;
-        for (position, column) in self.rules.columns.iter().enumerate() {
-            let Some(rule) = column.unique else { continue };
-            let key = &values[position];
-            if let Some(first) = self.keys[position].first_line(key) {
-                out.push(Violation {
-                    rule,
-                    value: show_value(key),
-                    reason: format!(
-                        "duplicate {} {}, first seen on line {first}",
-                        column.name,
-                        show_value(key)
-                    ),
-                });
-                if self.rules.catalog[rule].severity == Severity::Error {
-                    accepted = false;
-                }
-            }
-        }
-        if accepted {
-            for (position, column) in self.rules.columns.iter().enumerate() {
-                if column.unique.is_some()
-                    && self.keys[position].first_line(&values[position]).is_none()
-                {
-                    self.keys[position].claim(&values[position], line);
-                }
-            }
-        }
-        accepted
-    }
-
     fn describe_reads(&self, reads: &[usize], values: &[Value<'_>]) -> String {
         reads
             .iter()
@@ -291,6 +239,12 @@ impl<'r> RowChecker<'r> {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// Reuses a vector's allocation for texts of another lifetime.
+fn recycle_texts<'b>(mut texts: Vec<&str>) -> Vec<&'b str> {
+    texts.clear();
+    texts.into_iter().map(|_| "").collect()
 }
 
 /// Reuses a vector's allocation for values of another lifetime.

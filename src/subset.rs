@@ -6,6 +6,7 @@ use csv::ByteRecord;
 
 use crate::check::AcceptedSink;
 use crate::header::HeaderBinding;
+use crate::input::Fields;
 use crate::model::{
     MissingModelColumn, ModelBatch, ModelColumns, declared_fields, declared_values,
 };
@@ -82,12 +83,12 @@ impl<'r> SubsetCollector<'r> {
 }
 
 impl AcceptedSink for SubsetCollector<'_> {
-    fn accepted(&mut self, line: u64, binding: &HeaderBinding, record: &ByteRecord, raw: &[u8]) {
+    fn accepted(&mut self, line: u64, binding: &HeaderBinding, record: &Fields<'_>, raw: &[u8]) {
         self.accepted += 1;
         if self.header.is_none() {
             self.header = Some(binding.names.iter().map(String::as_str).collect());
         }
-        let fields = declared_fields(binding, record);
+        let fields = declared_fields(binding, |i| record.get(i));
         let selected = self.selects(fields[self.key]);
         if selected || self.all.is_some() {
             let values = declared_values(self.rules, &fields);

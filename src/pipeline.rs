@@ -1,0 +1,433 @@
+//! Runs a per-record function over every record of the input on worker
+//! threads and hands the results to one consumer in file order.
+//!
+//! A reader thread cuts the input into chunks ([`crate::input`]); workers
+//! parse each chunk and run `work` on its records; the calling thread
+//! receives the parsed chunks, puts them back in order and calls `consume`
+//! on every record. With one thread the same steps run inline, so the
+//! records, their order and every result are the same for any thread count.
+//!
+//! Chunks are cut after line breaks without knowing whether a break lies
+//! inside a quoted field. A worker therefore parses its chunk
+//! *speculatively*, as if it started a record. The consumer knows better:
+//! when a chunk ended inside a record (its tail), the next chunk did not
+//! start a record, so its speculative result is dropped and the tail and the
+//! chunk are parsed again inline. A record that grows past
+//! `max_record_bytes` without ending is not held in memory: its bytes go to
+//! a temporary spill file until csv-core finds its end, and it reaches the
+//! consumer as [`Item::Oversized`].
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use crate::input::{BlankLines, Chunk, ChunkReader, ParsedChunk, RecordView, chunk_parser};
+
+/// What the consumer receives for each record, in file order.
+#[derive(Debug)]
+pub enum Item<'a, T> {
+    /// A record and the result of the work on it.
+    Record(RecordView<'a>, T),
+    /// A record too large to hold in memory, spilled to a file.
+    Oversized(&'a mut Oversized),
+}
+
+/// A record longer than the record limit: where it is and its bytes, spilled.
+#[derive(Debug)]
+pub struct Oversized {
+    /// Line on which it starts.
+    pub line: u64,
+    /// Line on which it ends.
+    pub end_line: u64,
+    /// Its length in bytes, without the line terminator.
+    pub len: u64,
+    /// A temporary file holding exactly its bytes.
+    pub spill: File,
+}
+
+/// The pipeline stopped: reading failed, or the consumer gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError<E> {
+    /// The input could not be read (or a spill file written).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The consumer returned an error.
+    #[error("{0}")]
+    Consumer(E),
+}
+
+/// What the whole pass saw besides the records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassSummary {
+    /// Blank lines skipped.
+    pub blank: BlankLines,
+}
+
+/// Settings of one pass.
+#[derive(Debug, Clone, Copy)]
+pub struct PassOptions {
+    /// Field delimiter.
+    pub delimiter: u8,
+    /// Worker threads (1: everything on the calling thread).
+    pub threads: usize,
+    /// A record longer than this is spilled instead of held.
+    pub max_record_bytes: usize,
+}
+
+/// Runs `work` (one instance per worker, made by `make_work`) over every
+/// record from `reader`, starting with the chunk `first` when given, and
+/// `consume` over every record and result, in file order.
+pub fn run<R, T, W, C, E>(
+    reader: &mut ChunkReader<R>,
+    first: Option<Chunk>,
+    options: PassOptions,
+    make_work: &(dyn Fn() -> W + Sync),
+    mut consume: C,
+) -> Result<PassSummary, PipelineError<E>>
+where
+    R: Read + Send,
+    T: Send,
+    W: FnMut(&RecordView<'_>) -> T,
+    C: FnMut(Item<'_, T>) -> Result<(), E>,
+{
+    let mut stitcher = Stitcher::new(options, make_work());
+    if options.threads <= 1 {
+        let mut core = chunk_parser(options.delimiter);
+        let mut work = make_work();
+        let mut next = first;
+        loop {
+            let chunk = match next.take() {
+                Some(c) => c,
+                None => match reader.next_chunk()? {
+                    Some(c) => c,
+                    None => break,
+                },
+            };
+            let parsed = crate::input::parse_chunk(&mut core, chunk, &mut work);
+            stitcher.accept(parsed, &mut consume)?;
+        }
+        return stitcher.finish(&mut consume);
+    }
+    run_threaded(reader, first, options, make_work, stitcher, &mut consume)
+}
+
+fn run_threaded<R, T, W, C, E>(
+    reader: &mut ChunkReader<R>,
+    first: Option<Chunk>,
+    options: PassOptions,
+    make_work: &(dyn Fn() -> W + Sync),
+    mut stitcher: Stitcher<W>,
+    consume: &mut C,
+) -> Result<PassSummary, PipelineError<E>>
+where
+    R: Read + Send,
+    T: Send,
+    W: FnMut(&RecordView<'_>) -> T,
+    C: FnMut(Item<'_, T>) -> Result<(), E>,
+{
+    let workers = options.threads;
+    // Chunks in flight (read, parsed or waiting to be consumed) are bounded
+    // by tokens: the reader takes one per chunk, the consumer gives it back.
+    let in_flight = 2 * workers + 2;
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        let _ = token_tx.send(());
+    }
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
+    let (done_tx, done_rx) = mpsc::channel::<io::Result<(u64, ParsedChunk<T>)>>();
+    let jobs = Mutex::new(job_rx);
+    std::thread::scope(|scope| {
+        let reader_done = done_tx.clone();
+        scope.spawn(move || {
+            let mut seq = 0;
+            let mut next = first;
+            while token_rx.recv().is_ok() {
+                let chunk = match next.take() {
+                    Some(c) => Ok(Some(c)),
+                    None => reader.next_chunk(),
+                };
+                match chunk {
+                    Ok(Some(chunk)) => {
+                        if job_tx.send((seq, chunk)).is_err() {
+                            return;
+                        }
+                        seq += 1;
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = reader_done.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+
+        for _ in 0..workers {
+            let (jobs, done) = (&jobs, done_tx.clone());
+            scope.spawn(move || {
+                let mut core = chunk_parser(options.delimiter);
+                let mut work = make_work();
+                loop {
+                    let job = jobs.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, chunk))) = job else { return };
+                    let parsed = crate::input::parse_chunk(&mut core, chunk, &mut work);
+                    if done.send(Ok((seq, parsed))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+
+        let mut waiting = BTreeMap::new();
+        let mut expected = 0u64;
+        for message in done_rx {
+            let (seq, parsed) = message?;
+            waiting.insert(seq, parsed);
+            while let Some(parsed) = waiting.remove(&expected) {
+                stitcher.accept(parsed, consume)?;
+                expected += 1;
+                let _ = token_tx.send(());
+            }
+        }
+        // Every sender is gone: the reader reached the end or stopped.
+        stitcher.finish(consume)
+    })
+}
+
+/// Joins incomplete records across chunks and spills oversized ones, on the
+/// consuming side, so every record reaches the consumer exactly once.
+struct Stitcher<W> {
+    options: PassOptions,
+    /// The work, for what is parsed again on the consuming thread.
+    work: W,
+    core: csv_core::Reader,
+    /// A record that a chunk began and did not finish.
+    open: Option<OpenRecord>,
+    blank: BlankLines,
+}
+
+/// A record being continued across chunks: csv-core is fed its bytes as
+/// they come until it says where the record ends.
+struct OpenRecord {
+    core: csv_core::Reader,
+    line: u64,
+    bytes: Vec<u8>,
+    /// Set once the record outgrew `max_record_bytes`: its bytes so far.
+    spill: Option<io::BufWriter<File>>,
+    len: u64,
+    breaks: u64,
+    after_cr: bool,
+    last: [u8; 2],
+}
+
+impl OpenRecord {
+    fn new(delimiter: u8, line: u64) -> Self {
+        let mut core = chunk_parser(delimiter);
+        // Not the start of the file: no byte order mark to strip.
+        let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+        OpenRecord {
+            core,
+            line,
+            bytes: Vec::new(),
+            spill: None,
+            len: 0,
+            breaks: 0,
+            after_cr: false,
+            last: [0; 2],
+        }
+    }
+
+    /// Feeds `data` until the record ends; returns how many bytes of
+    /// `data` belong to it, or `None` when it goes on past `data`.
+    fn feed(&mut self, data: &[u8], eof: bool, limit: usize) -> io::Result<Option<usize>> {
+        use csv_core::ReadRecordResult as R;
+        let mut scratch = [0u8; 4096];
+        let mut ends = [0usize; 64];
+        let mut pos = 0;
+        loop {
+            if pos == data.len() && !eof {
+                self.keep(&data[..pos], limit)?;
+                return Ok(None);
+            }
+            let (result, nin, _, _) = self.core.read_record(&data[pos..], &mut scratch, &mut ends);
+            pos += nin;
+            match result {
+                R::Record | R::End => {
+                    self.keep(&data[..pos], limit)?;
+                    return Ok(Some(pos));
+                }
+                R::InputEmpty | R::OutputFull | R::OutputEndsFull => {}
+            }
+        }
+    }
+
+    fn keep(&mut self, bytes: &[u8], limit: usize) -> io::Result<()> {
+        self.breaks += crate::input::count_breaks(bytes, &mut self.after_cr);
+        for &b in bytes.iter().rev().take(2).rev() {
+            self.last = [self.last[1], b];
+        }
+        self.len += bytes.len() as u64;
+        if self.spill.is_none() && self.bytes.len() + bytes.len() > limit {
+            let mut spill = io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+            spill.write_all(&self.bytes)?;
+            self.bytes = Vec::new();
+            self.spill = Some(spill);
+        }
+        match &mut self.spill {
+            Some(spill) => spill.write_all(bytes),
+            None => {
+                self.bytes.extend_from_slice(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// The line after the record and whether its last byte was a CR.
+    fn next_line(&self) -> (u64, bool) {
+        (self.line + self.breaks, self.after_cr)
+    }
+
+    /// The record, spilled: its terminator is left out of its length.
+    fn into_oversized(self) -> io::Result<Oversized> {
+        let terminator = match self.last {
+            [b'\r', b'\n'] => 2,
+            [_, b'\n' | b'\r'] => 1,
+            _ => 0,
+        };
+        let len = self.len.saturating_sub(terminator);
+        let breaks_inside = if terminator > 0 {
+            self.breaks - 1
+        } else {
+            self.breaks
+        };
+        let mut spill = self
+            .spill
+            .expect("spilled")
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        spill.rewind()?;
+        Ok(Oversized {
+            line: self.line,
+            end_line: self.line + breaks_inside,
+            len,
+            spill,
+        })
+    }
+}
+
+impl<W> Stitcher<W> {
+    fn new(options: PassOptions, work: W) -> Self {
+        Stitcher {
+            options,
+            work,
+            core: chunk_parser(options.delimiter),
+            open: None,
+            blank: BlankLines::default(),
+        }
+    }
+
+    /// Takes the next chunk in file order, parsed speculatively.
+    fn accept<T, C, E>(
+        &mut self,
+        parsed: ParsedChunk<T>,
+        consume: &mut C,
+    ) -> Result<(), PipelineError<E>>
+    where
+        W: FnMut(&RecordView<'_>) -> T,
+        C: FnMut(Item<'_, T>) -> Result<(), E>,
+    {
+        if self.open.is_none() {
+            return self.deliver(parsed, consume);
+        }
+        // The chunk did not start a record: continue the open one with its
+        // bytes, then parse what follows it again.
+        self.continue_open(parsed.chunk, consume)
+    }
+
+    fn continue_open<T, C, E>(
+        &mut self,
+        chunk: Chunk,
+        consume: &mut C,
+    ) -> Result<(), PipelineError<E>>
+    where
+        W: FnMut(&RecordView<'_>) -> T,
+        C: FnMut(Item<'_, T>) -> Result<(), E>,
+    {
+        let Some(mut open) = self.open.take() else {
+            return Ok(());
+        };
+        let Some(used) = open.feed(&chunk.data, chunk.eof, self.options.max_record_bytes)? else {
+            self.open = Some(open);
+            return Ok(());
+        };
+        let (first_line, after_cr) = open.next_line();
+        if open.spill.is_some() {
+            let mut oversized = open.into_oversized()?;
+            consume(Item::Oversized(&mut oversized)).map_err(PipelineError::Consumer)?;
+        } else {
+            let record = Chunk {
+                data: std::mem::take(&mut open.bytes),
+                first_line: open.line,
+                after_cr: false,
+                eof: chunk.eof && used == chunk.data.len(),
+                starts_file: false,
+            };
+            let parsed = crate::input::parse_chunk(&mut self.core, record, &mut self.work);
+            self.deliver(parsed, consume)?;
+        }
+        let rest = Chunk {
+            data: chunk.data[used..].to_vec(),
+            first_line,
+            after_cr,
+            eof: chunk.eof,
+            starts_file: false,
+        };
+        if rest.data.is_empty() && !rest.eof {
+            return Ok(());
+        }
+        let parsed = crate::input::parse_chunk(&mut self.core, rest, &mut self.work);
+        self.deliver(parsed, consume)
+    }
+
+    /// Hands a correctly parsed chunk's records to the consumer and opens
+    /// the record it leaves unfinished.
+    fn deliver<T, C, E>(
+        &mut self,
+        mut parsed: ParsedChunk<T>,
+        consume: &mut C,
+    ) -> Result<(), PipelineError<E>>
+    where
+        C: FnMut(Item<'_, T>) -> Result<(), E>,
+    {
+        self.blank.merge(&parsed.blank);
+        for (record, result) in parsed.drain() {
+            consume(Item::Record(record, result)).map_err(PipelineError::Consumer)?;
+        }
+        if let (Some(tail), Some(bytes)) = (parsed.tail, parsed.tail_bytes()) {
+            let mut open = OpenRecord::new(self.options.delimiter, tail.line);
+            let ended = open.feed(bytes, false, self.options.max_record_bytes)?;
+            debug_assert!(ended.is_none(), "a tail is an unfinished record");
+            self.open = Some(open);
+        }
+        Ok(())
+    }
+
+    /// Ends the pass: an open record ends with the input.
+    fn finish<T, C, E>(mut self, consume: &mut C) -> Result<PassSummary, PipelineError<E>>
+    where
+        W: FnMut(&RecordView<'_>) -> T,
+        C: FnMut(Item<'_, T>) -> Result<(), E>,
+    {
+        if self.open.is_some() {
+            let end = Chunk {
+                eof: true,
+                ..Chunk::default()
+            };
+            self.continue_open(end, consume)?;
+        }
+        Ok(PassSummary { blank: self.blank })
+    }
+}

@@ -1,0 +1,144 @@
+//! Uniqueness: the keys claimed by accepted rows, in file order.
+//!
+//! Whether a key repeats depends on every row before it, so this runs on
+//! the consuming side of the pipeline, after the row checks. Only rows
+//! that are otherwise accepted claim a key, so a bad first occurrence does
+//! not shadow a good second one. Integer columns compare by value, every
+//! other type by its text.
+
+use std::collections::HashMap;
+
+use crate::header::HeaderBinding;
+use crate::input::RecordView;
+use crate::row::{Violation, shorten};
+use crate::rules::{RuleId, RuleSet, Severity, TypeCheck};
+
+/// A hasher seeded per process: fast, and keys from a file cannot be
+/// chosen to collide.
+type Hasher = foldhash::fast::RandomState;
+
+/// One unique column: where its field is and the keys seen so far, each
+/// with the line that claimed it.
+#[derive(Debug)]
+struct UniqueColumn {
+    name: String,
+    rule: RuleId,
+    error: bool,
+    field: usize,
+    integer: bool,
+    ints: HashMap<i64, u64, Hasher>,
+    texts: HashMap<Box<str>, u64, Hasher>,
+}
+
+/// A key as found in a record.
+enum Key<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl UniqueColumn {
+    fn key<'a>(&self, record: &RecordView<'a>) -> Option<Key<'a>> {
+        let text = std::str::from_utf8(record.fields.get(self.field)?).ok()?;
+        if text.is_empty() {
+            return None;
+        }
+        if self.integer {
+            text.parse().ok().map(Key::Int)
+        } else {
+            Some(Key::Text(text))
+        }
+    }
+
+    fn first_line(&self, key: &Key<'_>) -> Option<u64> {
+        match key {
+            Key::Int(i) => self.ints.get(i).copied(),
+            Key::Text(t) => self.texts.get(*t).copied(),
+        }
+    }
+
+    fn claim(&mut self, key: &Key<'_>, line: u64) {
+        match key {
+            Key::Int(i) => {
+                self.ints.insert(*i, line);
+            }
+            Key::Text(t) => {
+                self.texts.insert((*t).into(), line);
+            }
+        }
+    }
+}
+
+/// The unique columns of a rule set bound to one file's header.
+#[derive(Debug)]
+pub struct UniqueKeys {
+    columns: Vec<UniqueColumn>,
+}
+
+impl UniqueKeys {
+    /// Tracks every column with a `unique` rule that the header holds.
+    pub fn new(rules: &RuleSet, binding: &HeaderBinding) -> Self {
+        let columns = rules
+            .columns
+            .iter()
+            .zip(&binding.field_of)
+            .filter_map(|(column, field)| {
+                let rule = column.unique?;
+                Some(UniqueColumn {
+                    name: column.name.clone(),
+                    rule,
+                    error: rules.catalog[rule].severity == Severity::Error,
+                    field: (*field)?,
+                    integer: matches!(column.parse, TypeCheck::Integer),
+                    ints: HashMap::default(),
+                    texts: HashMap::default(),
+                })
+            })
+            .collect();
+        UniqueKeys { columns }
+    }
+
+    /// Checks an otherwise accepted record: appends a violation for each
+    /// key seen before. Returns true (and claims its keys) when no repeated
+    /// key is an error.
+    pub fn claim(&mut self, record: &RecordView<'_>, out: &mut Vec<Violation>) -> bool {
+        let mut accepted = true;
+        for column in &self.columns {
+            let Some(key) = column.key(record) else {
+                continue;
+            };
+            if let Some(first) = column.first_line(&key) {
+                let shown = match key {
+                    Key::Int(i) => i.to_string(),
+                    Key::Text(t) => shorten(t),
+                };
+                out.push(Violation {
+                    rule: column.rule,
+                    reason: format!(
+                        "duplicate {} {shown}, first seen on line {first}",
+                        column.name
+                    ),
+                    value: shown,
+                });
+                accepted &= !column.error;
+            }
+        }
+        if accepted {
+            for column in &mut self.columns {
+                if let Some(key) = column.key(record) {
+                    if column.first_line(&key).is_none() {
+                        column.claim(&key, record.line);
+                    }
+                }
+            }
+        }
+        accepted
+    }
+
+    /// Distinct keys claimed so far, over all unique columns.
+    pub fn distinct(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| c.ints.len() + c.texts.len())
+            .sum()
+    }
+}
