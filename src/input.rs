@@ -54,12 +54,20 @@ pub struct ChunkReader<R> {
     eof: bool,
     /// The last chunk (marked `eof`) was handed out.
     done: bool,
+    chunk_bytes: usize,
 }
 
 impl<R: Read> ChunkReader<R> {
     /// A reader at the start of `source`.
     pub fn new(source: R) -> Self {
+        Self::with_chunk_bytes(source, CHUNK_BYTES)
+    }
+
+    /// A reader that reads `chunk_bytes` at a time (tests cut small chunks
+    /// to put cuts everywhere).
+    pub fn with_chunk_bytes(source: R, chunk_bytes: usize) -> Self {
         ChunkReader {
+            chunk_bytes: chunk_bytes.max(1),
             source,
             hasher: Sha256::new(),
             bytes: 0,
@@ -75,7 +83,9 @@ impl<R: Read> ChunkReader<R> {
     /// The next chunk; `None` once the input is exhausted.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         loop {
-            if !self.eof && self.pending.len() < CHUNK_BYTES {
+            // csv-core strips a byte order mark only when it sees it whole.
+            let wanted = if self.starts_file { 3 } else { 1 };
+            if !self.eof && self.pending.len() < self.chunk_bytes.max(wanted) {
                 self.fill()?;
                 continue;
             }
@@ -105,7 +115,7 @@ impl<R: Read> ChunkReader<R> {
                 }
                 // A line longer than two chunks: hand it out uncut; the
                 // pipeline joins the pieces (or spills an oversized record).
-                None if self.pending.len() >= 2 * CHUNK_BYTES => {
+                None if self.pending.len() >= 2 * self.chunk_bytes => {
                     let data = std::mem::take(&mut self.pending);
                     return Ok(Some(self.emit(data, false)));
                 }
@@ -117,7 +127,7 @@ impl<R: Read> ChunkReader<R> {
     /// Reads up to one chunk's worth of bytes into `pending`.
     fn fill(&mut self) -> io::Result<()> {
         let start = self.pending.len();
-        self.pending.resize(start + CHUNK_BYTES, 0);
+        self.pending.resize(start + self.chunk_bytes, 0);
         let mut filled = start;
         while filled < self.pending.len() {
             match self.source.read(&mut self.pending[filled..]) {
@@ -352,7 +362,17 @@ impl<T> ParsedChunk<T> {
 
 /// A csv-core reader for chunks: `delimiter` separates fields.
 pub fn chunk_parser(delimiter: u8) -> csv_core::Reader {
-    csv_core::ReaderBuilder::new().delimiter(delimiter).build()
+    let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    prime(&mut core);
+    core
+}
+
+/// Resets `core` to the start of a record, past the point where it would
+/// strip a byte order mark (dqgate strips it itself): an empty line is
+/// read first.
+pub fn prime(core: &mut csv_core::Reader) {
+    core.reset();
+    let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
 }
 
 /// Parses the records of `chunk` with `core`, calling `work` on each.
@@ -362,21 +382,23 @@ pub fn parse_chunk<T>(
     work: &mut impl FnMut(&RecordView<'_>) -> T,
 ) -> ParsedChunk<T> {
     use csv_core::ReadRecordResult as R;
-    core.reset();
-    if !chunk.starts_file {
-        // csv-core strips a byte order mark from its first input; a chunk
-        // in the middle of a file keeps its bytes. An empty line is read
-        // first so that the mark is not looked for.
-        let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
-    }
+    prime(core);
     let data = &chunk.data[..];
+    // A byte order mark opening the file is skipped here: csv-core would
+    // strip it only when it sees all three bytes, and takes input that is
+    // empty once stripped for the end of the file.
+    let bom = if chunk.starts_file && data.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
     let mut field_bytes = vec![0u8; data.len() + 1];
     let mut ends = vec![0usize; data.len() / 16 + 16];
     let mut spans = Vec::new();
     let mut results = Vec::new();
     let mut blank = BlankLines::default();
-    let (mut pos, mut out, mut nends) = (0, 0, 0);
-    let (mut record_start, mut record_out, mut record_ends) = (0, 0, 0);
+    let (mut pos, mut out, mut nends) = (bom, 0, 0);
+    let (mut record_start, mut record_out, mut record_ends) = (bom, 0, 0);
     let mut line = chunk.first_line;
     let mut after_cr = chunk.after_cr;
     loop {
@@ -581,4 +603,243 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Hex sha256 of a byte string.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{self, Item, PassOptions};
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Seen {
+        line: u64,
+        end_line: u64,
+        raw: Vec<u8>,
+        fields: Vec<Vec<u8>>,
+    }
+
+    /// Every record of `data` through the whole reading path, with the
+    /// blank lines, size and hash.
+    fn read_with(
+        data: &[u8],
+        chunk_bytes: usize,
+        threads: usize,
+        max_record_bytes: usize,
+    ) -> (Vec<Seen>, BlankLines, u64, String) {
+        let mut reader = ChunkReader::with_chunk_bytes(data, chunk_bytes);
+        let options = PassOptions {
+            delimiter: b',',
+            threads,
+            max_record_bytes,
+        };
+        let mut seen = Vec::new();
+        let summary = pipeline::run(
+            &mut reader,
+            None,
+            options,
+            &|| |_: &RecordView<'_>| (),
+            |item| {
+                seen.push(match item {
+                    Item::Record(r, ()) => Seen {
+                        line: r.line,
+                        end_line: r.end_line,
+                        raw: r.raw.to_vec(),
+                        fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
+                    },
+                    Item::Oversized(o) => {
+                        let mut raw = Vec::new();
+                        std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
+                        assert_eq!(raw.len() as u64, o.len);
+                        Seen {
+                            line: o.line,
+                            end_line: o.end_line,
+                            raw,
+                            fields: Vec::new(),
+                        }
+                    }
+                });
+                Ok::<(), ()>(())
+            },
+        )
+        .unwrap();
+        let (bytes, sha) = reader.finish();
+        (seen, summary.blank, bytes, sha)
+    }
+
+    fn read_all(data: &[u8]) -> (Vec<Seen>, BlankLines) {
+        let (seen, blank, ..) = read_with(data, CHUNK_BYTES, 1, usize::MAX);
+        (seen, blank)
+    }
+
+    fn lines_and_raw(seen: &[Seen]) -> Vec<(u64, &str)> {
+        seen.iter()
+            .map(|s| (s.line, std::str::from_utf8(&s.raw).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn numbers_lines_for_every_line_ending() {
+        for data in [
+            &b"h\n1\n2\n3"[..],
+            b"h\r\n1\r\n2\r\n3\r\n",
+            b"h\r1\r2\r3\r",
+            b"h\r\n1\n2\r3",
+        ] {
+            let (seen, blank) = read_all(data);
+            assert_eq!(
+                lines_and_raw(&seen),
+                vec![(1, "h"), (2, "1"), (3, "2"), (4, "3")],
+                "{data:?}"
+            );
+            assert_eq!(blank.count, 0, "{data:?}");
+        }
+    }
+
+    #[test]
+    fn keeps_raw_text_of_multiline_records() {
+        let (seen, _) = read_all(b"a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n");
+        assert_eq!(seen[1].raw, b"1,\"x\r\ny\"");
+        assert_eq!((seen[1].line, seen[1].end_line), (2, 3));
+        assert_eq!(seen[1].fields, vec![b"1".to_vec(), b"x\r\ny".to_vec()]);
+        assert_eq!(seen[2].line, 4);
+    }
+
+    #[test]
+    fn counts_skipped_blank_lines() {
+        let (seen, blank) = read_all(b"a\n1\n\n\n2\r\n\r\n3\n\n");
+        assert_eq!(
+            lines_and_raw(&seen),
+            vec![(1, "a"), (2, "1"), (5, "2"), (7, "3")]
+        );
+        assert_eq!(blank.count, 4);
+        assert_eq!(blank.examples, vec![3, 4, 6, 8]);
+    }
+
+    #[test]
+    fn strips_a_bom_from_the_first_record_only_but_hashes_it() {
+        let data = b"\xef\xbb\xbfid,name\n\xef\xbb\xbf1,x\n";
+        for chunk_bytes in [1, 2, 5, 64] {
+            let (seen, _, bytes, sha) = read_with(data, chunk_bytes, 1, usize::MAX);
+            assert_eq!(seen[0].fields, vec![b"id".to_vec(), b"name".to_vec()]);
+            assert_eq!(seen[1].fields[0], b"\xef\xbb\xbf1");
+            assert_eq!(sha, sha256_hex(data));
+            assert_eq!(bytes, data.len() as u64);
+        }
+    }
+
+    #[test]
+    fn empty_input_has_no_records() {
+        let (seen, blank, bytes, _) = read_with(b"", 4, 1, usize::MAX);
+        assert!(seen.is_empty());
+        assert_eq!((bytes, blank.count), (0, 0));
+    }
+
+    #[test]
+    fn a_record_past_the_limit_is_spilled_whole_and_reading_goes_on() {
+        let mut data = b"id,text\n1,short\n2,\"".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5000));
+        data.extend_from_slice(b"\n\"\"\"\r\n3,after\n");
+        let long_raw = data[16..data.len() - 10].to_vec();
+        for threads in [1, 3] {
+            let (seen, ..) = read_with(&data, 64, threads, 1000);
+            assert_eq!(seen.len(), 4);
+            assert_eq!(seen[2].raw, long_raw);
+            assert_eq!((seen[2].line, seen[2].end_line), (3, 4));
+            assert!(seen[2].fields.is_empty(), "spilled, not parsed");
+            assert_eq!(seen[3].line, 5);
+            assert_eq!(seen[3].fields, vec![b"3".to_vec(), b"after".to_vec()]);
+        }
+    }
+
+    #[test]
+    fn memory_holds_chunks_not_the_input() {
+        let mut data = b"id,text\n".to_vec();
+        for i in 0..50_000 {
+            data.extend_from_slice(format!("{i},{}\n", "x".repeat(40)).as_bytes());
+        }
+        let mut reader = ChunkReader::with_chunk_bytes(&data[..], 4096);
+        let mut largest = 0;
+        while let Some(chunk) = reader.next_chunk().unwrap() {
+            largest = largest.max(chunk.data.len());
+        }
+        assert!(largest <= 2 * 4096, "{largest}");
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Bytes biased towards what breaks CSV readers and chunk cuts.
+        fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
+            let byte = prop_oneof![
+                4 => Just(b'a'),
+                3 => Just(b','),
+                3 => Just(b'"'),
+                3 => Just(b'\n'),
+                2 => Just(b'\r'),
+                1 => Just(0xef),
+                1 => Just(0xbb),
+                1 => Just(0xbf),
+                1 => any::<u8>(),
+            ];
+            prop::collection::vec(byte, 0..400)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// However the input is cut and however many threads parse it,
+            /// the records are the csv crate's, with the same lines.
+            #[test]
+            fn records_do_not_depend_on_cuts_or_threads(
+                data in csv_bytes(),
+                chunk_bytes in 1usize..40,
+                threads in 1usize..4,
+            ) {
+                let (whole, whole_blank, ..) = read_with(&data, 1 << 20, 1, usize::MAX);
+                let (cut, cut_blank, bytes, sha) = read_with(&data, chunk_bytes, threads, usize::MAX);
+                prop_assert_eq!(&cut, &whole);
+                prop_assert_eq!(cut_blank, whole_blank);
+                prop_assert_eq!(bytes, data.len() as u64);
+                prop_assert_eq!(sha, sha256_hex(&data));
+                let expected: Vec<Vec<Vec<u8>>> = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(&data[..])
+                    .byte_records()
+                    .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect())
+                    .collect();
+                let fields: Vec<Vec<Vec<u8>>> = whole.iter().map(|s| s.fields.clone()).collect();
+                prop_assert_eq!(fields, expected);
+                // Raw texts appear in the input, in order.
+                let mut from = 0;
+                for s in &whole {
+                    let at = data[from..]
+                        .windows(s.raw.len().max(1))
+                        .position(|w| s.raw.is_empty() || w == &s.raw[..]);
+                    prop_assert!(at.is_some(), "{:?} after {}", s.raw, from);
+                    from += at.unwrap_or(0) + s.raw.len();
+                }
+            }
+
+            /// With a small record limit, long records are spilled and the
+            /// rest is read exactly as without the limit.
+            #[test]
+            fn spilling_loses_and_moves_nothing(
+                data in csv_bytes(),
+                chunk_bytes in 1usize..40,
+                threads in 1usize..4,
+                limit in 0usize..30,
+            ) {
+                let (whole, ..) = read_with(&data, 1 << 20, 1, usize::MAX);
+                let (limited, ..) = read_with(&data, chunk_bytes, threads, limit);
+                prop_assert_eq!(limited.len(), whole.len());
+                for (l, w) in limited.iter().zip(&whole) {
+                    prop_assert_eq!((l.line, l.end_line, &l.raw), (w.line, w.end_line, &w.raw));
+                    prop_assert!(l.fields.is_empty() || l.fields == w.fields);
+                }
+            }
+        }
+    }
 }

@@ -131,14 +131,17 @@ where
     // Chunks in flight (read, parsed or waiting to be consumed) are bounded
     // by tokens: the reader takes one per chunk, the consumer gives it back.
     let in_flight = 2 * workers + 2;
-    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
-    for _ in 0..in_flight {
-        let _ = token_tx.send(());
-    }
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
-    let (done_tx, done_rx) = mpsc::channel::<io::Result<(u64, ParsedChunk<T>)>>();
     let jobs = Mutex::new(job_rx);
     std::thread::scope(|scope| {
+        // Every channel end the consumer holds lives in this closure: when
+        // it returns early (an error, or a panic), they drop, the reader's
+        // next wait for a token fails, and every thread winds down.
+        let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+        for _ in 0..in_flight {
+            let _ = token_tx.send(());
+        }
+        let (done_tx, done_rx) = mpsc::channel::<io::Result<(u64, ParsedChunk<T>)>>();
         let reader_done = done_tx.clone();
         scope.spawn(move || {
             let mut seq = 0;
@@ -224,12 +227,10 @@ struct OpenRecord {
 }
 
 impl OpenRecord {
+    /// A record from `line` on.
     fn new(delimiter: u8, line: u64) -> Self {
-        let mut core = chunk_parser(delimiter);
-        // Not the start of the file: no byte order mark to strip.
-        let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
         OpenRecord {
-            core,
+            core: chunk_parser(delimiter),
             line,
             bytes: Vec::new(),
             spill: None,
@@ -308,6 +309,8 @@ impl OpenRecord {
             .expect("spilled")
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
+        // The spill holds the terminator too: keep exactly the record.
+        spill.set_len(len)?;
         spill.rewind()?;
         Ok(Oversized {
             line: self.line,
@@ -429,5 +432,78 @@ impl<W> Stitcher<W> {
             self.continue_open(end, consume)?;
         }
         Ok(PassSummary { blank: self.blank })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn many_records(n: usize) -> Vec<u8> {
+        let mut data = b"id,text\n".to_vec();
+        for i in 0..n {
+            data.extend_from_slice(format!("{i},\"some text\"\n").as_bytes());
+        }
+        data
+    }
+
+    #[test]
+    fn a_consumer_that_gives_up_stops_every_thread() {
+        // Far more chunks than tokens in flight: the reader must notice.
+        let data = many_records(20_000);
+        for threads in [1, 2, 4] {
+            let mut reader = ChunkReader::with_chunk_bytes(&data[..], 256);
+            let options = PassOptions {
+                delimiter: b',',
+                threads,
+                max_record_bytes: 1 << 20,
+            };
+            let mut seen = 0;
+            let result = run(
+                &mut reader,
+                None,
+                options,
+                &|| |_: &RecordView<'_>| (),
+                |_| {
+                    seen += 1;
+                    if seen == 100 {
+                        Err("disk full")
+                    } else {
+                        Ok(())
+                    }
+                },
+            );
+            assert!(matches!(result, Err(PipelineError::Consumer("disk full"))));
+            assert_eq!(seen, 100);
+        }
+    }
+
+    #[test]
+    fn work_runs_once_per_record_and_results_arrive_in_order() {
+        let data = many_records(5_000);
+        for threads in [1, 3] {
+            let mut reader = ChunkReader::with_chunk_bytes(&data[..], 512);
+            let options = PassOptions {
+                delimiter: b',',
+                threads,
+                max_record_bytes: 1 << 20,
+            };
+            let mut lines = Vec::new();
+            run(
+                &mut reader,
+                None,
+                options,
+                &|| |r: &RecordView<'_>| r.line * 10,
+                |item| {
+                    if let Item::Record(record, result) = item {
+                        assert_eq!(result, record.line * 10);
+                        lines.push(record.line);
+                    }
+                    Ok::<(), ()>(())
+                },
+            )
+            .unwrap();
+            assert_eq!(lines, (1..=5_001).collect::<Vec<u64>>());
+        }
     }
 }

@@ -20,3 +20,5 @@ mod peer_suites;
 mod rule_files;
 // The full files in ../shared/data, skipped with a message when absent.
 mod shared_data;
+// One thread or many: the same reports and outputs.
+mod threads;

@@ -340,6 +340,20 @@ fn oversized_fields_and_lines_are_quarantined_not_fatal() {
             .unwrap()
             .contains("above --max-record-bytes")
     );
+    // Nothing lost: the quarantine holds the whole record, byte for byte.
+    let quarantined = run.quarantine();
+    let record = &data[15..data.len() - 11];
+    assert!(
+        &quarantined[0][5] == record,
+        "the quarantined record differs from the original ({} bytes, expected {})",
+        quarantined[0][5].len(),
+        record.len()
+    );
+    // And it was never held in memory: the process stays far below 64 MiB.
+    match peak_rss_kib(big_field.to_str().unwrap()) {
+        Some(kib) => assert!(kib < 40 * 1024, "peak RSS {kib} KiB"),
+        None => println!("SKIPPED: /usr/bin/time is not installed; peak memory not measured"),
+    }
 
     // A 10 MiB last line with no newline, under a raised field limit but
     // over a lowered record limit.
@@ -482,4 +496,33 @@ fn a_disk_that_fills_while_writing_quarantine_is_an_error_and_leaves_earlier_out
         .filter(|n| n.starts_with(".dqgate-"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// Peak resident memory of `dqgate check FILE` with the permissive rules,
+/// measured by GNU time; `None` where it is not installed.
+fn peak_rss_kib(file: &str) -> Option<u64> {
+    let time = std::path::Path::new("/usr/bin/time");
+    if !time.exists() {
+        return None;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("time.txt");
+    let status = std::process::Command::new(time)
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(env!("CARGO_BIN_EXE_dqgate"))
+        .args(["check", file, "--rules", RULES, "--out"])
+        .arg(out.path())
+        .current_dir(crate::harness::root())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    std::fs::read_to_string(&report)
+        .unwrap()
+        .trim()
+        .parse()
+        .ok()
 }
