@@ -102,7 +102,7 @@ impl HeaderBinding {
             .cloned()
             .collect();
         let normalize = |s: &str| s.trim().trim_start_matches('\u{feff}').to_lowercase();
-        let hints: Vec<String> = missing
+        let mut hints: Vec<String> = missing
             .iter()
             .filter_map(|m| {
                 unexpected
@@ -111,6 +111,21 @@ impl HeaderBinding {
                     .map(|u| format!("missing column `{m}` may be the header's {u:?} (check case, spaces or a BOM)"))
             })
             .collect();
+        hints.extend(
+            names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.trim().is_empty())
+                .map(|(i, _)| format!("column {} has no name", i + 1)),
+        );
+        hints.extend(header.iter().enumerate().filter_map(|(i, raw)| {
+            let err = std::str::from_utf8(raw).err()?;
+            Some(format!(
+                "the name of column {} is not valid UTF-8 at byte {}",
+                i + 1,
+                err.valid_up_to()
+            ))
+        }));
         // Names from the file are printed in reports: escape control characters.
         let printable = |list: Vec<String>| list.iter().map(|n| crate::row::printable(n)).collect();
         let hints = hints

@@ -88,6 +88,103 @@ pub fn parse(input: &str) -> Result<Literal<'_>, LiteralError> {
     Ok(value)
 }
 
+/// The number of elements of `input` when it is a list of dicts in which
+/// every key of `keys` is present and its first value is one that
+/// `accepts(key_index, value)` takes; `None` otherwise, or when in doubt.
+///
+/// This walks the list without building it (no allocation for ordinary
+/// fields). It accepts only what [`parse`] followed by a check of each
+/// dict would accept, so a caller can run the full parse on `None` to learn
+/// the exact reason, and trust `Some`.
+pub fn entity_list_len<'k>(
+    input: &str,
+    keys: impl Iterator<Item = &'k str> + Clone,
+    accepts: impl Fn(usize, &Literal<'_>) -> bool,
+) -> Option<usize> {
+    let wanted = keys.clone().count();
+    if wanted > 64 {
+        return None;
+    }
+    let mut parser = Parser {
+        src: input,
+        bytes: input.as_bytes(),
+        pos: 0,
+    };
+    parser.skip_ws();
+    let close = match parser.peek()? {
+        b'[' => b']',
+        b'(' => b')',
+        _ => return None,
+    };
+    parser.pos += 1;
+    let mut elements = 0;
+    loop {
+        parser.skip_ws();
+        let next = parser.peek()?;
+        if next == close {
+            parser.pos += 1;
+            break;
+        }
+        if next != b'{' {
+            return None;
+        }
+        parser.pos += 1;
+        // Depths as in `parse`: the list is level 1, its dicts level 2.
+        let mut seen = 0u64;
+        loop {
+            parser.skip_ws();
+            if parser.peek()? == b'}' {
+                parser.pos += 1;
+                break;
+            }
+            let key = parser.value(2).ok()?;
+            if matches!(key, Literal::List(_) | Literal::Dict(_)) {
+                return None;
+            }
+            parser.skip_ws();
+            if parser.peek()? != b':' {
+                return None;
+            }
+            parser.pos += 1;
+            parser.skip_ws();
+            let value = parser.value(2).ok()?;
+            if let Literal::Str(name) = &key {
+                if let Some(k) = keys.clone().position(|want| want == name) {
+                    if seen & (1 << k) == 0 {
+                        seen |= 1 << k;
+                        if !accepts(k, &value) {
+                            return None;
+                        }
+                    }
+                }
+            }
+            parser.skip_ws();
+            match parser.peek()? {
+                b',' => parser.pos += 1,
+                b'}' => {}
+                _ => return None,
+            }
+        }
+        let all = if wanted == 64 {
+            u64::MAX
+        } else {
+            (1 << wanted) - 1
+        };
+        if seen != all {
+            return None;
+        }
+        elements += 1;
+        parser.skip_ws();
+        match parser.peek()? {
+            b',' => parser.pos += 1,
+            c if c == close => {}
+            _ => return None,
+        }
+    }
+    parser.skip_ws();
+    (parser.pos == parser.bytes.len()).then_some(elements)
+}
+
 struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],

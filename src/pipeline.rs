@@ -20,8 +20,8 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use crate::input::{BlankLines, Chunk, ChunkReader, ParsedChunk, RecordView, chunk_parser};
 
@@ -131,8 +131,6 @@ where
     // Chunks in flight (read, parsed or waiting to be consumed) are bounded
     // by tokens: the reader takes one per chunk, the consumer gives it back.
     let in_flight = 2 * workers + 2;
-    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
-    let jobs = Mutex::new(job_rx);
     std::thread::scope(|scope| {
         // Every channel end the consumer holds lives in this closure: when
         // it returns early (an error, or a panic), they drop, the reader's
@@ -142,6 +140,10 @@ where
             let _ = token_tx.send(());
         }
         let (done_tx, done_rx) = mpsc::channel::<io::Result<(u64, ParsedChunk<T>)>>();
+        // The workers own the job queue together: when the last one stops,
+        // a reader waiting to hand out a chunk is told so.
+        let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
+        let jobs = Arc::new(Mutex::new(job_rx));
         let reader_done = done_tx.clone();
         scope.spawn(move || {
             let mut seq = 0;
@@ -168,7 +170,7 @@ where
         });
 
         for _ in 0..workers {
-            let (jobs, done) = (&jobs, done_tx.clone());
+            let (jobs, done) = (Arc::clone(&jobs), done_tx.clone());
             scope.spawn(move || {
                 let mut core = chunk_parser(options.delimiter);
                 let mut work = make_work();
@@ -182,7 +184,7 @@ where
                 }
             });
         }
-        drop(done_tx);
+        drop((done_tx, jobs));
 
         let mut waiting = BTreeMap::new();
         let mut expected = 0u64;
@@ -451,7 +453,8 @@ mod tests {
     fn a_consumer_that_gives_up_stops_every_thread() {
         // Far more chunks than tokens in flight: the reader must notice.
         let data = many_records(20_000);
-        for threads in [1, 2, 4] {
+        // Stopping is a race between the threads: try it many times.
+        for threads in [1, 2, 4].repeat(10) {
             let mut reader = ChunkReader::with_chunk_bytes(&data[..], 256);
             let options = PassOptions {
                 delimiter: b',',

@@ -397,9 +397,12 @@ pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, St
                 ))
             }
         }
-        TypeCheck::Date { formats } => formats
-            .iter()
-            .find_map(|f| chrono::NaiveDate::parse_from_str(text, f).ok())
+        TypeCheck::Date { formats } => iso_date(formats, text)
+            .or_else(|| {
+                formats
+                    .iter()
+                    .find_map(|f| chrono::NaiveDate::parse_from_str(text, f).ok())
+            })
             .map(Value::Date)
             .ok_or_else(|| {
                 format!(
@@ -409,6 +412,11 @@ pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, St
                 )
             }),
         TypeCheck::EntityList { keys } => {
+            let names = keys.iter().map(|(name, _)| name.as_str());
+            if let Some(n) = literal::entity_list_len(text, names, |k, v| key_accepts(keys[k].1, v))
+            {
+                return Ok(Value::List(n));
+            }
             let parsed = literal::parse(text).map_err(|e| format!("not a valid list: {e}"))?;
             let Literal::List(items) = parsed else {
                 return Err(format!("expected a list, found a {}", parsed.kind()));
@@ -436,6 +444,26 @@ pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, St
     }
 }
 
+/// The common case without chrono's format interpreter: the first format
+/// is `%Y-%m-%d` and the text is exactly `dddd-dd-dd`, which chrono parses
+/// to the same date. `None` sends every other case to chrono.
+fn iso_date(formats: &[String], text: &str) -> Option<chrono::NaiveDate> {
+    if formats.first().map(String::as_str) != Some("%Y-%m-%d") {
+        return None;
+    }
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
+
 fn check_entity(item: &Literal<'_>, keys: &[(String, KeyType)]) -> Result<(), String> {
     if !matches!(item, Literal::Dict(_)) {
         return Err(format!("expected an object, found a {}", item.kind()));
@@ -444,14 +472,7 @@ fn check_entity(item: &Literal<'_>, keys: &[(String, KeyType)]) -> Result<(), St
         let Some(v) = item.get(key) else {
             return Err(format!("object has no key '{key}'"));
         };
-        let ok = match ty {
-            KeyType::Any => true,
-            KeyType::Integer => matches!(v, Literal::Int(_)),
-            KeyType::Number => matches!(v, Literal::Int(_) | Literal::Float(_)),
-            KeyType::String => matches!(v, Literal::Str(_)),
-            KeyType::Boolean => matches!(v, Literal::Bool(_)),
-        };
-        if !ok {
+        if !key_accepts(*ty, v) {
             return Err(format!(
                 "key '{key}' holds a {}, expected {}",
                 v.kind(),
@@ -460,6 +481,17 @@ fn check_entity(item: &Literal<'_>, keys: &[(String, KeyType)]) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// Whether a dict value is of the type a key declares.
+fn key_accepts(ty: KeyType, v: &Literal<'_>) -> bool {
+    match ty {
+        KeyType::Any => true,
+        KeyType::Integer => matches!(v, Literal::Int(_)),
+        KeyType::Number => matches!(v, Literal::Int(_) | Literal::Float(_)),
+        KeyType::String => matches!(v, Literal::Str(_)),
+        KeyType::Boolean => matches!(v, Literal::Bool(_)),
+    }
 }
 
 fn key_type_name(ty: KeyType) -> &'static str {
@@ -711,5 +743,94 @@ mod tests {
             shorten(&"x".repeat(100)).chars().count(),
             SHOWN_VALUE_CHARS + 3
         );
+    }
+
+    mod fast_paths {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn slow_entity_list(text: &str, keys: &[(String, KeyType)]) -> Option<usize> {
+            let Ok(Literal::List(items)) = literal::parse(text) else {
+                return None;
+            };
+            items
+                .iter()
+                .all(|item| check_entity(item, keys).is_ok())
+                .then_some(items.len())
+        }
+
+        /// Text built from the pieces of TMDB list fields, shuffled.
+        fn literal_text() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("["),
+                Just("]"),
+                Just("{"),
+                Just("}"),
+                Just("("),
+                Just(")"),
+                Just(", "),
+                Just(": "),
+                Just("'id'"),
+                Just("'name'"),
+                Just("\"id\""),
+                Just("'i\\x64'"),
+                Just("16"),
+                Just("1.5"),
+                Just("'Animation'"),
+                Just("None"),
+                Just("True"),
+                Just(" "),
+                Just("'"),
+                Just("[]"),
+                Just("{'id': 16, 'name': 'Animation'}"),
+                Just("x"),
+            ];
+            prop::collection::vec(piece, 0..14).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            #[test]
+            fn the_entity_list_fast_path_agrees_with_the_full_parse(text in literal_text()) {
+                let keys = vec![("id".to_owned(), KeyType::Integer), ("name".to_owned(), KeyType::String)];
+                let names = keys.iter().map(|(n, _)| n.as_str());
+                let fast = literal::entity_list_len(&text, names, |k, v| key_accepts(keys[k].1, v));
+                if let Some(n) = fast {
+                    prop_assert_eq!(Some(n), slow_entity_list(&text, &keys), "{}", text);
+                }
+            }
+
+            #[test]
+            fn the_iso_date_fast_path_agrees_with_chrono(
+                y in 0u32..10000, m in 0u32..14, d in 0u32..33, sep in prop_oneof![Just('-'), Just('/')]
+            ) {
+                let text = format!("{y:04}{sep}{m:02}{sep}{d:02}");
+                let formats = vec!["%Y-%m-%d".to_owned()];
+                if let Some(date) = iso_date(&formats, &text) {
+                    prop_assert_eq!(Some(date), chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok());
+                }
+                prop_assert_eq!(
+                    parse_value(&TypeCheck::Date { formats }, &text).ok(),
+                    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok().map(Value::Date)
+                );
+            }
+        }
+
+        #[test]
+        fn the_fast_path_takes_real_lists() {
+            let keys = [
+                ("id".to_owned(), KeyType::Integer),
+                ("name".to_owned(), KeyType::String),
+            ];
+            let names = keys.iter().map(|(n, _)| n.as_str());
+            let text =
+                "[{'id': 16, 'name': 'Animation'}, {'id': 35, 'name': 'Comedy', 'extra': [1, {}]}]";
+            assert_eq!(
+                literal::entity_list_len(text, names, |k, v| key_accepts(keys[k].1, v)),
+                Some(2)
+            );
+        }
     }
 }

@@ -1,16 +1,18 @@
-//! Whole records through the reader and the row checker: any bytes after
-//! a fixed header are read, each record is accepted or gets violations,
-//! and nothing panics.
+//! Whole records through the chunked reader, the pipeline and the row
+//! checker, with the chunk size, thread count and record limit taken from
+//! the input: nothing panics, every record is accounted for, and the
+//! records are exactly the csv crate's (a differential test of the reader).
 #![no_main]
 
 use std::sync::OnceLock;
 
 use dqgate::header::HeaderBinding;
-use dqgate::input::CsvInput;
+use dqgate::input::{ChunkReader, HeaderRead, RecordView, read_header};
+use dqgate::pipeline::{self, Item, PassOptions};
 use dqgate::row::{Limits, RowChecker};
 use dqgate::rules::RuleSet;
+use dqgate::unique::UniqueKeys;
 use libfuzzer_sys::fuzz_target;
-
 const RULES: &str = r#"
 [columns.id]
 type = "integer"
@@ -38,24 +40,71 @@ fn rules() -> &'static RuleSet {
     RULES_SET.get_or_init(|| RuleSet::from_source(std::path::Path::new("fuzz.toml"), RULES).unwrap())
 }
 
-fuzz_target!(|body: &[u8]| {
+fuzz_target!(|input: &[u8]| {
+    let Some((&knobs, body)) = input.split_first() else {
+        return;
+    };
+    let chunk_bytes = 1 + usize::from(knobs & 0x1f);
+    let threads = 1 + usize::from(knobs >> 5) % 3;
+    let max_record_bytes = if knobs & 0x80 != 0 { 64 } else { 16384 };
     let rules = rules();
     let mut data = b"id,name,day,genres,extra\n".to_vec();
     data.extend_from_slice(body);
-    let mut input = CsvInput::new(&data[..], b',');
-    let header = input.next_record().unwrap().unwrap().fields.clone();
-    let binding = HeaderBinding::bind(rules, &header);
-    input.release();
-    let limits = Limits { max_field_bytes: 4096, max_record_bytes: 16384 };
-    let mut checker = RowChecker::new(rules, &binding, limits);
-    let mut violations = Vec::new();
-    let mut last_line = 0;
-    while let Some(record) = input.next_record().unwrap() {
-        assert!(record.line > last_line, "lines ascend");
-        last_line = record.line;
-        let accepted = checker.check(&record, &mut violations);
-        assert!(accepted || !violations.is_empty(), "a refused record says why");
-        input.release();
+    let mut reader = ChunkReader::with_chunk_bytes(&data[..], chunk_bytes);
+    let HeaderRead::Header(header) = read_header(&mut reader, b',', 16384).unwrap() else {
+        panic!("the header is there");
+    };
+    let binding = HeaderBinding::bind(rules, &header.fields);
+    let limits = Limits {
+        max_field_bytes: 4096,
+        max_record_bytes,
+    };
+    let make_work = || {
+        let mut checker = RowChecker::new(rules, &binding, limits);
+        move |record: &RecordView<'_>| {
+            let mut violations = Vec::new();
+            let accepted = checker.check(record, &mut violations);
+            (accepted, violations)
+        }
+    };
+    let mut unique = UniqueKeys::new(rules, &binding);
+    let mut records: Vec<Option<Vec<Vec<u8>>>> = Vec::new();
+    let mut last_line = 1;
+    let options = PassOptions {
+        delimiter: b',',
+        threads,
+        max_record_bytes,
+    };
+    pipeline::run(&mut reader, Some(header.rest), options, &make_work, |item| {
+        match item {
+            Item::Record(record, (accepted, mut violations)) => {
+                assert!(record.line > last_line, "lines ascend");
+                last_line = record.line;
+                let accepted = accepted && unique.claim(&record, &mut violations);
+                assert!(accepted || !violations.is_empty(), "a refused record says why");
+                records.push(Some(record.fields.iter().map(<[u8]>::to_vec).collect()));
+            }
+            Item::Oversized(record) => {
+                assert!(record.line > last_line, "lines ascend");
+                last_line = record.line;
+                assert!(record.len > max_record_bytes as u64);
+                records.push(None);
+            }
+        }
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    let expected: Vec<Vec<Vec<u8>>> = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(&data[..])
+        .byte_records()
+        .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect())
+        .collect();
+    assert_eq!(records.len(), expected.len(), "one record each");
+    for (got, want) in records.iter().zip(&expected) {
+        if let Some(got) = got {
+            assert_eq!(got, want);
+        }
     }
-    input.finish().unwrap();
 });

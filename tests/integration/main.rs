@@ -10,6 +10,8 @@ mod check;
 mod diff;
 // Markdown and GitHub Actions output.
 mod formats;
+// frictionless-py's test expectations: rows read, row and label errors.
+mod frictionless;
 // Hand-made malformed CSV: every case has its expected outcome.
 mod malformed;
 // `run`: promotion, ledger, idempotency, policies, atomicity under kills.

@@ -175,3 +175,89 @@ fn rust_csv_unequal_length_errors_are_quarantined_at_the_expected_lines() {
     }
     assert_eq!(checked, 2);
 }
+
+/// The column names the generated files use.
+fn column_names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("c{i}")).collect()
+}
+
+#[test]
+fn rust_csv_utf8_field_errors_name_the_field_and_byte() {
+    let dir = root().join("tests/fixtures/peer/rust-csv");
+    let suite: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for case in suite["utf8_field_cases"].as_array().unwrap() {
+        let id = case["id"].as_str().unwrap();
+        let fields: Vec<Vec<u8>> = case["fields_hex"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let h = h.as_str().unwrap();
+                (0..h.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                    .collect()
+            })
+            .collect();
+        // The record as CSV text, every field quoted, under a plain header.
+        let path = tmp.path().join(format!("{id}.csv"));
+        let mut writer = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Always)
+            .from_path(&path)
+            .unwrap();
+        writer.write_record(column_names(fields.len())).unwrap();
+        writer.write_record(&fields).unwrap();
+        writer.flush().unwrap();
+        let run = check(path.to_str().unwrap(), RULES, &[]);
+        run.assert_balanced();
+        let expected = &case["expected_error"];
+        let field = expected["field"].as_u64().unwrap();
+        let reason = format!(
+            "field `c{field}` is not valid UTF-8 at byte {} of the field",
+            expected["valid_up_to"].as_u64().unwrap()
+        );
+        let rows = run.quarantine();
+        assert_eq!(rows.len(), 1, "{id}");
+        assert_eq!(
+            (&rows[0][1][..], &rows[0][3][..]),
+            (&b"csv.utf8"[..], reason.as_bytes()),
+            "{id}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}
+
+#[test]
+fn rust_csv_invalid_utf8_header_names_are_pointed_out() {
+    let dir = root().join("tests/fixtures/peer/rust-csv");
+    let suite: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in suite["csv_crate_cases"].as_array().unwrap() {
+        for step in case["steps"].as_array().unwrap() {
+            let error = &step["error"];
+            if error["kind"] != "Utf8" || step["call"] != "headers" {
+                continue;
+            }
+            let input = dir.join(case["input_file"].as_str().unwrap());
+            let run = check(input.to_str().unwrap(), RULES, &[]);
+            let hint = format!(
+                "the name of column {} is not valid UTF-8 at byte {}",
+                error["field"].as_u64().unwrap() + 1,
+                error["valid_up_to"].as_u64().unwrap()
+            );
+            let hints = run.report()["header"]["hints"].clone();
+            assert!(
+                hints.as_array().unwrap().iter().any(|h| h == &hint),
+                "{}: {hints}",
+                case["id"]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2);
+}
