@@ -372,7 +372,8 @@ fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
         },
         max_examples: args.check.examples.max(1) * 3,
     };
-    let report = diff_file(&args.check.file, &rules, &options, &diff_options)?;
+    let report = diff_file(&args.check.file, &rules, &options, &diff_options)
+        .map_err(|e| name_the_store(e, &args.store))?;
     write_report(&report, &options)?;
     print_report(&report, &args.check)
 }
@@ -387,9 +388,27 @@ fn run_run(args: &RunArgs) -> anyhow::Result<Outcome> {
         dry_run: args.dry_run,
         max_examples: args.check.examples.max(1) * 3,
     };
-    let report = run_file(&args.check.file, &rules, &options, &run_options)?;
+    let report = run_file(&args.check.file, &rules, &options, &run_options)
+        .map_err(|e| name_the_store(e, &args.store))?;
     write_report(&report, &options)?;
     print_report(&report, &args.check)
+}
+
+/// Names the store (its URL without a password) in an error that happened
+/// inside it and does not say which store it was.
+fn name_the_store(err: crate::compare::CompareError, url: &str) -> anyhow::Error {
+    use crate::compare::CompareError;
+    use crate::store::StoreError;
+    let unnamed = matches!(
+        err,
+        CompareError::Store(StoreError::Database { .. } | StoreError::Locked { .. })
+    );
+    let err = anyhow::Error::from(err);
+    if unnamed {
+        err.context(format!("store {}", crate::store::redact(url)))
+    } else {
+        err
+    }
 }
 
 fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {

@@ -281,6 +281,7 @@ fn promote(
         }
         store.write_rollups(&totals.state())?;
         failpoint("pause");
+        failpoint("hold");
         Ok(None)
     })();
     match outcome {
@@ -439,6 +440,12 @@ fn failpoint(name: &str) {
     if std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == name) {
         match name {
             "abort" => std::process::abort(),
+            "hold" => {
+                // Holds until a line (or the end) arrives on standard input,
+                // so a test can change the world under a running promotion.
+                eprintln!("dqgate: failpoint {name}: holding inside the promotion transaction");
+                let _ = std::io::stdin().read_line(&mut String::new());
+            }
             _ => {
                 eprintln!("dqgate: failpoint {name}: paused inside the promotion transaction");
                 std::thread::sleep(std::time::Duration::from_secs(600));

@@ -255,6 +255,15 @@ pub enum StoreError {
         /// The driver's error.
         source: DriverError,
     },
+    /// The store's file was removed or replaced while a run held it open:
+    /// committing would write into a file nobody will read.
+    #[error(
+        "store {location} was removed or replaced during the run; nothing was promoted (the file now at that path, if any, is untouched)"
+    )]
+    Vanished {
+        /// Where it was.
+        location: String,
+    },
     /// A command that only reads a store was given one that does not exist.
     #[error("there is no store at {location}; `dqgate run` creates one")]
     Missing {

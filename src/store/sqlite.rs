@@ -5,7 +5,7 @@
 //! through TEMP views named like the production tables: SQLite resolves an
 //! unqualified name in the temp schema first, so one query text serves both.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
@@ -31,6 +31,15 @@ pub struct SqliteStore {
     conn: Connection,
     location: String,
     target: Target,
+    /// The file opened, as (device, inode): a commit checks that the path
+    /// still names it. `None` in memory.
+    file: Option<(PathBuf, (u64, u64))>,
+}
+
+/// The (device, inode) a path names now.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl SqliteStore {
@@ -41,7 +50,9 @@ impl SqliteStore {
             location: location.clone(),
             source: source.into(),
         })?;
-        Self::init(conn, location)
+        let mut store = Self::init(conn, location)?;
+        store.file = file_identity(path).map(|id| (path.to_owned(), id));
+        Ok(store)
     }
 
     /// An in-memory store, for tests and dry runs.
@@ -65,6 +76,7 @@ impl SqliteStore {
             conn,
             location,
             target: Target::Production,
+            file: None,
         };
         store.migrate()?;
         store
@@ -349,6 +361,14 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
+        if let Some((path, opened)) = &self.file {
+            if file_identity(path) != Some(*opened) {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(StoreError::Vanished {
+                    location: self.location.clone(),
+                });
+            }
+        }
         self.conn
             .execute_batch("COMMIT")
             .map_err(db("committing the promotion"))

@@ -20,6 +20,8 @@ mod promote;
 mod peer_suites;
 // Rule files: error reporting and `dqgate rules check`.
 mod rule_files;
+// What a rule file or a record cannot make dqgate do.
+mod security;
 // The full files in ../shared/data, skipped with a message when absent.
 mod shared_data;
 // One thread or many: the same reports and outputs.

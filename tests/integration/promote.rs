@@ -488,3 +488,95 @@ fn reading_commands_refuse_a_store_that_does_not_exist() {
     }
     assert!(!dir.path().join("typo.db").exists(), "no store was created");
 }
+
+/// Promotes `file` into a fresh SQLite store at `store` and returns it.
+fn promoted_sqlite(dir: &Path, file: &str) -> PathBuf {
+    let store = dir.join("store.db");
+    let first = run(
+        "run",
+        file,
+        RULES,
+        &["--store", &format!("sqlite://{}", store.display())],
+    );
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    store
+}
+
+#[test]
+fn a_store_removed_during_the_run_gets_nothing_and_the_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = promoted_sqlite(dir.path(), "tests/fixtures/movies_crlf.csv");
+    let before = std::fs::read(&store).unwrap();
+    let mut child = dqgate()
+        .env("DQGATE_FAILPOINT", "hold")
+        .args(["run", "tests/fixtures/movies_sample.csv", "--store"])
+        .arg(format!("sqlite://{}", store.display()))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("holding inside the promotion transaction") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the run never reached the promotion"
+        );
+    }
+    // The store goes away (moved aside, as a careless cleanup would).
+    let moved = dir.path().join("moved.db");
+    std::fs::rename(&store, &moved).unwrap();
+    drop(child.stdin.take());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{rest}");
+    assert!(
+        rest.contains("was removed or replaced during the run"),
+        "{rest}"
+    );
+    assert!(!store.exists(), "no new store appears at the old path");
+    assert_eq!(
+        std::fs::read(&moved).unwrap(),
+        before,
+        "production is as it was"
+    );
+}
+
+#[test]
+fn a_read_only_store_is_an_error_that_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = promoted_sqlite(dir.path(), "tests/fixtures/movies_crlf.csv");
+    let before = std::fs::read(&store).unwrap();
+    // chmod does not stop root; the immutable attribute does.
+    let immutable = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&store)
+        .status();
+    if !immutable.is_ok_and(|s| s.success()) {
+        println!("SKIPPED: chattr +i is not available here; a read-only store is not tested");
+        return;
+    }
+    let run = run(
+        "run",
+        "tests/fixtures/movies_sample.csv",
+        RULES,
+        &["--store", &format!("sqlite://{}", store.display())],
+    );
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(&store)
+        .status();
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("readonly database"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&store.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+}

@@ -1,0 +1,156 @@
+//! What a rule file or a record cannot do: read files outside the rules
+//! folder, compile a regex past its size limit, put SQL into identifiers,
+//! or reach the store's SQL as anything but a bound value.
+
+use std::path::Path;
+
+use crate::harness::{dqgate, fixture, run};
+
+/// A copy of rules/movies.toml and its queries in `dir`, with `edit`
+/// applied to the rule file's text; returns the rule file's path.
+fn movies_rules_with(dir: &Path, edit: impl Fn(String) -> String) -> String {
+    let queries = dir.join("queries");
+    std::fs::create_dir_all(&queries).unwrap();
+    for entry in std::fs::read_dir("rules/queries").unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, queries.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string("rules/movies.toml").unwrap();
+    let path = dir.join("movies.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path.display().to_string()
+}
+
+/// `dqgate rules check RULES`: its exit code and standard error.
+fn rules_check(rules: &str) -> (Option<i32>, String) {
+    let output = dqgate().args(["rules", "check", rules]).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn query_files_cannot_be_read_from_outside_the_rules_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).unwrap();
+    std::fs::write(dir.path().join("secret.sql"), "select 'secret'").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.sql"), rules_dir.join("link.sql")).unwrap();
+    for escape in ["../secret.sql", "/etc/passwd", "link.sql"] {
+        let rules = movies_rules_with(&rules_dir, |text| {
+            text.replacen(
+                "query = \"queries/genre_year.sql\"",
+                &format!("query = \"{escape}\""),
+                1,
+            )
+        });
+        let (code, stderr) = rules_check(&rules);
+        assert_eq!(code, Some(2), "{escape}: {stderr}");
+        assert!(
+            stderr.contains("is outside the rule file's folder"),
+            "{escape}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("secret'"),
+            "{escape}: the file's text is never shown"
+        );
+    }
+}
+
+#[test]
+fn a_regex_past_the_size_limit_is_a_rule_file_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = movies_rules_with(dir.path(), |text| {
+        text.replace("pattern = 'tt\\d{7,8}'", "pattern = '(\\w{100}){100}{100}'")
+    });
+    let (code, stderr) = rules_check(&rules);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("column `imdb_id`: invalid pattern"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("size limit"), "{stderr}");
+}
+
+#[test]
+fn names_that_reach_sql_must_be_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        (
+            "name = \"genre_year\"",
+            "name = \"genre_year; DROP TABLE movies\"",
+        ),
+        (
+            "{ name = \"year\", expr = \"year(release_date)\" },",
+            "{ name = \"year\\\" --\", expr = \"year(release_date)\" },",
+        ),
+    ] {
+        let rules = movies_rules_with(dir.path(), |text| text.replacen(from, to, 1));
+        let (code, stderr) = rules_check(&rules);
+        assert_eq!(code, Some(2), "{to}: {stderr}");
+        assert!(
+            stderr.contains("must be letters, digits and _"),
+            "{to}: {stderr}"
+        );
+    }
+    let output = dqgate()
+        .args([
+            "history",
+            "--store",
+            "postgres://u@127.0.0.1:1/db?schema=a;drop%20schema%20b",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("must be letters, digits and _"), "{stderr}");
+}
+
+#[test]
+fn hostile_values_reach_the_store_as_values() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sample's first movie, retitled with SQL and a quote-laden
+    // company name.
+    let mut reader = csv::Reader::from_path(fixture("movies_sample.csv")).unwrap();
+    let header = reader.byte_headers().unwrap().clone();
+    let title = header.iter().position(|h| h == b"title").unwrap();
+    let mut record: Vec<Vec<u8>> = reader
+        .byte_records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let hostile = "Robert'); DROP TABLE movies; -- \"quoted\" \\ $1 ?";
+    record[title] = hostile.as_bytes().to_vec();
+    let file = dir.path().join("hostile.csv");
+    let mut writer = csv::Writer::from_path(&file).unwrap();
+    writer.write_byte_record(&header).unwrap();
+    writer.write_record(&record).unwrap();
+    writer.flush().unwrap();
+    let store = dir.path().join("store.db");
+    let promoted = run(
+        "run",
+        file.to_str().unwrap(),
+        "rules/movies.toml",
+        &["--store", &format!("sqlite://{}", store.display())],
+    );
+    assert_eq!(promoted.code, 0, "{}{}", promoted.stdout, promoted.stderr);
+    let db = rusqlite::Connection::open(&store).unwrap();
+    let stored: String = db
+        .query_row("SELECT title FROM movies", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored, hostile);
+    let tables: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'movies'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1);
+}
