@@ -417,13 +417,7 @@ pub fn parse_chunk<T>(
             R::End => break,
             R::Record => {
                 let span = &data[record_start..pos];
-                let lead = span
-                    .iter()
-                    .take_while(|&&b| b == b'\r' || b == b'\n')
-                    .count();
-                let lead_breaks = count_breaks(&span[..lead], &mut after_cr);
-                blank.add_lines(line, lead_breaks);
-                line += lead_breaks;
+                let lead = skip_blank_lines(span, &mut line, &mut after_cr, &mut blank);
                 let body = &span[lead..];
                 let terminator = if body.ends_with(b"\r\n") {
                     2
@@ -464,13 +458,7 @@ pub fn parse_chunk<T>(
     // What follows the last record: line breaks (blank lines), then either
     // nothing or the start of a record that the chunk does not finish.
     let rest = &data[record_start.min(data.len())..];
-    let lead = rest
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
-    let lead_breaks = count_breaks(&rest[..lead], &mut after_cr);
-    blank.add_lines(line, lead_breaks);
-    line += lead_breaks;
+    let lead = skip_blank_lines(rest, &mut line, &mut after_cr, &mut blank);
     let tail = (lead < rest.len()).then(|| Tail {
         offset: record_start + lead,
         line,
@@ -567,6 +555,25 @@ pub fn read_header<R: Read>(
         }
         pending = Some(chunk);
     }
+}
+
+/// Counts the line breaks that open `bytes` (what csv-core skips before a
+/// record: the rest of a terminator, then blank lines) into `blank`, moves
+/// `line` past them, and returns how many bytes they take.
+fn skip_blank_lines(
+    bytes: &[u8],
+    line: &mut u64,
+    after_cr: &mut bool,
+    blank: &mut BlankLines,
+) -> usize {
+    let lead = bytes
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let breaks = count_breaks(&bytes[..lead], after_cr);
+    blank.add_lines(*line, breaks);
+    *line += breaks;
+    lead
 }
 
 /// Counts line breaks: LF, CR LF (once) and a lone CR. `after_cr` carries

@@ -60,6 +60,24 @@ impl Run {
         read_csv(&self.out_path().join("accepted.csv"))
     }
 
+    /// `accepted.csv` as text: its header and its rows.
+    #[track_caller]
+    pub(crate) fn accepted_table(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut reader = csv::Reader::from_path(self.out_path().join("accepted.csv"))
+            .expect("accepted.csv was written");
+        let header = reader
+            .headers()
+            .expect("a header")
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let rows = reader
+            .records()
+            .map(|r| r.expect("UTF-8 CSV").iter().map(str::to_owned).collect())
+            .collect();
+        (header, rows)
+    }
+
     /// Asserts `in = accepted + quarantined` in the report and in the files.
     #[track_caller]
     pub(crate) fn assert_balanced(&self) {

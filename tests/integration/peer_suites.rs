@@ -66,20 +66,14 @@ fn csv_spectrum_cases_read_as_their_expected_json() {
         let run = check(path.to_str().unwrap(), RULES, &["--write-accepted"]);
         assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
         run.assert_balanced();
-        let mut reader = csv::Reader::from_path(run.out_path().join("accepted.csv")).unwrap();
-        let header: Vec<String> = reader
-            .headers()
-            .unwrap()
-            .iter()
-            .map(str::to_owned)
-            .collect();
-        let got: Vec<serde_json::Map<String, Value>> = reader
-            .records()
+        let (header, rows) = run.accepted_table();
+        let got: Vec<serde_json::Map<String, Value>> = rows
+            .into_iter()
             .map(|r| {
                 header
                     .iter()
                     .cloned()
-                    .zip(r.unwrap().iter().map(|f| Value::String(f.to_owned())))
+                    .zip(r.into_iter().map(Value::String))
                     .collect()
             })
             .collect();
