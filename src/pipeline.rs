@@ -139,7 +139,7 @@ where
         for _ in 0..in_flight {
             let _ = token_tx.send(());
         }
-        let (done_tx, done_rx) = mpsc::channel::<io::Result<(u64, ParsedChunk<T>)>>();
+        let (done_tx, done_rx) = mpsc::channel::<Result<(u64, ParsedChunk<T>), Stopped>>();
         // The workers own the job queue together: when the last one stops,
         // a reader waiting to hand out a chunk is told so.
         let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
@@ -162,7 +162,7 @@ where
                     }
                     Ok(None) => return,
                     Err(e) => {
-                        let _ = reader_done.send(Err(e));
+                        let _ = reader_done.send(Err(Stopped::Io(e)));
                         return;
                     }
                 }
@@ -177,8 +177,17 @@ where
                 loop {
                     let job = jobs.lock().map(|rx| rx.recv());
                     let Ok(Ok((seq, chunk))) = job else { return };
-                    let parsed = crate::input::parse_chunk(&mut core, chunk, &mut work);
-                    if done.send(Ok((seq, parsed))).is_err() {
+                    // A panic here would leave the consumer waiting for this
+                    // chunk forever: it is handed over and raised there.
+                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        crate::input::parse_chunk(&mut core, chunk, &mut work)
+                    }));
+                    let message = match parsed {
+                        Ok(parsed) => Ok((seq, parsed)),
+                        Err(panic) => Err(Stopped::Panic(panic)),
+                    };
+                    let failed = message.is_err();
+                    if done.send(message).is_err() || failed {
                         return;
                     }
                 }
@@ -189,7 +198,11 @@ where
         let mut waiting = BTreeMap::new();
         let mut expected = 0u64;
         for message in done_rx {
-            let (seq, parsed) = message?;
+            let (seq, parsed) = match message {
+                Ok(done) => done,
+                Err(Stopped::Io(e)) => return Err(PipelineError::Io(e)),
+                Err(Stopped::Panic(panic)) => std::panic::resume_unwind(panic),
+            };
             waiting.insert(seq, parsed);
             while let Some(parsed) = waiting.remove(&expected) {
                 stitcher.accept(parsed, consume)?;
@@ -200,6 +213,14 @@ where
         // Every sender is gone: the reader reached the end or stopped.
         stitcher.finish(consume)
     })
+}
+
+/// Why a thread stopped before its work was done.
+enum Stopped {
+    /// The reader could not read.
+    Io(io::Error),
+    /// A worker panicked (a bug): the panic, to raise on the consumer.
+    Panic(Box<dyn std::any::Any + Send>),
 }
 
 /// Joins incomplete records across chunks and spills oversized ones, on the
@@ -479,6 +500,31 @@ mod tests {
             assert!(matches!(result, Err(PipelineError::Consumer("disk full"))));
             assert_eq!(seen, 100);
         }
+    }
+
+    #[test]
+    fn a_panic_in_a_worker_reaches_the_caller_instead_of_hanging() {
+        let data = many_records(20_000);
+        let outcome = std::panic::catch_unwind(|| {
+            let mut reader = ChunkReader::with_chunk_bytes(&data[..], 256);
+            let options = PassOptions {
+                delimiter: b',',
+                threads: 2,
+                max_record_bytes: 1 << 20,
+            };
+            run(
+                &mut reader,
+                None,
+                options,
+                &|| {
+                    |r: &RecordView<'_>| {
+                        assert!(r.line != 5_000, "a bug in the work");
+                    }
+                },
+                |_| Ok::<(), ()>(()),
+            )
+        });
+        assert!(outcome.is_err(), "the panic is raised, not swallowed");
     }
 
     #[test]
