@@ -591,8 +591,72 @@ expr = "id > 0 or id is null"
         (report, read("accepted.csv"), read("quarantine.csv"))
     }
 
+    #[test]
+    fn a_quote_left_open_at_the_end_keeps_its_last_line_break() {
+        // Found by the property below: the final LF is inside the quote,
+        // not a terminator, and the quarantine must keep it.
+        let data = b"id,name,genres\n1,\"open\n";
+        let (report, _, quarantined) = run(data);
+        assert_eq!(report.rows.quarantined, 1);
+        assert_eq!(&quarantined[0][5], b"1,\"open\n");
+    }
+
+    /// Keeps every accepted record with its line.
+    #[derive(Default)]
+    struct Keep(Vec<(u64, Vec<Vec<u8>>)>);
+
+    impl AcceptedSink for Keep {
+        fn accepted(&mut self, line: u64, _: &HeaderBinding, fields: &Fields<'_>, _: &[u8]) {
+            self.0
+                .push((line, fields.iter().map(<[u8]>::to_vec).collect()));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Accepted and quarantined records, put in line order, are the
+        /// input's records: nothing lost, added, changed or reordered.
+        #[test]
+        fn accepted_and_quarantined_by_line_reproduce_the_input(data in csv_bytes(), threads in 1usize..4) {
+            let rules = RuleSet::from_source(Path::new("t.toml"), RULES).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let options = CheckOptions {
+                out_dir: dir.path().to_owned(),
+                threads,
+                ..CheckOptions::default()
+            };
+            let mut kept = Keep::default();
+            check_reader(Path::new("in.csv"), &data[..], &rules, &options, &mut kept).unwrap();
+            let mut by_line = kept.0;
+            let quarantine = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_path(dir.path().join("quarantine.csv"))
+                .unwrap()
+                .into_byte_records()
+                .map(Result::unwrap);
+            for row in quarantine {
+                let line: u64 = std::str::from_utf8(&row[0]).unwrap().parse().unwrap();
+                let fields = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(&row[5])
+                    .byte_records()
+                    .next()
+                    .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect())
+                    .unwrap_or_else(|| vec![Vec::new()]);
+                by_line.push((line, fields));
+            }
+            by_line.sort_by_key(|(line, _)| *line);
+            let got: Vec<Vec<Vec<u8>>> = by_line.into_iter().map(|(_, f)| f).collect();
+            let expected: Vec<Vec<Vec<u8>>> = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(&data[..])
+                .byte_records()
+                .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect())
+                .collect();
+            prop_assert_eq!(got, expected);
+        }
 
         #[test]
         fn any_bytes_are_accounted_for_and_never_panic(data in csv_bytes()) {

@@ -405,6 +405,9 @@ pub fn parse_chunk<T>(
         if pos == data.len() && !chunk.eof {
             break;
         }
+        // A record that ends on this call's empty input ended with the
+        // file: it has no terminator, whatever its last byte.
+        let at_end = pos == data.len();
         let (result, nin, nout, nend) =
             core.read_record(&data[pos..], &mut field_bytes[out..], &mut ends[nends..]);
         pos += nin;
@@ -419,13 +422,7 @@ pub fn parse_chunk<T>(
                 let span = &data[record_start..pos];
                 let lead = skip_blank_lines(span, &mut line, &mut after_cr, &mut blank);
                 let body = &span[lead..];
-                let terminator = if body.ends_with(b"\r\n") {
-                    2
-                } else if body.ends_with(b"\n") || body.ends_with(b"\r") {
-                    1
-                } else {
-                    0
-                };
+                let terminator = terminator_len(body, at_end);
                 let raw_len = body.len() - terminator;
                 let inner = count_breaks(&body[..raw_len], &mut after_cr);
                 let term = count_breaks(&body[raw_len..], &mut after_cr);
@@ -554,6 +551,21 @@ pub fn read_header<R: Read>(
             });
         }
         pending = Some(chunk);
+    }
+}
+
+/// The length of the terminator that ends a record's bytes: none when the
+/// record ended with the input (a line break there is inside an unclosed
+/// quote), else the CR, LF or CR LF it ends with.
+pub fn terminator_len(record: &[u8], ended_with_input: bool) -> usize {
+    if ended_with_input {
+        0
+    } else if record.ends_with(b"\r\n") {
+        2
+    } else if record.ends_with(b"\n") || record.ends_with(b"\r") {
+        1
+    } else {
+        0
     }
 }
 

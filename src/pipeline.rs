@@ -246,7 +246,10 @@ struct OpenRecord {
     len: u64,
     breaks: u64,
     after_cr: bool,
+    /// The last two bytes kept, to leave the terminator out of the record.
     last: [u8; 2],
+    /// The record ended with the input: it has no terminator.
+    ended_with_input: bool,
 }
 
 impl OpenRecord {
@@ -261,6 +264,7 @@ impl OpenRecord {
             breaks: 0,
             after_cr: false,
             last: [0; 2],
+            ended_with_input: false,
         }
     }
 
@@ -276,6 +280,7 @@ impl OpenRecord {
                 self.keep(&data[..pos], limit)?;
                 return Ok(None);
             }
+            self.ended_with_input = pos == data.len();
             let (result, nin, _, _) = self.core.read_record(&data[pos..], &mut scratch, &mut ends);
             pos += nin;
             match result {
@@ -316,11 +321,7 @@ impl OpenRecord {
 
     /// The record, spilled: its terminator is left out of its length.
     fn into_oversized(self) -> io::Result<Oversized> {
-        let terminator = match self.last {
-            [b'\r', b'\n'] => 2,
-            [_, b'\n' | b'\r'] => 1,
-            _ => 0,
-        };
+        let terminator = crate::input::terminator_len(&self.last, self.ended_with_input) as u64;
         let len = self.len.saturating_sub(terminator);
         let breaks_inside = if terminator > 0 {
             self.breaks - 1
