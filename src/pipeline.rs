@@ -145,7 +145,8 @@ where
         let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
         let jobs = Arc::new(Mutex::new(job_rx));
         let reader_done = done_tx.clone();
-        scope.spawn(move || {
+        let mut threads = Vec::with_capacity(workers + 1);
+        threads.push(scope.spawn(move || {
             let mut seq = 0;
             let mut next = first;
             while token_rx.recv().is_ok() {
@@ -167,11 +168,11 @@ where
                     }
                 }
             }
-        });
+        }));
 
         for _ in 0..workers {
             let (jobs, done) = (Arc::clone(&jobs), done_tx.clone());
-            scope.spawn(move || {
+            threads.push(scope.spawn(move || {
                 let mut core = chunk_parser(options.delimiter);
                 let mut work = make_work();
                 loop {
@@ -191,7 +192,7 @@ where
                         return;
                     }
                 }
-            });
+            }));
         }
         drop((done_tx, jobs));
 
@@ -211,6 +212,13 @@ where
             }
         }
         // Every sender is gone: the reader reached the end or stopped.
+        // Joining waits until each thread has fully exited (the scope alone
+        // waits only for their closures), so a pass leaves nothing behind.
+        for thread in threads {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
         stitcher.finish(consume)
     })
 }
