@@ -771,6 +771,27 @@ mod tests {
     }
 
     #[test]
+    fn a_record_exactly_at_the_limit_is_not_spilled_wherever_the_cuts_fall() {
+        // Found by fuzzing: the terminator was counted against the limit.
+        let record = format!("1,\"{}\"", "x".repeat(60));
+        for terminator in ["\n", "\r\n", "\r"] {
+            let data = format!("id,text{terminator}{record}{terminator}2,y{terminator}");
+            for chunk_bytes in 1..20 {
+                let (seen, ..) = read_with(data.as_bytes(), chunk_bytes, 2, record.len());
+                assert_eq!(
+                    seen[1].raw,
+                    record.as_bytes(),
+                    "{chunk_bytes} {terminator:?}"
+                );
+                assert!(
+                    !seen[1].fields.is_empty(),
+                    "not spilled: {chunk_bytes} {terminator:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn memory_holds_chunks_not_the_input() {
         let mut data = b"id,text\n".to_vec();
         for i in 0..50_000 {

@@ -307,7 +307,9 @@ impl OpenRecord {
             self.last = [self.last[1], b];
         }
         self.len += bytes.len() as u64;
-        if self.spill.is_none() && self.bytes.len() + bytes.len() > limit {
+        // The bytes kept include the terminator (up to 2 bytes, CR LF),
+        // which does not count against the limit.
+        if self.spill.is_none() && self.bytes.len() + bytes.len() > limit.saturating_add(2) {
             let mut spill = io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
             spill.write_all(&self.bytes)?;
             self.bytes = Vec::new();
