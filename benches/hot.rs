@@ -151,7 +151,7 @@ fn diff_keys(c: &mut Criterion) {
     .map(String::from)
     .to_vec();
     let mut group = c.benchmark_group("diff");
-    for keys in [1_000i64, 10_000, 100_000] {
+    for keys in [1_000i64, 10_000, 30_000, 100_000, 300_000] {
         let mut rows = BTreeMap::new();
         let mut store = Vec::new();
         for k in 0..keys {

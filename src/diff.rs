@@ -2,7 +2,7 @@
 //! measure by measure: keys missing from the store, keys in excess,
 //! duplicate keys, and values outside tolerance.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -125,7 +125,10 @@ pub fn diff(
         return out;
     }
     let key_len = reference.key_len;
-    let mut store_rows: BTreeMap<Vec<Cell>, Vec<Cell>> = BTreeMap::new();
+    // Looked up once per reference key: a hash map keeps the diff linear in
+    // the rows (the reference side stays ordered, so examples are stable).
+    let mut store_rows: HashMap<Vec<Cell>, Vec<Cell>, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(store.rows.len(), Default::default());
     let example = |out: &mut AggregateDiff, e: DiffExample| {
         if out.examples.len() < max_examples {
             out.examples.push(e);
@@ -141,7 +144,7 @@ pub fn diff(
             .map(|&i| row[i].clone())
             .collect();
         match store_rows.entry(key) {
-            std::collections::btree_map::Entry::Occupied(taken) => {
+            std::collections::hash_map::Entry::Occupied(taken) => {
                 out.duplicate += 1;
                 let key_text = show_key(&reference.columns, taken.key());
                 example(
@@ -156,7 +159,7 @@ pub fn diff(
                     },
                 );
             }
-            std::collections::btree_map::Entry::Vacant(slot) => {
+            std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(values);
             }
         }
@@ -170,7 +173,8 @@ pub fn diff(
         .chain(aggregate.measures.iter().map(|m| m.tolerance))
         .collect();
     for (key, expected) in &reference.rows {
-        let Some(actual) = store_rows.get(key) else {
+        // Matched keys leave the map: what stays is the store's extra keys.
+        let Some(actual) = store_rows.remove(key) else {
             out.missing += 1;
             let key_text = show_key(&reference.columns, key);
             example(
@@ -187,7 +191,7 @@ pub fn diff(
             continue;
         };
         let mut differs = false;
-        for (i, (want, got)) in expected.iter().zip(actual).enumerate() {
+        for (i, (want, got)) in expected.iter().zip(&actual).enumerate() {
             if within(want, got, tolerances[i]) {
                 continue;
             }
@@ -214,22 +218,22 @@ pub fn diff(
             out.mismatched += 1;
         }
     }
-    for key in store_rows.keys() {
-        if !reference.rows.contains_key(key) {
-            out.extra += 1;
-            let key_text = show_key(&reference.columns, key);
-            example(
-                &mut out,
-                DiffExample {
-                    kind: "extra".into(),
-                    key: key_text,
-                    measure: None,
-                    reference: None,
-                    store: None,
-                    delta: None,
-                },
-            );
-        }
+    let mut extra: Vec<Vec<Cell>> = store_rows.into_keys().collect();
+    extra.sort();
+    out.extra = extra.len() as u64;
+    for key in &extra {
+        let key_text = show_key(&reference.columns, key);
+        example(
+            &mut out,
+            DiffExample {
+                kind: "extra".into(),
+                key: key_text,
+                measure: None,
+                reference: None,
+                store: None,
+                delta: None,
+            },
+        );
     }
     out
 }
@@ -283,7 +287,7 @@ measures = [
     }
 
     fn reference() -> AggregateResult {
-        let mut rows = BTreeMap::new();
+        let mut rows = std::collections::BTreeMap::new();
         rows.insert(vec![Cell::Int(2000)], vec![Cell::Int(2), Cell::Num(1.5)]);
         rows.insert(vec![Cell::Int(2001)], vec![Cell::Int(1), Cell::Num(4.0)]);
         rows.insert(vec![Cell::Int(2002)], vec![Cell::Int(5), Cell::Num(2.0)]);
