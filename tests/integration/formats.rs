@@ -1,6 +1,6 @@
 use crate::harness::{TestStore, check, fixture, run, snapshots};
 
-const RULES: &str = "tests/fixtures/malformed/rules.toml";
+const RULES: &str = "tests/fixtures/hostile/rules.toml";
 
 #[test]
 fn the_markdown_report_is_stable() {
@@ -33,7 +33,7 @@ fn github_annotations_point_at_lines_and_the_step_summary_gets_the_markdown() {
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args([
             "check",
-            &fixture("malformed/duplicate_ids.csv"),
+            &fixture("hostile/duplicate_ids.csv"),
             "--rules",
             RULES,
             "--format",
@@ -231,7 +231,7 @@ fn junit_parses_and_its_counts_equal_the_json_report() {
     let cases = [
         run(
             "check",
-            &fixture("malformed/duplicate_ids.csv"),
+            &fixture("hostile/duplicate_ids.csv"),
             RULES,
             &["--format", "junit"],
         ),

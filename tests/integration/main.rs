@@ -12,7 +12,8 @@ mod diff;
 mod formats;
 // frictionless-py's test expectations: rows read, row and label errors.
 mod frictionless;
-// Hand-made malformed CSV: every case has its expected outcome.
+// The hostile corpus (tests/fixtures/hostile, plus 64 MiB and 10 MiB cases
+// made on the fly): every case has its expected outcome.
 mod malformed;
 // `run`: promotion, ledger, idempotency, policies, atomicity under kills.
 mod promote;

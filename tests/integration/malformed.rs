@@ -1,6 +1,6 @@
 use crate::harness::{check, fixture, rule, snapshots};
 
-const RULES: &str = "tests/fixtures/malformed/rules.toml";
+const RULES: &str = "tests/fixtures/hostile/rules.toml";
 
 /// (fixture, exit code, rows in, accepted, failing rules with their first line and a phrase of the reason)
 type Case = (
@@ -106,7 +106,7 @@ fn expect_outcome(name: &str, code: i32, rows_in: u64, accepted: u64) -> serde_j
 #[test]
 fn every_malformed_case_has_its_expected_outcome() {
     for (name, code, rows_in, accepted, failures) in CASES {
-        let report = expect_outcome(&format!("malformed/{name}"), *code, *rows_in, *accepted);
+        let report = expect_outcome(&format!("hostile/{name}"), *code, *rows_in, *accepted);
         let failed: Vec<&serde_json::Value> = report["rules"]
             .as_array()
             .unwrap()
@@ -138,12 +138,12 @@ fn every_malformed_case_has_its_expected_outcome() {
 
 #[test]
 fn an_empty_file_and_a_header_only_file_say_why_they_fail() {
-    let empty = check(&fixture("malformed/empty.csv"), RULES, &[]);
+    let empty = check(&fixture("hostile/empty.csv"), RULES, &[]);
     assert_eq!(
         empty.report()["reasons"][0],
         "the file is empty: it has no header row"
     );
-    let header_only = check(&fixture("malformed/header_only.csv"), RULES, &[]);
+    let header_only = check(&fixture("hostile/header_only.csv"), RULES, &[]);
     assert_eq!(
         header_only.report()["reasons"][0],
         "the file has a header but no data rows (at least 1 required)"
@@ -152,7 +152,7 @@ fn an_empty_file_and_a_header_only_file_say_why_they_fail() {
 
 #[test]
 fn blank_lines_are_counted_not_lost() {
-    let run = check(&fixture("malformed/blank_lines.csv"), RULES, &[]);
+    let run = check(&fixture("hostile/blank_lines.csv"), RULES, &[]);
     let report = run.report();
     assert_eq!(report["blank_lines"]["skipped"], 4);
     assert_eq!(
@@ -164,7 +164,7 @@ fn blank_lines_are_counted_not_lost() {
 #[test]
 fn the_bom_is_not_part_of_the_first_column_name() {
     let run = check(
-        &fixture("malformed/bom_crlf.csv"),
+        &fixture("hostile/bom_crlf.csv"),
         RULES,
         &["--write-accepted"],
     );
@@ -209,7 +209,7 @@ fn oversized_records_and_fields_are_quarantined_with_their_line() {
 
 #[test]
 fn the_malformed_report_table_is_stable() {
-    let run = check(&fixture("malformed/duplicate_ids.csv"), RULES, &[]);
+    let run = check(&fixture("hostile/duplicate_ids.csv"), RULES, &[]);
     snapshots()
         .bind(|| insta::assert_snapshot!("malformed_duplicate_ids_table", run.redact(&run.stdout)));
 }
@@ -387,7 +387,7 @@ fn an_unwritable_output_directory_is_an_error_with_exit_2() {
     let output = crate::harness::dqgate()
         .args([
             "check",
-            &fixture("malformed/ragged.csv"),
+            &fixture("hostile/ragged.csv"),
             "--rules",
             RULES,
             "--out",
@@ -409,7 +409,7 @@ fn an_unwritable_output_directory_is_an_error_with_exit_2() {
 
 #[test]
 fn a_failed_run_leaves_earlier_outputs_intact() {
-    let first = check(&fixture("malformed/ragged.csv"), RULES, &[]);
+    let first = check(&fixture("hostile/ragged.csv"), RULES, &[]);
     let report = std::fs::read(first.out_path().join("report.json")).unwrap();
     let quarantine = std::fs::read(first.out_path().join("quarantine.csv")).unwrap();
     // The same output directory, a run that cannot read its input.
@@ -452,7 +452,7 @@ fn a_disk_that_fills_while_writing_quarantine_is_an_error_and_leaves_earlier_out
     let first = crate::harness::dqgate()
         .args([
             "check",
-            &fixture("malformed/ragged.csv"),
+            &fixture("hostile/ragged.csv"),
             "--rules",
             RULES,
             "--out",

@@ -5,7 +5,7 @@ fn the_shipped_rule_files_are_valid() {
     for rules in [
         "rules/movies.toml",
         "rules/tmdb_5000.toml",
-        "tests/fixtures/malformed/rules.toml",
+        "tests/fixtures/hostile/rules.toml",
     ] {
         let output = dqgate().args(["rules", "check", rules]).output().unwrap();
         assert!(
@@ -158,7 +158,7 @@ fn init_on_the_full_tmdb_5000_file_passes_its_own_check() {
 #[test]
 fn init_of_an_empty_file_is_an_error() {
     let output = dqgate()
-        .args(["init", "tests/fixtures/malformed/empty.csv"])
+        .args(["init", "tests/fixtures/hostile/empty.csv"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
