@@ -52,6 +52,13 @@ fn records_read(run: &Run) -> (Vec<Vec<String>>, Vec<Quarantined>) {
     (accepted, quarantined)
 }
 
+/// The rust-csv suite's folder and its expectations.
+fn rust_csv() -> (std::path::PathBuf, Value) {
+    let dir = root().join("tests/fixtures/peer/rust-csv");
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    (dir, serde_json::from_str(&text).unwrap())
+}
+
 #[test]
 fn csv_spectrum_cases_read_as_their_expected_json() {
     let dir = root().join("tests/fixtures/peer/csv-spectrum");
@@ -85,9 +92,7 @@ fn csv_spectrum_cases_read_as_their_expected_json() {
 
 #[test]
 fn rust_csv_core_cases_read_as_the_csv_core_tests_expect() {
-    let dir = root().join("tests/fixtures/peer/rust-csv");
-    let suite: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let (dir, suite) = rust_csv();
     let mut cases = 0;
     for case in suite["csv_core_cases"].as_array().unwrap() {
         // dqgate configures only the delimiter; cases of other dialects do not apply.
@@ -136,9 +141,7 @@ fn rust_csv_core_cases_read_as_the_csv_core_tests_expect() {
 
 #[test]
 fn rust_csv_unequal_length_errors_are_quarantined_at_the_expected_lines() {
-    let dir = root().join("tests/fixtures/peer/rust-csv");
-    let suite: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let (dir, suite) = rust_csv();
     let mut checked = 0;
     for case in suite["csv_crate_cases"].as_array().unwrap() {
         let id = case["id"].as_str().unwrap();
@@ -177,9 +180,7 @@ fn column_names(n: usize) -> Vec<String> {
 
 #[test]
 fn rust_csv_utf8_field_errors_name_the_field_and_byte() {
-    let dir = root().join("tests/fixtures/peer/rust-csv");
-    let suite: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let (_, suite) = rust_csv();
     let tmp = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for case in suite["utf8_field_cases"].as_array().unwrap() {
@@ -227,9 +228,7 @@ fn rust_csv_utf8_field_errors_name_the_field_and_byte() {
 
 #[test]
 fn rust_csv_invalid_utf8_header_names_are_pointed_out() {
-    let dir = root().join("tests/fixtures/peer/rust-csv");
-    let suite: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let (dir, suite) = rust_csv();
     let mut checked = 0;
     for case in suite["csv_crate_cases"].as_array().unwrap() {
         for step in case["steps"].as_array().unwrap() {
