@@ -14,7 +14,7 @@ use crate::report::{
     BlankLines, FileRuleReport, HeaderReport, OutputsReport, Report, Rows, RuleReport, RulesFile,
     SCHEMA_VERSION, Tool, Verdict,
 };
-use crate::row::{Limits, RowChecker, Violation};
+use crate::row::{Limits, RowChecker, Violation, record_too_large};
 use crate::rules::{RuleSet, UnexpectedColumns};
 use crate::tally::{Tally, Unbalanced};
 use crate::unique::UniqueKeys;
@@ -202,7 +202,11 @@ fn check_streaming<R: Read + Send>(
     let (header, mut blank, too_large) = match start {
         input::HeaderRead::Header(h) => (Some(h), input::BlankLines::default(), None),
         input::HeaderRead::NoHeader { blank } => (None, blank, None),
-        input::HeaderRead::TooLarge { bytes } => (None, input::BlankLines::default(), Some(bytes)),
+        input::HeaderRead::TooLarge => (
+            None,
+            input::BlankLines::default(),
+            Some(options.limits.max_record_bytes),
+        ),
     };
     let binding = header
         .as_ref()
@@ -260,15 +264,7 @@ fn check_streaming<R: Read + Send>(
                     }
                 }
                 Item::Oversized(record) => {
-                    let violation = Violation {
-                        rule: rules.csv.too_large,
-                        value: format!("{} bytes", record.len),
-                        reason: format!(
-                            "record is {} bytes, above --max-record-bytes {}",
-                            record.len, options.limits.max_record_bytes
-                        ),
-                    };
-                    let violations = [violation];
+                    let violations = [record_too_large(rules, record.len, options.limits)];
                     tally.record(record.line, false, &violations);
                     outputs.quarantine_spilled(
                         rules,
@@ -290,8 +286,8 @@ fn check_streaming<R: Read + Send>(
             threads: options.threads.max(1),
             max_record_bytes: options.limits.max_record_bytes,
         };
-        let summary = pipeline::run(&mut input, Some(header.rest), pass, &make_work, consume)
-            .map_err(|e| match e {
+        let summary =
+            pipeline::run(&mut input, pass, &make_work, consume).map_err(|e| match e {
                 PipelineError::Io(source) => read_error(source),
                 PipelineError::Consumer(e) => e,
             })?;

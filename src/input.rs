@@ -55,6 +55,8 @@ pub struct ChunkReader<R> {
     /// The last chunk (marked `eof`) was handed out.
     done: bool,
     chunk_bytes: usize,
+    /// A chunk given back, handed out again before anything new.
+    unread: Option<Chunk>,
 }
 
 impl<R: Read> ChunkReader<R> {
@@ -68,6 +70,7 @@ impl<R: Read> ChunkReader<R> {
     pub fn with_chunk_bytes(source: R, chunk_bytes: usize) -> Self {
         ChunkReader {
             chunk_bytes: chunk_bytes.max(1),
+            unread: None,
             source,
             hasher: Sha256::new(),
             bytes: 0,
@@ -80,8 +83,17 @@ impl<R: Read> ChunkReader<R> {
         }
     }
 
+    /// Gives a chunk back: the next call of [`ChunkReader::next_chunk`]
+    /// returns it (what follows the header goes back this way).
+    pub fn unread(&mut self, chunk: Chunk) {
+        self.unread = Some(chunk);
+    }
+
     /// The next chunk; `None` once the input is exhausted.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(chunk) = self.unread.take() {
+            return Ok(Some(chunk));
+        }
         loop {
             // csv-core strips a byte order mark only when it sees it whole.
             let wanted = if self.starts_file { 3 } else { 1 };
@@ -483,8 +495,6 @@ pub struct Header {
     pub raw: Vec<u8>,
     /// The blank lines before it.
     pub blank_before: BlankLines,
-    /// The rest of the chunk it was read from.
-    pub rest: Chunk,
 }
 
 /// What the start of the input holds.
@@ -498,13 +508,11 @@ pub enum HeaderRead {
         blank: BlankLines,
     },
     /// A first record longer than the record limit, which was not read on.
-    TooLarge {
-        /// The limit.
-        bytes: usize,
-    },
+    TooLarge,
 }
 
-/// Reads chunks until the first record (the header) is complete.
+/// Reads chunks until the first record (the header) is complete; what
+/// follows it is given back to `input`.
 pub fn read_header<R: Read>(
     input: &mut ChunkReader<R>,
     delimiter: u8,
@@ -528,16 +536,16 @@ pub fn read_header<R: Read>(
         };
         let eof = chunk.eof;
         let parsed = parse_chunk(&mut core, chunk, &mut |_: &RecordView<'_>| ());
-        if let Some(header) = parsed.first_record_and_rest() {
-            let (record, rest) = header;
+        if let Some((record, rest)) = parsed.first_record_and_rest() {
             let mut blank_before = BlankLines::default();
             blank_before.add_lines(1, record.line - 1);
-            return Ok(HeaderRead::Header(Header {
+            let header = Header {
                 fields: record.fields.to_byte_record(),
                 raw: record.raw.to_vec(),
                 blank_before,
-                rest,
-            }));
+            };
+            input.unread(rest);
+            return Ok(HeaderRead::Header(header));
         }
         if eof {
             return Ok(HeaderRead::NoHeader {
@@ -546,9 +554,7 @@ pub fn read_header<R: Read>(
         }
         let chunk = parsed.chunk;
         if chunk.data.len() > max_record_bytes {
-            return Ok(HeaderRead::TooLarge {
-                bytes: max_record_bytes,
-            });
+            return Ok(HeaderRead::TooLarge);
         }
         pending = Some(chunk);
     }
@@ -652,34 +658,28 @@ mod tests {
             max_record_bytes,
         };
         let mut seen = Vec::new();
-        let summary = pipeline::run(
-            &mut reader,
-            None,
-            options,
-            &|| |_: &RecordView<'_>| (),
-            |item| {
-                seen.push(match item {
-                    Item::Record(r, ()) => Seen {
-                        line: r.line,
-                        end_line: r.end_line,
-                        raw: r.raw.to_vec(),
-                        fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
-                    },
-                    Item::Oversized(o) => {
-                        let mut raw = Vec::new();
-                        std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
-                        assert_eq!(raw.len() as u64, o.len);
-                        Seen {
-                            line: o.line,
-                            end_line: o.end_line,
-                            raw,
-                            fields: Vec::new(),
-                        }
+        let summary = pipeline::run(&mut reader, options, &|| |_: &RecordView<'_>| (), |item| {
+            seen.push(match item {
+                Item::Record(r, ()) => Seen {
+                    line: r.line,
+                    end_line: r.end_line,
+                    raw: r.raw.to_vec(),
+                    fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
+                },
+                Item::Oversized(o) => {
+                    let mut raw = Vec::new();
+                    std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
+                    assert_eq!(raw.len() as u64, o.len);
+                    Seen {
+                        line: o.line,
+                        end_line: o.end_line,
+                        raw,
+                        fields: Vec::new(),
                     }
-                });
-                Ok::<(), ()>(())
-            },
-        )
+                }
+            });
+            Ok::<(), ()>(())
+        })
         .unwrap();
         let (bytes, sha) = reader.finish();
         (seen, summary.blank, bytes, sha)

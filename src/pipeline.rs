@@ -77,11 +77,10 @@ pub struct PassOptions {
 }
 
 /// Runs `work` (one instance per worker, made by `make_work`) over every
-/// record from `reader`, starting with the chunk `first` when given, and
-/// `consume` over every record and result, in file order.
+/// record from `reader`, and `consume` over every record and result, in
+/// file order.
 pub fn run<R, T, W, C, E>(
     reader: &mut ChunkReader<R>,
-    first: Option<Chunk>,
     options: PassOptions,
     make_work: &(dyn Fn() -> W + Sync),
     mut consume: C,
@@ -94,28 +93,18 @@ where
 {
     let mut stitcher = Stitcher::new(options, make_work());
     if options.threads <= 1 {
-        let mut core = chunk_parser(options.delimiter);
-        let mut work = make_work();
-        let mut next = first;
-        loop {
-            let chunk = match next.take() {
-                Some(c) => c,
-                None => match reader.next_chunk()? {
-                    Some(c) => c,
-                    None => break,
-                },
-            };
-            let parsed = crate::input::parse_chunk(&mut core, chunk, &mut work);
+        // One thread: the stitcher's own parser and work do it all.
+        while let Some(chunk) = reader.next_chunk()? {
+            let parsed = stitcher.parse(chunk);
             stitcher.accept(parsed, &mut consume)?;
         }
         return stitcher.finish(&mut consume);
     }
-    run_threaded(reader, first, options, make_work, stitcher, &mut consume)
+    run_threaded(reader, options, make_work, stitcher, &mut consume)
 }
 
 fn run_threaded<R, T, W, C, E>(
     reader: &mut ChunkReader<R>,
-    first: Option<Chunk>,
     options: PassOptions,
     make_work: &(dyn Fn() -> W + Sync),
     mut stitcher: Stitcher<W>,
@@ -148,13 +137,8 @@ where
         let mut threads = Vec::with_capacity(workers + 1);
         threads.push(scope.spawn(move || {
             let mut seq = 0;
-            let mut next = first;
             while token_rx.recv().is_ok() {
-                let chunk = match next.take() {
-                    Some(c) => Ok(Some(c)),
-                    None => reader.next_chunk(),
-                };
-                match chunk {
+                match reader.next_chunk() {
                     Ok(Some(chunk)) => {
                         if job_tx.send((seq, chunk)).is_err() {
                             return;
@@ -366,6 +350,14 @@ impl<W> Stitcher<W> {
         }
     }
 
+    /// Parses a chunk on the consuming thread, with the stitcher's work.
+    fn parse<T>(&mut self, chunk: Chunk) -> ParsedChunk<T>
+    where
+        W: FnMut(&RecordView<'_>) -> T,
+    {
+        crate::input::parse_chunk(&mut self.core, chunk, &mut self.work)
+    }
+
     /// Takes the next chunk in file order, parsed speculatively.
     fn accept<T, C, E>(
         &mut self,
@@ -412,7 +404,7 @@ impl<W> Stitcher<W> {
                 eof: chunk.eof && used == chunk.data.len(),
                 starts_file: false,
             };
-            let parsed = crate::input::parse_chunk(&mut self.core, record, &mut self.work);
+            let parsed = self.parse(record);
             self.deliver(parsed, consume)?;
         }
         let rest = Chunk {
@@ -425,7 +417,7 @@ impl<W> Stitcher<W> {
         if rest.data.is_empty() && !rest.eof {
             return Ok(());
         }
-        let parsed = crate::input::parse_chunk(&mut self.core, rest, &mut self.work);
+        let parsed = self.parse(rest);
         self.deliver(parsed, consume)
     }
 
@@ -494,20 +486,14 @@ mod tests {
                 max_record_bytes: 1 << 20,
             };
             let mut seen = 0;
-            let result = run(
-                &mut reader,
-                None,
-                options,
-                &|| |_: &RecordView<'_>| (),
-                |_| {
-                    seen += 1;
-                    if seen == 100 {
-                        Err("disk full")
-                    } else {
-                        Ok(())
-                    }
-                },
-            );
+            let result = run(&mut reader, options, &|| |_: &RecordView<'_>| (), |_| {
+                seen += 1;
+                if seen == 100 {
+                    Err("disk full")
+                } else {
+                    Ok(())
+                }
+            });
             assert!(matches!(result, Err(PipelineError::Consumer("disk full"))));
             assert_eq!(seen, 100);
         }
@@ -525,7 +511,6 @@ mod tests {
             };
             run(
                 &mut reader,
-                None,
                 options,
                 &|| {
                     |r: &RecordView<'_>| {
@@ -551,7 +536,6 @@ mod tests {
             let mut lines = Vec::new();
             run(
                 &mut reader,
-                None,
                 options,
                 &|| |r: &RecordView<'_>| r.line * 10,
                 |item| {

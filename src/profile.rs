@@ -233,10 +233,10 @@ pub fn init_rules<R: Read + Send>(
                 format!("{name} is empty: it has no header row"),
             ));
         }
-        HeaderRead::TooLarge { bytes } => {
+        HeaderRead::TooLarge => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("the first record of {name} is longer than {bytes} bytes"),
+                format!("the first record of {name} is longer than {max_record_bytes} bytes"),
             ));
         }
     };
@@ -260,37 +260,31 @@ pub fn init_rules<R: Read + Send>(
         threads: 1,
         max_record_bytes,
     };
-    let read = pipeline::run(
-        &mut input,
-        Some(header.rest),
-        pass,
-        &|| |_: &RecordView<'_>| (),
-        |item| {
-            if rows + skipped >= sample {
-                return Err(Sampled);
-            }
-            let Item::Record(record, ()) = item else {
-                skipped += 1;
-                return Ok(());
-            };
-            // Records that are not well formed teach nothing about the columns.
-            let texts: Option<Vec<&str>> = record
-                .fields
-                .iter()
-                .map(|f| std::str::from_utf8(f).ok())
-                .collect();
-            match texts {
-                Some(texts) if texts.len() == width => {
-                    for (column, text) in columns.iter_mut().zip(texts) {
-                        column.add(text);
-                    }
-                    rows += 1;
+    let read = pipeline::run(&mut input, pass, &|| |_: &RecordView<'_>| (), |item| {
+        if rows + skipped >= sample {
+            return Err(Sampled);
+        }
+        let Item::Record(record, ()) = item else {
+            skipped += 1;
+            return Ok(());
+        };
+        // Records that are not well formed teach nothing about the columns.
+        let texts: Option<Vec<&str>> = record
+            .fields
+            .iter()
+            .map(|f| std::str::from_utf8(f).ok())
+            .collect();
+        match texts {
+            Some(texts) if texts.len() == width => {
+                for (column, text) in columns.iter_mut().zip(texts) {
+                    column.add(text);
                 }
-                _ => skipped += 1,
+                rows += 1;
             }
-            Ok(())
-        },
-    );
+            _ => skipped += 1,
+        }
+        Ok(())
+    });
     match read {
         Ok(_) | Err(PipelineError::Consumer(Sampled)) => {}
         Err(PipelineError::Io(e)) => return Err(e),

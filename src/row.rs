@@ -128,15 +128,11 @@ impl<'r> RowChecker<'r> {
     ) -> bool {
         let csv = &self.rules.csv;
         if record.raw.len() > self.limits.max_record_bytes {
-            out.push(Violation {
-                rule: csv.too_large,
-                value: format!("{} bytes", record.raw.len()),
-                reason: format!(
-                    "record is {} bytes, above --max-record-bytes {}",
-                    record.raw.len(),
-                    self.limits.max_record_bytes
-                ),
-            });
+            out.push(record_too_large(
+                self.rules,
+                record.raw.len() as u64,
+                self.limits,
+            ));
             return false;
         }
         if let Some(problem) = quoting_problem(record.raw, self.rules.file.delimiter, record.line) {
@@ -238,6 +234,19 @@ impl<'r> RowChecker<'r> {
             .map(|&i| format!("{}={}", self.rules.columns[i].name, show_value(&values[i])))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// The violation of a record over `--max-record-bytes`, whether it was
+/// held in memory or spilled.
+pub fn record_too_large(rules: &RuleSet, len: u64, limits: Limits) -> Violation {
+    Violation {
+        rule: rules.csv.too_large,
+        value: format!("{len} bytes"),
+        reason: format!(
+            "record is {len} bytes, above --max-record-bytes {}",
+            limits.max_record_bytes
+        ),
     }
 }
 
