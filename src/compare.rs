@@ -79,7 +79,7 @@ pub fn diff_file(
         Some(store) => Some(store.stage(&collector.batch, 0)?),
         None => None,
     };
-    let results = collector.reference.finish();
+    let results = collector.reference().finish();
     write_reference(&results, &check.out_dir)?;
     let aggregates = match (&options.store, store.as_deref_mut()) {
         (StoreSide::Exported(dir), _) => {

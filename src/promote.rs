@@ -115,7 +115,7 @@ pub fn run_file(
 
     let header = collector.header.clone().unwrap_or_default();
     let mut entry = ledger_entry(&report, &header, &started_at);
-    let results = collector.reference.finish();
+    let results = collector.reference().finish();
     write_reference(&results, &check.out_dir)?;
 
     let mut aggregates = Vec::new();
@@ -245,7 +245,7 @@ fn promote(
         // The running totals: previous + this batch (computed while the
         // file was checked) - the batch's skipped rows - the rows it replaced.
         let mut totals = Reference::from_state(rules, &previous);
-        if let Some(batch) = collector.all.take() {
+        if let Some(batch) = collector.take_all() {
             totals.merge(batch);
         }
         let mut replay = Replay::new(rules);

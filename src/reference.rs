@@ -231,16 +231,29 @@ pub struct RollupState {
     pub labels: Vec<(String, String, String)>,
 }
 
-/// Key of the first-seen label dictionary: list column, key field, label
-/// field, key value.
-type LabelKey = (usize, String, String, Cell);
+/// Hashes group keys and label keys: fast, and seeded per process, so that
+/// keys from a file cannot be chosen to collide.
+type Hasher = foldhash::fast::RandomState;
+
+/// The groups of one aggregate, by key.
+type Groups = HashMap<Vec<Cell>, Group, Hasher>;
+
+/// The first-seen labels of one list field's key: for `column`'s elements,
+/// the `label_field` value first seen with each `key_field` value.
+#[derive(Debug, Clone)]
+struct LabelDict {
+    column: usize,
+    key_field: String,
+    label_field: String,
+    values: HashMap<Cell, Cell, Hasher>,
+}
 
 /// The reference engine over a rule set's aggregates.
 #[derive(Debug, Clone)]
 pub struct Reference<'r> {
     rules: &'r RuleSet,
-    groups: Vec<HashMap<Vec<Cell>, Group>>,
-    labels: HashMap<LabelKey, Cell>,
+    groups: Vec<Groups>,
+    labels: Vec<LabelDict>,
     rows: u64,
     /// False once a value was subtracted from a `min`, `max` or `argmax`.
     exact: bool,
@@ -255,8 +268,8 @@ impl<'r> Reference<'r> {
     pub fn new(rules: &'r RuleSet) -> Self {
         Reference {
             rules,
-            groups: rules.aggregates.iter().map(|_| HashMap::new()).collect(),
-            labels: HashMap::new(),
+            groups: rules.aggregates.iter().map(|_| Groups::default()).collect(),
+            labels: Vec::new(),
             rows: 0,
             exact: true,
         }
@@ -287,13 +300,14 @@ impl<'r> Reference<'r> {
 
     fn apply(&mut self, values: &[Value<'_>], fields: &[Option<&str>], add: bool) {
         let rules = self.rules;
-        let mut parsed: HashMap<usize, Vec<Element<'_>>> = HashMap::new();
+        // Each exploded list column parsed once per row.
+        let mut parsed: Parsed<'_> = Vec::new();
         for aggregate in &rules.aggregates {
             for dim in aggregate.dimensions.iter().chain(&aggregate.labels) {
                 if let DimSource::Explode { column, .. } = &dim.source {
-                    parsed
-                        .entry(*column)
-                        .or_insert_with(|| list_elements(fields[*column]));
+                    if !parsed.iter().any(|(c, _)| c == column) {
+                        parsed.push((*column, list_elements(fields[*column])));
+                    }
                 }
             }
         }
@@ -382,13 +396,20 @@ impl<'r> Reference<'r> {
                 ));
             }
         }
-        for ((column, key_field, label_field, key), value) in &self.labels {
-            let label = (&self.rules.columns[*column].name, key_field, label_field);
-            state.labels.push((
-                serde_json::to_string(&label).unwrap_or_default(),
-                serde_json::to_string(key).unwrap_or_default(),
-                serde_json::to_string(value).unwrap_or_default(),
-            ));
+        for dict in &self.labels {
+            let label = (
+                &self.rules.columns[dict.column].name,
+                &dict.key_field,
+                &dict.label_field,
+            );
+            let label = serde_json::to_string(&label).unwrap_or_default();
+            for (key, value) in &dict.values {
+                state.labels.push((
+                    label.clone(),
+                    serde_json::to_string(key).unwrap_or_default(),
+                    serde_json::to_string(value).unwrap_or_default(),
+                ));
+            }
         }
         state.groups.sort();
         state.labels.sort();
@@ -422,14 +443,53 @@ impl<'r> Reference<'r> {
             };
             if let Some(column) = rules.column_index(&column) {
                 engine
-                    .labels
-                    .insert((column, key_field, label_field, key), value);
+                    .label_dict(column, &key_field, &label_field)
+                    .insert(key, value);
             }
         }
         engine
     }
 
-    fn learn_labels(&mut self, aggregate: &Aggregate, parsed: &HashMap<usize, Vec<Element<'_>>>) {
+    /// The label dictionary of `column`'s `label_field` by `key_field`,
+    /// made empty on first use.
+    fn label_dict(
+        &mut self,
+        column: usize,
+        key_field: &str,
+        label_field: &str,
+    ) -> &mut HashMap<Cell, Cell, Hasher> {
+        let found = self.labels.iter().position(|d| {
+            d.column == column && d.key_field == key_field && d.label_field == label_field
+        });
+        let index = found.unwrap_or_else(|| {
+            self.labels.push(LabelDict {
+                column,
+                key_field: key_field.to_owned(),
+                label_field: label_field.to_owned(),
+                values: HashMap::default(),
+            });
+            self.labels.len() - 1
+        });
+        &mut self.labels[index].values
+    }
+
+    /// The first-seen label of `key`, if any.
+    fn label(
+        &self,
+        column: usize,
+        key_field: &str,
+        label_field: &str,
+        key: &Cell,
+    ) -> Option<&Cell> {
+        self.labels
+            .iter()
+            .find(|d| {
+                d.column == column && d.key_field == key_field && d.label_field == label_field
+            })
+            .and_then(|d| d.values.get(key))
+    }
+
+    fn learn_labels(&mut self, aggregate: &Aggregate, parsed: &Parsed<'_>) {
         for label in &aggregate.labels {
             let DimSource::Explode { column, field } = &label.source else {
                 continue;
@@ -437,12 +497,11 @@ impl<'r> Reference<'r> {
             let Some(key_field) = linked_key_field(aggregate, *column) else {
                 continue;
             };
-            for element in parsed.get(column).map_or(&[][..], Vec::as_slice) {
+            let dict = self.label_dict(*column, key_field, field);
+            for element in elements_of(parsed, *column) {
                 let key = element.get(key_field).map_or(Cell::Null, literal_cell);
-                let value = element.get(field).map_or(Cell::Null, literal_cell);
-                self.labels
-                    .entry((*column, key_field.to_owned(), field.clone(), key))
-                    .or_insert(value);
+                dict.entry(key)
+                    .or_insert_with(|| element.get(field).map_or(Cell::Null, literal_cell));
             }
         }
     }
@@ -471,8 +530,11 @@ impl<'r> Reference<'r> {
                 }
             }
         }
-        for (key, value) in other.labels {
-            self.labels.entry(key).or_insert(value);
+        for theirs in other.labels {
+            let mine = self.label_dict(theirs.column, &theirs.key_field, &theirs.label_field);
+            for (key, value) in theirs.values {
+                mine.entry(key).or_insert(value);
+            }
         }
     }
 
@@ -489,11 +551,7 @@ impl<'r> Reference<'r> {
         results
     }
 
-    fn finish_base(
-        &self,
-        aggregate: &Aggregate,
-        groups: &HashMap<Vec<Cell>, Group>,
-    ) -> AggregateResult {
+    fn finish_base(&self, aggregate: &Aggregate, groups: &Groups) -> AggregateResult {
         let rows = groups
             .iter()
             .map(|(key, group)| {
@@ -517,8 +575,7 @@ impl<'r> Reference<'r> {
                                 .expect(
                                     "labels are linked to an exploding dimension at compile time",
                                 );
-                            self.labels
-                                .get(&(*column, key_field.clone(), field.clone(), key[dim].clone()))
+                            self.label(*column, key_field, field, &key[dim])
                                 .cloned()
                                 .unwrap_or(Cell::Null)
                         }
@@ -611,19 +668,13 @@ fn measure_input(measure: &Measure, values: &[Value<'_>]) -> Option<Cell> {
 
 /// The distinct group keys a row falls into: the cartesian product of its
 /// exploded lists, with the other dimensions evaluated once.
-fn group_keys(
-    aggregate: &Aggregate,
-    values: &[Value<'_>],
-    parsed: &HashMap<usize, Vec<Element<'_>>>,
-) -> Vec<Vec<Cell>> {
+fn group_keys(aggregate: &Aggregate, values: &[Value<'_>], parsed: &Parsed<'_>) -> Vec<Vec<Cell>> {
     let mut keys: Vec<Vec<Cell>> = vec![Vec::with_capacity(aggregate.dimensions.len())];
     for dim in &aggregate.dimensions {
         match &dim.source {
             DimSource::Explode { column, field } => {
                 let mut seen = HashSet::new();
-                let cells: Vec<Cell> = parsed
-                    .get(column)
-                    .map_or(&[][..], Vec::as_slice)
+                let cells: Vec<Cell> = elements_of(parsed, *column)
                     .iter()
                     .map(|e| e.get(field).map_or(Cell::Null, literal_cell))
                     .filter(|c| *c != Cell::Null && seen.insert(c.clone()))
@@ -649,6 +700,17 @@ fn group_keys(
         }
     }
     keys
+}
+
+/// The exploded list columns of one row, each parsed once.
+type Parsed<'a> = Vec<(usize, Vec<Element<'a>>)>;
+
+/// The parsed elements of `column`'s list (none when it was not parsed).
+fn elements_of<'p, 'a>(parsed: &'p Parsed<'a>, column: usize) -> &'p [Element<'a>] {
+    parsed
+        .iter()
+        .find(|(c, _)| *c == column)
+        .map_or(&[][..], |(_, elements)| elements.as_slice())
 }
 
 fn list_elements(text: Option<&str>) -> Vec<Element<'_>> {

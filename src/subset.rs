@@ -21,8 +21,9 @@ pub struct SubsetCollector<'r> {
     subset: Subset,
     columns: ModelColumns,
     key: usize,
-    /// The reference engine, fed the subset.
-    pub reference: Reference<'r>,
+    /// The reference engine, fed the subset (unless the subset is every
+    /// row and `all` is kept: then `all` is that engine too).
+    reference: Reference<'r>,
     /// The subset, normalized for staging.
     pub batch: ModelBatch,
     /// Accepted rows seen.
@@ -37,7 +38,7 @@ pub struct SubsetCollector<'r> {
     pub header: Option<ByteRecord>,
     /// The aggregates over every accepted row (when staging all rows): the
     /// batch's contribution to the running totals.
-    pub all: Option<Reference<'r>>,
+    all: Option<Reference<'r>>,
 }
 
 impl<'r> SubsetCollector<'r> {
@@ -71,6 +72,29 @@ impl<'r> SubsetCollector<'r> {
         self
     }
 
+    /// The reference engine over the subset.
+    pub fn reference(&self) -> &Reference<'r> {
+        match (&self.all, self.subset) {
+            (Some(all), Subset::All) => all,
+            _ => &self.reference,
+        }
+    }
+
+    /// Takes the engine over every accepted row (kept when staging all
+    /// rows); [`SubsetCollector::reference`] stays what it was.
+    pub fn take_all(&mut self) -> Option<Reference<'r>> {
+        let all = self.all.take()?;
+        if self.subset == Subset::All {
+            self.reference = all.clone();
+        }
+        Some(all)
+    }
+
+    /// True when the subset is every row and `all` computes it already.
+    fn subset_is_all(&self) -> bool {
+        self.all.is_some() && self.subset == Subset::All
+    }
+
     fn selects(&self, key: Option<&str>) -> bool {
         match self.subset {
             Subset::All => true,
@@ -93,8 +117,10 @@ impl AcceptedSink for SubsetCollector<'_> {
         if selected || self.all.is_some() {
             let values = declared_values(self.rules, &fields);
             if selected {
-                self.reference.add_row(&values, &fields);
                 self.taken += 1;
+                if !self.subset_is_all() {
+                    self.reference.add_row(&values, &fields);
+                }
             }
             if let Some(all) = &mut self.all {
                 all.add_row(&values, &fields);

@@ -7,6 +7,7 @@
 //! other type by its text.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use crate::header::HeaderBinding;
 use crate::input::RecordView;
@@ -56,6 +57,43 @@ impl UniqueColumn {
         }
     }
 
+    /// The violation of a key first claimed on line `first`.
+    fn duplicate(&self, key: &Key<'_>, first: u64) -> Violation {
+        let shown = match key {
+            Key::Int(i) => i.to_string(),
+            Key::Text(t) => shorten(t),
+        };
+        Violation {
+            rule: self.rule,
+            reason: format!(
+                "duplicate {} {shown}, first seen on line {first}",
+                self.name
+            ),
+            value: shown,
+        }
+    }
+
+    /// Claims the record's key unless an earlier record did (one lookup):
+    /// returns the earlier record's line then.
+    fn claim_new(&mut self, key: &Key<'_>, line: u64) -> Option<u64> {
+        match key {
+            Key::Int(i) => match self.ints.entry(*i) {
+                Entry::Occupied(first) => Some(*first.get()),
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                    None
+                }
+            },
+            Key::Text(t) => match self.texts.get(*t) {
+                Some(first) => Some(*first),
+                None => {
+                    self.texts.insert((*t).into(), line);
+                    None
+                }
+            },
+        }
+    }
+
     fn claim(&mut self, key: &Key<'_>, line: u64) {
         match key {
             Key::Int(i) => {
@@ -101,24 +139,24 @@ impl UniqueKeys {
     /// key seen before. Returns true (and claims its keys) when no repeated
     /// key is an error.
     pub fn claim(&mut self, record: &RecordView<'_>, out: &mut Vec<Violation>) -> bool {
+        // The common case, one unique column: check and claim in one lookup.
+        if let [column] = &mut self.columns[..] {
+            let Some(key) = column.key(record) else {
+                return true;
+            };
+            let Some(first) = column.claim_new(&key, record.line) else {
+                return true;
+            };
+            out.push(column.duplicate(&key, first));
+            return !column.error;
+        }
         let mut accepted = true;
         for column in &self.columns {
             let Some(key) = column.key(record) else {
                 continue;
             };
             if let Some(first) = column.first_line(&key) {
-                let shown = match key {
-                    Key::Int(i) => i.to_string(),
-                    Key::Text(t) => shorten(t),
-                };
-                out.push(Violation {
-                    rule: column.rule,
-                    reason: format!(
-                        "duplicate {} {shown}, first seen on line {first}",
-                        column.name
-                    ),
-                    value: shown,
-                });
+                out.push(column.duplicate(&key, first));
                 accepted &= !column.error;
             }
         }

@@ -18,7 +18,7 @@ use crate::cell::Cell;
 use crate::model::ModelBatch;
 
 /// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What promotion does with a movie id that production already holds.
 #[derive(

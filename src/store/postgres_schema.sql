@@ -1,6 +1,7 @@
--- dqgate store schema for PostgreSQL, version 2 (the same model as the
--- SQLite schema, in PostgreSQL's types). Runs with search_path set to the
--- store's schema, so every name below lives there.
+-- dqgate store schema for PostgreSQL, version 3 (the same model as the
+-- SQLite schema, in PostgreSQL's types; version 3 changed only how SQLite
+-- stores the link tables). Runs with search_path set to the store's
+-- schema, so every name below lives there.
 
 CREATE TABLE IF NOT EXISTS movies (
     id                BIGINT PRIMARY KEY,

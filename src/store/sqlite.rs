@@ -26,7 +26,11 @@ const PAGE_CACHE_KIB: u32 = 64 * 1024;
 const STAGING: &str = include_str!("staging.sql");
 
 /// Migrations in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// A SQLite store.
 #[derive(Debug)]
@@ -626,9 +630,68 @@ mod tests {
         let err = SqliteStore::open(&path).unwrap_err();
         assert!(
             err.to_string()
-                .contains("has schema version 99, newer than this dqgate supports (2)"),
+                .contains("has schema version 99, newer than this dqgate supports (3)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn version_3_keeps_the_links_of_a_version_2_store_in_without_rowid_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO dq_meta VALUES ('schema_version', '2');
+             INSERT INTO movie_genres VALUES (1, 16), (1, 35), (2, 16);
+             INSERT INTO movie_companies VALUES (1, 3), (2, 3), (2, 4);",
+        )
+        .unwrap();
+        drop(conn);
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let links = |table: &str| -> Vec<(i64, i64)> {
+            let mut statement = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+                .unwrap();
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(links("movie_genres"), [(1, 16), (1, 35), (2, 16)]);
+        assert_eq!(links("movie_companies"), [(1, 3), (2, 3), (2, 4)]);
+        for table in ["movie_genres", "movie_companies"] {
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
+        }
+        let version: String = conn
+            .query_row(
+                "SELECT value FROM dq_meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION.to_string());
+        // The key indexes survived the rebuild.
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
+                 AND name IN ('movie_genres_genre', 'movie_companies_company')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 2);
     }
 
     fn movie(id: i64, title: &str) -> crate::model::Movie {

@@ -24,12 +24,12 @@ CREATE TEMP TABLE IF NOT EXISTS stg_movie_genres (
     movie_id INTEGER NOT NULL,
     genre_id INTEGER NOT NULL,
     PRIMARY KEY (movie_id, genre_id)
-);
+) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS stg_movie_companies (
     movie_id   INTEGER NOT NULL,
     company_id INTEGER NOT NULL,
     PRIMARY KEY (movie_id, company_id)
-);
+) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS stg_sources (
     movie_id INTEGER PRIMARY KEY,
     line     INTEGER NOT NULL,

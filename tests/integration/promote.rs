@@ -252,6 +252,64 @@ store_test!(
     }
 );
 
+store_test!(
+    a_run_over_every_row_compares_the_same_reference_as_diff,
+    |store| {
+        // With --subset all, `run` computes one engine for both the compared
+        // subset and the batch's running totals: its reference must be the
+        // one `diff --subset all` computes on its own.
+        let world = World::new(store);
+        let (incs, _) = increments(&world);
+        let promoted = world.run(&incs[0], &["--subset", "all"]);
+        assert_eq!(promoted.code, 0, "{}", promoted.stdout);
+        let report = promoted.report();
+        assert_eq!(report["diff"]["subset"]["rows"], 150);
+        assert_eq!(report["diff"]["agrees"], true);
+        assert_eq!(report["promotion"]["status"], "promoted");
+        let compared = tempfile::tempdir().unwrap();
+        let diff = run(
+            "diff",
+            incs[0].to_str().unwrap(),
+            RULES,
+            &[
+                "--store",
+                &format!("sqlite://{}", compared.path().join("s.db").display()),
+                "--subset",
+                "all",
+            ],
+        );
+        assert_eq!(diff.code, 0, "{}", diff.stdout);
+        let files = |dir: &Path| -> Vec<(String, String)> {
+            let mut files: Vec<_> = std::fs::read_dir(dir.join("reference"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .map(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                    (name, std::fs::read_to_string(&p).unwrap())
+                })
+                .collect();
+            files.sort();
+            files
+        };
+        let (ran, diffed) = (files(promoted.out.path()), files(diff.out.path()));
+        assert_eq!(ran.len(), 4);
+        assert!(ran.iter().all(|(_, text)| text.lines().count() > 1));
+        assert_eq!(ran, diffed);
+        // The running totals stored with the batch reconcile too.
+        let next = world.run(&incs[1], &["--subset", "all"]);
+        assert_eq!(next.code, 0, "{}", next.stdout);
+        let reconciliation = &next.report()["promotion"]["reconciliation"];
+        assert!(
+            reconciliation
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["mismatched"] == 0 && a["missing"] == 0 && a["extra"] == 0),
+            "{reconciliation}"
+        );
+    }
+);
+
 store_test!(a_rerun_of_a_promoted_file_changes_nothing, |store| {
     let world = World::new(store);
     let (incs, _) = increments(&world);
