@@ -180,3 +180,103 @@ impl UniqueKeys {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::input::{Chunk, parse_chunk};
+
+    /// Claims every record of `csv` (header first) in order: for each, its
+    /// line, whether it was accepted and the reasons of its violations.
+    fn claims(rules: &str, csv: &str) -> Vec<(u64, bool, Vec<String>)> {
+        let rules = RuleSet::from_source(Path::new("r.toml"), rules).unwrap();
+        let mut lines = csv.lines();
+        let header: csv::ByteRecord = lines.next().unwrap().split(',').collect();
+        let binding = HeaderBinding::bind(&rules, &header);
+        let mut unique = UniqueKeys::new(&rules, &binding);
+        let body = lines.map(|l| format!("{l}\n")).collect::<String>();
+        let chunk = Chunk {
+            data: body.into_bytes(),
+            first_line: 2,
+            eof: true,
+            ..Chunk::default()
+        };
+        let mut core = crate::input::chunk_parser(b',');
+        let mut parsed = parse_chunk(&mut core, chunk, &mut |_: &RecordView<'_>| ());
+        parsed
+            .drain()
+            .map(|(record, ())| {
+                let mut out = Vec::new();
+                let accepted = unique.claim(&record, &mut out);
+                (
+                    record.line,
+                    accepted,
+                    out.into_iter().map(|v| v.reason).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_column_claims_first_and_names_the_first_line_of_a_repeat() {
+        let rules = "[columns.id]\ntype = \"integer\"\nunique = true\n";
+        let got = claims(rules, "id\n7\n8\n07\n\n9\n8\n");
+        assert_eq!(got[0], (2, true, vec![]));
+        assert_eq!(got[1], (3, true, vec![]));
+        // Integers compare by value: 07 is 7.
+        assert_eq!(
+            got[2],
+            (
+                4,
+                false,
+                vec!["duplicate id 7, first seen on line 2".into()]
+            )
+        );
+        assert_eq!(got[3], (6, true, vec![]));
+        assert_eq!(
+            got[4],
+            (
+                7,
+                false,
+                vec!["duplicate id 8, first seen on line 3".into()]
+            )
+        );
+    }
+
+    #[test]
+    fn a_warning_repeat_is_accepted_and_does_not_move_the_first_line() {
+        let rules = "[columns.code]\ntype = \"string\"\nunique = true\nseverity = \"warn\"\n";
+        let got = claims(rules, "code\na\nb\na\na\n");
+        let repeat = vec!["duplicate code \"a\", first seen on line 2".to_owned()];
+        assert_eq!(got[2], (4, true, repeat.clone()));
+        assert_eq!(got[3], (5, true, repeat));
+    }
+
+    #[test]
+    fn with_two_columns_a_rejected_record_claims_neither_key() {
+        let rules = "[columns.id]\ntype = \"integer\"\nunique = true\n\
+                     [columns.code]\ntype = \"string\"\nunique = true\n";
+        let got = claims(rules, "id,code\n1,a\n1,b\n2,b\n3,a\n");
+        assert_eq!(got[0], (2, true, vec![]));
+        assert_eq!(
+            got[1],
+            (
+                3,
+                false,
+                vec!["duplicate id 1, first seen on line 2".into()]
+            )
+        );
+        // Line 3 was rejected, so its code b is still free.
+        assert_eq!(got[2], (4, true, vec![]));
+        assert_eq!(
+            got[3],
+            (
+                5,
+                false,
+                vec!["duplicate code \"a\", first seen on line 2".into()]
+            )
+        );
+    }
+}
