@@ -8,8 +8,10 @@
 # (best of RUNS, default 3) and measures peak memory (/usr/bin/time -v) of:
 # the raw-parse baseline (examples/raw_parse.rs: the csv crate reading every
 # record and touching every field); `dqgate check` with rules/movies.toml on
-# one thread and on every core; and, where installed, frictionless and qsv
-# validating the same file against the same checks (bench/movies.*.json).
+# one thread and on every core; the reader stage alone
+# (examples/reader_only.rs), which bounds any scaling; and, where
+# installed, frictionless and qsv validating the same file against the same
+# checks (bench/movies.*.json).
 # It reports MB/s, rows/s, peak memory, each speed as a ratio to the
 # baseline, and the speed-up of all cores over one. Then it takes `run`
 # apart on the 34 MB file: check, diff --subset all (check + staging + the
@@ -29,9 +31,10 @@ for spec in "movies_34m.csv 34445126" "movies_1g.csv 1G"; do
     fi
 done
 
-cargo build --release --quiet --bin dqgate --example raw_parse
+cargo build --release --quiet --bin dqgate --example raw_parse --example reader_only
 dqgate=target/release/dqgate
 baseline=target/release/examples/raw_parse
+reader_only=target/release/examples/reader_only
 cores=$(nproc)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -70,6 +73,14 @@ for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
     row "dqgate check --threads 1" "$s" "$kib"
     read -r s kib < <(measure "$dqgate" check "$file" --threads "$cores" --out "$work/out")
     row "dqgate check --threads $cores" "$s" "$kib"
+    # The reader thread's work alone (read, sha256, cut into chunks): no
+    # number of workers makes a check faster, so its "vs 1 thr" is the
+    # bound on scaling. From 3 threads on, the hash runs on a thread of its
+    # own (the second row).
+    read -r s kib < <(measure "$reader_only" "$file")
+    row "reader alone (bound <3 thr)" "$s" "$kib"
+    read -r s kib < <(measure "$reader_only" "$file" --hash-thread)
+    row "reader, hash thread (bound)" "$s" "$kib"
     keys=$(python3 -c "import json; r=json.load(open('$work/out/report.json')); print(r['rows']['accepted'])")
     awk -v k="$kib" -v n="$keys" 'BEGIN {printf "%-15s %-28s peak %.1f MiB; budget 64 MiB + 16 B x %d keys = %.1f MiB\n", "", "  memory budget", k/1024, n, 64 + n*16/1048576}'
     # frictionless reads some thousands of rows a second: by default only

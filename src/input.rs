@@ -19,6 +19,8 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
+use crate::digest::StreamDigest;
+
 /// Bytes read from the source for each chunk.
 pub const CHUNK_BYTES: usize = 256 * 1024;
 
@@ -44,7 +46,7 @@ pub struct Chunk {
 #[derive(Debug)]
 pub struct ChunkReader<R> {
     source: R,
-    hasher: Sha256,
+    digest: StreamDigest,
     bytes: u64,
     /// Read but not yet handed out; starts where the next chunk starts.
     pending: Vec<u8>,
@@ -72,7 +74,7 @@ impl<R: Read> ChunkReader<R> {
             chunk_bytes: chunk_bytes.max(1),
             unread: None,
             source,
-            hasher: Sha256::new(),
+            digest: StreamDigest::default(),
             bytes: 0,
             pending: Vec::new(),
             line: 1,
@@ -81,6 +83,12 @@ impl<R: Read> ChunkReader<R> {
             eof: false,
             done: false,
         }
+    }
+
+    /// Hashes on a thread of its own from now on, so that hashing overlaps
+    /// reading (worth it when workers, not this reader, are many).
+    pub fn hash_on_own_thread(&mut self) {
+        self.digest.on_own_thread();
     }
 
     /// Gives a chunk back: the next call of [`ChunkReader::next_chunk`]
@@ -156,7 +164,7 @@ impl<R: Read> ChunkReader<R> {
             }
         }
         self.pending.truncate(filled);
-        self.hasher.update(&self.pending[start..]);
+        self.digest.update(&self.pending[start..]);
         self.bytes += (filled - start) as u64;
         Ok(())
     }
@@ -178,7 +186,7 @@ impl<R: Read> ChunkReader<R> {
 
     /// Bytes read and their hex sha256; call once the chunks are exhausted.
     pub fn finish(self) -> (u64, String) {
-        (self.bytes, hex(&self.hasher.finalize()))
+        (self.bytes, self.digest.finish())
     }
 }
 

@@ -1,18 +1,19 @@
 //! dqgate: a data-quality gate for CSV feeds.
 //!
 //! The pipeline: [`rules`] loads and compiles a rule file; [`input`] reads
-//! the CSV in chunks with raw bytes and true line numbers; [`header`] binds
-//! the rules to the file's header; [`check`] runs every record through the
-//! compiled rules ([`row`]) on worker threads ([`pipeline`]), then in file
-//! order through [`unique`] to the accepted or quarantined output
-//! ([`output`]) while [`tally`] counts; [`report`] renders the result as a
-//! table or JSON.
+//! the CSV in chunks with raw bytes and true line numbers, hashing them with
+//! [`digest`]; [`header`] binds the rules to the file's header; [`check`]
+//! runs every record through the compiled rules ([`row`]) on worker threads
+//! ([`pipeline`]), then in file order through [`unique`] to the accepted or
+//! quarantined output ([`output`]) while [`tally`] counts; [`report`]
+//! renders the result as a table or JSON.
 
 pub mod cell;
 pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod diff;
+pub mod digest;
 pub mod header;
 pub mod input;
 pub mod literal;

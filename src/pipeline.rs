@@ -25,6 +25,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::input::{BlankLines, Chunk, ChunkReader, ParsedChunk, RecordView, chunk_parser};
 
+/// From this many workers on, the reader hands hashing to a thread of its
+/// own: the reader is the one stage that workers cannot share, and hashing
+/// is most of its work. With fewer, the cores are busy anyway and the extra
+/// copy of every block would only cost.
+const HASH_THREAD_FROM_WORKERS: usize = 3;
+
 /// What the consumer receives for each record, in file order.
 #[derive(Debug)]
 pub enum Item<'a, T> {
@@ -117,6 +123,9 @@ where
     C: FnMut(Item<'_, T>) -> Result<(), E>,
 {
     let workers = options.threads;
+    if workers >= HASH_THREAD_FROM_WORKERS {
+        reader.hash_on_own_thread();
+    }
     // Chunks in flight (read, parsed or waiting to be consumed) are bounded
     // by tokens: the reader takes one per chunk, the consumer gives it back.
     let in_flight = 2 * workers + 2;
