@@ -137,24 +137,24 @@ pub fn entity_list_len<'k>(
                 parser.pos += 1;
                 break;
             }
-            let key = parser.value(2).ok()?;
-            if matches!(key, Literal::List(_) | Literal::Dict(_)) {
-                return None;
-            }
+            // Keys are plain strings in every real list; anything else
+            // (a number, an escape) takes the full parse.
+            let name = parser.plain_string()?;
             parser.skip_ws();
             if parser.peek()? != b':' {
                 return None;
             }
             parser.pos += 1;
             parser.skip_ws();
-            let value = parser.value(2).ok()?;
-            if let Literal::Str(name) = &key {
-                if let Some(k) = keys.clone().position(|want| want == name) {
-                    if seen & (1 << k) == 0 {
-                        seen |= 1 << k;
-                        if !accepts(k, &value) {
-                            return None;
-                        }
+            let value = match parser.plain_string() {
+                Some(text) => Literal::Str(Cow::Borrowed(text)),
+                None => parser.value(2).ok()?,
+            };
+            if let Some(k) = keys.clone().position(|want| want == name) {
+                if seen & (1 << k) == 0 {
+                    seen |= 1 << k;
+                    if !accepts(k, &value) {
+                        return None;
                     }
                 }
             }
@@ -208,6 +208,24 @@ impl<'a> Parser<'a> {
 
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
+    }
+
+    /// A quoted string without escapes, borrowed, and the parser moved past
+    /// it; `None` (the parser unmoved) for anything else.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let quote = match self.peek()? {
+            q @ (b'\'' | b'"') => q,
+            _ => return None,
+        };
+        let start = self.pos + 1;
+        let len = memchr::memchr2(quote, b'\\', &self.bytes[start..])?;
+        if self.bytes[start + len] != quote {
+            return None;
+        }
+        // Both ends are ASCII quotes, so both are character boundaries.
+        let text = self.src.get(start..start + len)?;
+        self.pos = start + len + 1;
+        Some(text)
     }
 
     fn skip_ws(&mut self) {
