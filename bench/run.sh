@@ -73,6 +73,8 @@ for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
     row "dqgate check --threads 1" "$s" "$kib"
     read -r s kib < <(measure "$dqgate" check "$file" --threads "$cores" --out "$work/out")
     row "dqgate check --threads $cores" "$s" "$kib"
+    keys=$(python3 -c "import json; r=json.load(open('$work/out/report.json')); print(r['rows']['accepted'])")
+    awk -v k="$kib" -v n="$keys" 'BEGIN {printf "%-15s %-28s peak %.1f MiB; budget 64 MiB + 16 B x %d keys = %.1f MiB\n", "", "  memory budget", k/1024, n, 64 + n*16/1048576}'
     # The reader thread's work alone (read, sha256, cut into chunks): no
     # number of workers makes a check faster, so its "vs 1 thr" is the
     # bound on scaling. From 3 threads on, the hash runs on a thread of its
@@ -81,8 +83,6 @@ for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
     row "reader alone (bound <3 thr)" "$s" "$kib"
     read -r s kib < <(measure "$reader_only" "$file" --hash-thread)
     row "reader, hash thread (bound)" "$s" "$kib"
-    keys=$(python3 -c "import json; r=json.load(open('$work/out/report.json')); print(r['rows']['accepted'])")
-    awk -v k="$kib" -v n="$keys" 'BEGIN {printf "%-15s %-28s peak %.1f MiB; budget 64 MiB + 16 B x %d keys = %.1f MiB\n", "", "  memory budget", k/1024, n, 64 + n*16/1048576}'
     # frictionless reads some thousands of rows a second: by default only
     # files up to FRICTIONLESS_MAX_MB (100) are given to it.
     if command -v frictionless >/dev/null && [ "$bytes" -le $((${FRICTIONLESS_MAX_MB:-100} * 1048576)) ]; then
@@ -92,6 +92,8 @@ for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
     if command -v qsv >/dev/null; then
         read -r s kib < <(measure qsv validate "$file" bench/movies.schema.json)
         row "qsv validate" "$s" "$kib"
+        # qsv writes its split of the input beside it.
+        rm -f "$file.valid" "$file.invalid" "$file.validation-errors.tsv"
     fi
 done
 command -v frictionless >/dev/null || echo "(frictionless is not installed: skipped; pip install frictionless)"
