@@ -219,39 +219,43 @@ mod tests {
             .collect()
     }
 
+    type Claim = (u64, bool, Vec<String>);
+
+    fn taken(line: u64) -> Claim {
+        (line, true, Vec::new())
+    }
+
+    fn repeat(line: u64, accepted: bool, reason: &str) -> Claim {
+        (line, accepted, vec![reason.to_owned()])
+    }
+
     #[test]
     fn one_column_claims_first_and_names_the_first_line_of_a_repeat() {
         let rules = "[columns.id]\ntype = \"integer\"\nunique = true\n";
+        // Integers compare by value: 07 is 7. Line 5 is blank.
         let got = claims(rules, "id\n7\n8\n07\n\n9\n8\n");
-        assert_eq!(got[0], (2, true, vec![]));
-        assert_eq!(got[1], (3, true, vec![]));
-        // Integers compare by value: 07 is 7.
-        assert_eq!(
-            got[2],
-            (
-                4,
-                false,
-                vec!["duplicate id 7, first seen on line 2".into()]
-            )
-        );
-        assert_eq!(got[3], (6, true, vec![]));
-        assert_eq!(
-            got[4],
-            (
-                7,
-                false,
-                vec!["duplicate id 8, first seen on line 3".into()]
-            )
-        );
+        let want = [
+            taken(2),
+            taken(3),
+            repeat(4, false, "duplicate id 7, first seen on line 2"),
+            taken(6),
+            repeat(7, false, "duplicate id 8, first seen on line 3"),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]
     fn a_warning_repeat_is_accepted_and_does_not_move_the_first_line() {
         let rules = "[columns.code]\ntype = \"string\"\nunique = true\nseverity = \"warn\"\n";
         let got = claims(rules, "code\na\nb\na\na\n");
-        let repeat = vec!["duplicate code \"a\", first seen on line 2".to_owned()];
-        assert_eq!(got[2], (4, true, repeat.clone()));
-        assert_eq!(got[3], (5, true, repeat));
+        let reason = "duplicate code \"a\", first seen on line 2";
+        let want = [
+            taken(2),
+            taken(3),
+            repeat(4, true, reason),
+            repeat(5, true, reason),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -259,24 +263,13 @@ mod tests {
         let rules = "[columns.id]\ntype = \"integer\"\nunique = true\n\
                      [columns.code]\ntype = \"string\"\nunique = true\n";
         let got = claims(rules, "id,code\n1,a\n1,b\n2,b\n3,a\n");
-        assert_eq!(got[0], (2, true, vec![]));
-        assert_eq!(
-            got[1],
-            (
-                3,
-                false,
-                vec!["duplicate id 1, first seen on line 2".into()]
-            )
-        );
-        // Line 3 was rejected, so its code b is still free.
-        assert_eq!(got[2], (4, true, vec![]));
-        assert_eq!(
-            got[3],
-            (
-                5,
-                false,
-                vec!["duplicate code \"a\", first seen on line 2".into()]
-            )
-        );
+        // Line 3 was rejected, so its code b is still free on line 4.
+        let want = [
+            taken(2),
+            repeat(3, false, "duplicate id 1, first seen on line 2"),
+            taken(4),
+            repeat(5, false, "duplicate code \"a\", first seen on line 2"),
+        ];
+        assert_eq!(got, want);
     }
 }
