@@ -2,9 +2,9 @@
 //! or on a thread of its own so that hashing overlaps reading.
 //!
 //! The hash is one serial pass over every byte (about 1.8 GB/s with the
-//! CPU's SHA extensions), as long as all the rest of the reader's work. On
-//! its own thread it no longer adds to the reader's: the reader only copies
-//! each block it reads into a bounded queue.
+//! CPU's SHA extensions) and most of the reader's work. On its own thread
+//! it no longer adds to the reader's: the reader only copies each block it
+//! reads into a bounded queue.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;

@@ -248,6 +248,13 @@ struct LabelDict {
     values: HashMap<Cell, Cell, Hasher>,
 }
 
+impl LabelDict {
+    /// True when this is the dictionary of `column`'s `label_field` by `key_field`.
+    fn is(&self, column: usize, key_field: &str, label_field: &str) -> bool {
+        self.column == column && self.key_field == key_field && self.label_field == label_field
+    }
+}
+
 /// The reference engine over a rule set's aggregates.
 #[derive(Debug, Clone)]
 pub struct Reference<'r> {
@@ -458,9 +465,10 @@ impl<'r> Reference<'r> {
         key_field: &str,
         label_field: &str,
     ) -> &mut HashMap<Cell, Cell, Hasher> {
-        let found = self.labels.iter().position(|d| {
-            d.column == column && d.key_field == key_field && d.label_field == label_field
-        });
+        let found = self
+            .labels
+            .iter()
+            .position(|d| d.is(column, key_field, label_field));
         let index = found.unwrap_or_else(|| {
             self.labels.push(LabelDict {
                 column,
@@ -483,9 +491,7 @@ impl<'r> Reference<'r> {
     ) -> Option<&Cell> {
         self.labels
             .iter()
-            .find(|d| {
-                d.column == column && d.key_field == key_field && d.label_field == label_field
-            })
+            .find(|d| d.is(column, key_field, label_field))
             .and_then(|d| d.values.get(key))
     }
 
