@@ -1,14 +1,37 @@
 //! The list-field parser on any text: it returns a value or an error with
-//! a position, never panics, and what it prints it parses again.
+//! a position, never panics; and the entity-list fast path accepts only
+//! lists that the full parse accepts, with the same length.
 #![no_main]
 
+use dqgate::literal::{self, Literal};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    if let Ok(value) = dqgate::literal::parse(text) {
-        let _ = value.kind();
-        let _ = value.get("id");
-    } else if let Err(err) = dqgate::literal::parse(text) {
-        assert!(err.offset <= text.len(), "error offset {} past the end {}", err.offset, text.len());
+    match literal::parse(text) {
+        Ok(value) => {
+            let _ = value.kind();
+            let _ = value.get("id");
+        }
+        Err(err) => assert!(
+            err.offset <= text.len(),
+            "error offset {} past the end {}",
+            err.offset,
+            text.len()
+        ),
+    }
+    let keys = ["id", "name"];
+    let accepts = |k: usize, v: &Literal<'_>| match k {
+        0 => matches!(v, Literal::Int(_)),
+        _ => matches!(v, Literal::Str(_)),
+    };
+    if let Some(n) = literal::entity_list_len(text, keys.iter().copied(), accepts) {
+        let Ok(Literal::List(items)) = literal::parse(text) else {
+            panic!("the fast path took {text:?}, the full parse did not");
+        };
+        assert_eq!(items.len(), n, "{text:?}");
+        for item in &items {
+            assert!(matches!(item.get("id"), Some(Literal::Int(_))), "{text:?}");
+            assert!(matches!(item.get("name"), Some(Literal::Str(_))), "{text:?}");
+        }
     }
 });
