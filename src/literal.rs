@@ -218,7 +218,9 @@ impl<'a> Parser<'a> {
             _ => return None,
         };
         let start = self.pos + 1;
-        let len = memchr::memchr2(quote, b'\\', &self.bytes[start..])?;
+        let len = self.bytes[start..]
+            .iter()
+            .position(|&b| b == quote || b == b'\\')?;
         if self.bytes[start + len] != quote {
             return None;
         }
