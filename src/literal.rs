@@ -320,22 +320,13 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&mut self, quote: u8) -> Result<Cow<'a, str>, LiteralError> {
+        // Fast path: no escapes, borrow the slice.
+        if let Some(text) = self.plain_string() {
+            return Ok(Cow::Borrowed(text));
+        }
         let open = self.pos;
         self.pos += 1;
-        let start = self.pos;
-        // Fast path: no escapes, borrow the slice.
-        while let Some(b) = self.peek() {
-            if b == quote {
-                let s = &self.src[start..self.pos];
-                self.pos += 1;
-                return Ok(Cow::Borrowed(s));
-            }
-            if b == b'\\' {
-                break;
-            }
-            self.pos += 1;
-        }
-        let mut out = String::from(&self.src[start..self.pos]);
+        let mut out = String::new();
         loop {
             let Some(b) = self.peek() else {
                 return Err(LiteralError {
