@@ -27,6 +27,9 @@ pub const CHUNK_BYTES: usize = 256 * 1024;
 /// How many blank-line positions are kept for the report.
 pub const BLANK_EXAMPLES: usize = 5;
 
+/// Most consumed chunk buffers a reader keeps for reuse.
+const SPARE_BUFFERS: usize = 4;
+
 /// A run of input bytes that starts where a record starts.
 #[derive(Debug, Clone, Default)]
 pub struct Chunk {
@@ -59,6 +62,9 @@ pub struct ChunkReader<R> {
     chunk_bytes: usize,
     /// A chunk given back, handed out again before anything new.
     unread: Option<Chunk>,
+    /// Buffers of consumed chunks, reused for the next ones: memory that
+    /// is already mapped (fresh pages cost a fault each).
+    spare: Vec<Vec<u8>>,
 }
 
 impl<R: Read> ChunkReader<R> {
@@ -82,6 +88,15 @@ impl<R: Read> ChunkReader<R> {
             starts_file: true,
             eof: false,
             done: false,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Takes back the buffer of a chunk that was consumed, for reuse.
+    pub fn recycle(&mut self, mut data: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && data.capacity() > 0 {
+            data.clear();
+            self.spare.push(data);
         }
     }
 
@@ -128,7 +143,8 @@ impl<R: Read> ChunkReader<R> {
             let cut = memchr::memrchr2(b'\n', b'\r', searched).map(|at| at + 1);
             match cut {
                 Some(cut) => {
-                    let rest = self.pending[cut..].to_vec();
+                    let mut rest = self.spare.pop().unwrap_or_default();
+                    rest.extend_from_slice(&self.pending[cut..]);
                     let mut data = std::mem::replace(&mut self.pending, rest);
                     data.truncate(cut);
                     return Ok(Some(self.emit(data, false)));
@@ -308,6 +324,15 @@ pub struct Tail {
     pub line: u64,
 }
 
+/// The storage a parse writes into, reused from chunk to chunk so that
+/// the hot loop neither allocates nor touches fresh pages.
+#[derive(Debug, Default)]
+pub struct ParseBuffers {
+    field_bytes: Vec<u8>,
+    ends: Vec<usize>,
+    spans: Vec<RecordSpan>,
+}
+
 /// A chunk after parsing: its records, each with what the closure made of it.
 #[derive(Debug)]
 pub struct ParsedChunk<T> {
@@ -378,6 +403,16 @@ impl<T> ParsedChunk<T> {
     pub fn tail_bytes(&self) -> Option<&[u8]> {
         self.tail.map(|t| &self.chunk.data[t.offset..])
     }
+
+    /// The chunk, and the parse's buffers for reuse.
+    pub fn into_buffers(self) -> (Chunk, ParseBuffers) {
+        let buffers = ParseBuffers {
+            field_bytes: self.field_bytes,
+            ends: self.ends,
+            spans: self.spans,
+        };
+        (self.chunk, buffers)
+    }
 }
 
 /// A csv-core reader for chunks: `delimiter` separates fields.
@@ -395,10 +430,13 @@ pub fn prime(core: &mut csv_core::Reader) {
     let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
 }
 
-/// Parses the records of `chunk` with `core`, calling `work` on each.
+/// Parses the records of `chunk` with `core` into `buffers` (kept by the
+/// result: [`ParsedChunk::into_buffers`] gives them back), calling `work`
+/// on each record.
 pub fn parse_chunk<T>(
     core: &mut csv_core::Reader,
     chunk: Chunk,
+    buffers: ParseBuffers,
     work: &mut impl FnMut(&RecordView<'_>) -> T,
 ) -> ParsedChunk<T> {
     use csv_core::ReadRecordResult as R;
@@ -412,9 +450,16 @@ pub fn parse_chunk<T>(
     } else {
         0
     };
-    let mut field_bytes = vec![0u8; data.len() + 1];
-    let mut ends = vec![0usize; data.len() / 16 + 16];
-    let mut spans = Vec::new();
+    // csv-core writes into initialized slices: a reused buffer keeps its
+    // old bytes (overwritten before they are read); only growth is zeroed.
+    let ParseBuffers {
+        mut field_bytes,
+        mut ends,
+        mut spans,
+    } = buffers;
+    field_bytes.resize(data.len() + 1, 0);
+    ends.resize(data.len() / 16 + 16, 0);
+    spans.clear();
     let mut results = Vec::new();
     let mut blank = BlankLines::default();
     let (mut pos, mut out, mut nends) = (bom, 0, 0);
@@ -543,7 +588,12 @@ pub fn read_header<R: Read>(
             }
         };
         let eof = chunk.eof;
-        let parsed = parse_chunk(&mut core, chunk, &mut |_: &RecordView<'_>| ());
+        let parsed = parse_chunk(
+            &mut core,
+            chunk,
+            ParseBuffers::default(),
+            &mut |_: &RecordView<'_>| (),
+        );
         if let Some((record, rest)) = parsed.first_record_and_rest() {
             let mut blank_before = BlankLines::default();
             blank_before.add_lines(1, record.line - 1);

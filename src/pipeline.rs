@@ -23,7 +23,13 @@ use std::io::{self, Read, Seek, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use crate::input::{BlankLines, Chunk, ChunkReader, ParsedChunk, RecordView, chunk_parser};
+use crate::input::{
+    BlankLines, Chunk, ChunkReader, ParseBuffers, ParsedChunk, RecordView, chunk_parser,
+};
+
+/// The buffers of a consumed chunk on their way back to be reused: its
+/// bytes (to the reader) and its parse's output space (to a worker).
+type Recycled = (Vec<u8>, ParseBuffers);
 
 /// From this many workers on, the reader hands hashing to a thread of its
 /// own: the reader is the one stage that workers cannot share, and hashing
@@ -100,9 +106,12 @@ where
     let mut stitcher = Stitcher::new(options, make_work());
     if options.threads <= 1 {
         // One thread: the stitcher's own parser and work do it all.
+        let mut buffers = ParseBuffers::default();
         while let Some(chunk) = reader.next_chunk()? {
-            let parsed = stitcher.parse(chunk);
-            stitcher.accept(parsed, &mut consume)?;
+            let parsed = stitcher.parse(chunk, buffers);
+            let data;
+            (data, buffers) = stitcher.accept(parsed, &mut consume)?;
+            reader.recycle(data);
         }
         return stitcher.finish(&mut consume);
     }
@@ -128,28 +137,31 @@ where
     }
     // Chunks in flight (read, parsed or waiting to be consumed) are bounded
     // by tokens: the reader takes one per chunk, the consumer gives it back.
+    // A token carries a consumed chunk's buffers, so the same few buffers
+    // circulate instead of fresh memory for every chunk.
     let in_flight = 2 * workers + 2;
     std::thread::scope(|scope| {
         // Every channel end the consumer holds lives in this closure: when
         // it returns early (an error, or a panic), they drop, the reader's
         // next wait for a token fails, and every thread winds down.
-        let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+        let (token_tx, token_rx) = mpsc::sync_channel::<Recycled>(in_flight);
         for _ in 0..in_flight {
-            let _ = token_tx.send(());
+            let _ = token_tx.send(Recycled::default());
         }
         let (done_tx, done_rx) = mpsc::channel::<Result<(u64, ParsedChunk<T>), Stopped>>();
         // The workers own the job queue together: when the last one stops,
         // a reader waiting to hand out a chunk is told so.
-        let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
+        let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk, ParseBuffers)>(workers);
         let jobs = Arc::new(Mutex::new(job_rx));
         let reader_done = done_tx.clone();
         let mut threads = Vec::with_capacity(workers + 1);
         threads.push(scope.spawn(move || {
             let mut seq = 0;
-            while token_rx.recv().is_ok() {
+            while let Ok((data, buffers)) = token_rx.recv() {
+                reader.recycle(data);
                 match reader.next_chunk() {
                     Ok(Some(chunk)) => {
-                        if job_tx.send((seq, chunk)).is_err() {
+                        if job_tx.send((seq, chunk, buffers)).is_err() {
                             return;
                         }
                         seq += 1;
@@ -170,11 +182,13 @@ where
                 let mut work = make_work();
                 loop {
                     let job = jobs.lock().map(|rx| rx.recv());
-                    let Ok(Ok((seq, chunk))) = job else { return };
+                    let Ok(Ok((seq, chunk, buffers))) = job else {
+                        return;
+                    };
                     // A panic here would leave the consumer waiting for this
                     // chunk forever: it is handed over and raised there.
                     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        crate::input::parse_chunk(&mut core, chunk, &mut work)
+                        crate::input::parse_chunk(&mut core, chunk, buffers, &mut work)
                     }));
                     let message = match parsed {
                         Ok(parsed) => Ok((seq, parsed)),
@@ -199,9 +213,9 @@ where
             };
             waiting.insert(seq, parsed);
             while let Some(parsed) = waiting.remove(&expected) {
-                stitcher.accept(parsed, consume)?;
+                let recycled = stitcher.accept(parsed, consume)?;
                 expected += 1;
-                let _ = token_tx.send(());
+                let _ = token_tx.send(recycled);
             }
         }
         // Every sender is gone: the reader reached the end or stopped.
@@ -360,34 +374,39 @@ impl<W> Stitcher<W> {
     }
 
     /// Parses a chunk on the consuming thread, with the stitcher's work.
-    fn parse<T>(&mut self, chunk: Chunk) -> ParsedChunk<T>
+    fn parse<T>(&mut self, chunk: Chunk, buffers: ParseBuffers) -> ParsedChunk<T>
     where
         W: FnMut(&RecordView<'_>) -> T,
     {
-        crate::input::parse_chunk(&mut self.core, chunk, &mut self.work)
+        crate::input::parse_chunk(&mut self.core, chunk, buffers, &mut self.work)
     }
 
-    /// Takes the next chunk in file order, parsed speculatively.
+    /// Takes the next chunk in file order, parsed speculatively; returns
+    /// its buffers once its records are consumed.
     fn accept<T, C, E>(
         &mut self,
-        parsed: ParsedChunk<T>,
+        mut parsed: ParsedChunk<T>,
         consume: &mut C,
-    ) -> Result<(), PipelineError<E>>
+    ) -> Result<Recycled, PipelineError<E>>
     where
         W: FnMut(&RecordView<'_>) -> T,
         C: FnMut(Item<'_, T>) -> Result<(), E>,
     {
         if self.open.is_none() {
-            return self.deliver(parsed, consume);
+            self.deliver(&mut parsed, consume)?;
+            let (chunk, buffers) = parsed.into_buffers();
+            return Ok((chunk.data, buffers));
         }
         // The chunk did not start a record: continue the open one with its
         // bytes, then parse what follows it again.
-        self.continue_open(parsed.chunk, consume)
+        let (chunk, buffers) = parsed.into_buffers();
+        self.continue_open(&chunk, consume)?;
+        Ok((chunk.data, buffers))
     }
 
     fn continue_open<T, C, E>(
         &mut self,
-        chunk: Chunk,
+        chunk: &Chunk,
         consume: &mut C,
     ) -> Result<(), PipelineError<E>>
     where
@@ -413,8 +432,8 @@ impl<W> Stitcher<W> {
                 eof: chunk.eof && used == chunk.data.len(),
                 starts_file: false,
             };
-            let parsed = self.parse(record);
-            self.deliver(parsed, consume)?;
+            let mut parsed = self.parse(record, ParseBuffers::default());
+            self.deliver(&mut parsed, consume)?;
         }
         let rest = Chunk {
             data: chunk.data[used..].to_vec(),
@@ -426,15 +445,15 @@ impl<W> Stitcher<W> {
         if rest.data.is_empty() && !rest.eof {
             return Ok(());
         }
-        let parsed = self.parse(rest);
-        self.deliver(parsed, consume)
+        let mut parsed = self.parse(rest, ParseBuffers::default());
+        self.deliver(&mut parsed, consume)
     }
 
     /// Hands a correctly parsed chunk's records to the consumer and opens
     /// the record it leaves unfinished.
     fn deliver<T, C, E>(
         &mut self,
-        mut parsed: ParsedChunk<T>,
+        parsed: &mut ParsedChunk<T>,
         consume: &mut C,
     ) -> Result<(), PipelineError<E>>
     where
@@ -464,7 +483,7 @@ impl<W> Stitcher<W> {
                 eof: true,
                 ..Chunk::default()
             };
-            self.continue_open(end, consume)?;
+            self.continue_open(&end, consume)?;
         }
         Ok(PassSummary { blank: self.blank })
     }

@@ -186,7 +186,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::input::{Chunk, parse_chunk};
+    use crate::input::{Chunk, ParseBuffers, parse_chunk};
 
     /// Claims every record of `csv` (header first) in order: for each, its
     /// line, whether it was accepted and the reasons of its violations.
@@ -204,7 +204,12 @@ mod tests {
             ..Chunk::default()
         };
         let mut core = crate::input::chunk_parser(b',');
-        let mut parsed = parse_chunk(&mut core, chunk, &mut |_: &RecordView<'_>| ());
+        let mut parsed = parse_chunk(
+            &mut core,
+            chunk,
+            ParseBuffers::default(),
+            &mut |_: &RecordView<'_>| (),
+        );
         parsed
             .drain()
             .map(|(record, ())| {
