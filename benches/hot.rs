@@ -20,7 +20,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use dqgate::cell::Cell;
 use dqgate::diff::{StoreRows, diff};
 use dqgate::header::HeaderBinding;
-use dqgate::input::{Chunk, ParseBuffers, RecordView, chunk_parser, parse_chunk};
+use dqgate::input::{Chunk, ChunkParser, ParseBuffers, RecordView, parse_chunk};
 use dqgate::literal;
 use dqgate::reference::AggregateResult;
 use dqgate::row::{Limits, RowChecker};
@@ -54,14 +54,14 @@ fn chunk_of(data: &[u8]) -> Chunk {
 /// Parses chunks as the pipeline does: each parse reuses the buffers of
 /// the one before.
 struct ReusingParser {
-    core: csv_core::Reader,
+    parser: ChunkParser,
     buffers: Option<ParseBuffers>,
 }
 
 impl ReusingParser {
     fn new() -> Self {
         ReusingParser {
-            core: chunk_parser(b','),
+            parser: ChunkParser::new(b','),
             buffers: Some(ParseBuffers::default()),
         }
     }
@@ -74,7 +74,7 @@ impl ReusingParser {
         work: &mut impl FnMut(&RecordView<'_>) -> T,
     ) -> (usize, Vec<u8>) {
         let buffers = self.buffers.take().unwrap_or_default();
-        let parsed = parse_chunk(&mut self.core, chunk, buffers, work);
+        let parsed = parse_chunk(&mut self.parser, chunk, buffers, work);
         let records = parsed.len();
         let (chunk, buffers) = parsed.into_buffers();
         self.buffers = Some(buffers);

@@ -20,6 +20,7 @@ use std::io::{self, Read};
 use sha2::{Digest, Sha256};
 
 use crate::digest::StreamDigest;
+use crate::split::Splitter;
 
 /// Bytes read from the source for each chunk.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -268,6 +269,9 @@ pub struct RecordView<'a> {
     pub fields: Fields<'a>,
     /// The record's bytes exactly as in the file, without its line terminator.
     pub raw: &'a [u8],
+    /// The reader found every quote of the record opening a field, closing
+    /// one or doubled inside one (false: not verified, not necessarily bad).
+    pub quoting_verified: bool,
 }
 
 /// Where one record of a parsed chunk lies.
@@ -282,6 +286,7 @@ struct RecordSpan {
     after: usize,
     /// The line after the record.
     next_line: u64,
+    quoting_verified: bool,
 }
 
 /// Blank lines skipped: their number and the first few line numbers.
@@ -372,6 +377,7 @@ impl<T> ParsedChunk<T> {
                 ends: &self.ends[span.ends.0..span.ends.1],
             },
             raw: &self.chunk.data[span.raw.0..span.raw.1],
+            quoting_verified: span.quoting_verified,
         }
     }
 
@@ -415,8 +421,8 @@ impl<T> ParsedChunk<T> {
     }
 }
 
-/// A csv-core reader for chunks: `delimiter` separates fields.
-pub fn chunk_parser(delimiter: u8) -> csv_core::Reader {
+/// A csv-core reader at the start of a record: `delimiter` separates fields.
+pub fn csv_parser(delimiter: u8) -> csv_core::Reader {
     let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
     prime(&mut core);
     core
@@ -430,16 +436,35 @@ pub fn prime(core: &mut csv_core::Reader) {
     let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
 }
 
-/// Parses the records of `chunk` with `core` into `buffers` (kept by the
+/// Parses chunks: strictly quoted records on the fast path
+/// ([`crate::split`]), every other record with csv-core.
+#[derive(Debug)]
+pub struct ChunkParser {
+    core: csv_core::Reader,
+    splitter: Option<Splitter>,
+}
+
+impl ChunkParser {
+    /// A parser for fields separated by `delimiter`.
+    pub fn new(delimiter: u8) -> Self {
+        ChunkParser {
+            core: csv_parser(delimiter),
+            splitter: Splitter::new(delimiter),
+        }
+    }
+}
+
+/// Parses the records of `chunk` with `parser` into `buffers` (kept by the
 /// result: [`ParsedChunk::into_buffers`] gives them back), calling `work`
 /// on each record.
 pub fn parse_chunk<T>(
-    core: &mut csv_core::Reader,
+    parser: &mut ChunkParser,
     chunk: Chunk,
     buffers: ParseBuffers,
     work: &mut impl FnMut(&RecordView<'_>) -> T,
 ) -> ParsedChunk<T> {
     use csv_core::ReadRecordResult as R;
+    let ChunkParser { core, splitter } = parser;
     prime(core);
     let data = &chunk.data[..];
     // A byte order mark opening the file is skipped here: csv-core would
@@ -470,52 +495,78 @@ pub fn parse_chunk<T>(
         if pos == data.len() && !chunk.eof {
             break;
         }
-        // A record that ends on this call's empty input ended with the
-        // file: it has no terminator, whatever its last byte.
-        let at_end = pos == data.len();
-        let (result, nin, nout, nend) =
-            core.read_record(&data[pos..], &mut field_bytes[out..], &mut ends[nends..]);
-        pos += nin;
-        out += nout;
-        nends += nend;
-        match result {
-            R::InputEmpty => {}
-            R::OutputFull => field_bytes.resize(field_bytes.len() * 2, 0),
-            R::OutputEndsFull => ends.resize(ends.len() * 2, 0),
-            R::End => break,
-            R::Record => {
-                let span = &data[record_start..pos];
-                let lead = skip_blank_lines(span, &mut line, &mut after_cr, &mut blank);
-                let body = &span[lead..];
-                let terminator = terminator_len(body, at_end);
-                let raw_len = body.len() - terminator;
-                let inner = count_breaks(&body[..raw_len], &mut after_cr);
-                let term = count_breaks(&body[raw_len..], &mut after_cr);
-                let raw_start = record_start + lead;
-                let record = RecordSpan {
-                    line,
-                    end_line: line + inner,
-                    raw: (raw_start, raw_start + raw_len),
-                    field_bytes: (record_out, out),
-                    ends: (record_ends, nends),
-                    after: pos,
-                    next_line: line + inner + term,
-                };
-                line += inner + term;
-                let view = RecordView {
-                    line: record.line,
-                    end_line: record.end_line,
-                    fields: Fields {
-                        bytes: &field_bytes[record_out..out],
-                        ends: &ends[record_ends..nends],
-                    },
-                    raw: &data[record.raw.0..record.raw.1],
-                };
-                results.push(work(&view));
-                spans.push(record);
-                (record_start, record_out, record_ends) = (pos, out, nends);
+        // At a record's start, the fast path first; csv-core, which is
+        // between records too, takes over where it declines.
+        let mut fast = false;
+        if let Some(splitter) = splitter.as_ref().filter(|_| pos == record_start) {
+            let lead = data[pos..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            if let Some(split) =
+                splitter.split_record(data, pos + lead, &mut field_bytes[out..], &mut ends, nends)
+            {
+                pos = split.after;
+                out += split.written;
+                nends += split.fields;
+                fast = true;
             }
         }
+        // A record that ends on this call's empty input ended with the
+        // file: it has no terminator, whatever its last byte.
+        let at_end = !fast && pos == data.len();
+        if !fast {
+            let (result, nin, nout, nend) =
+                core.read_record(&data[pos..], &mut field_bytes[out..], &mut ends[nends..]);
+            pos += nin;
+            out += nout;
+            nends += nend;
+            match result {
+                R::InputEmpty => continue,
+                R::OutputFull => {
+                    field_bytes.resize(field_bytes.len() * 2, 0);
+                    continue;
+                }
+                R::OutputEndsFull => {
+                    ends.resize(ends.len() * 2, 0);
+                    continue;
+                }
+                R::End => break,
+                R::Record => {}
+            }
+        }
+        let span = &data[record_start..pos];
+        let lead = skip_blank_lines(span, &mut line, &mut after_cr, &mut blank);
+        let body = &span[lead..];
+        let terminator = terminator_len(body, at_end);
+        let raw_len = body.len() - terminator;
+        let inner = count_breaks(&body[..raw_len], &mut after_cr);
+        let term = count_breaks(&body[raw_len..], &mut after_cr);
+        let raw_start = record_start + lead;
+        let record = RecordSpan {
+            line,
+            end_line: line + inner,
+            raw: (raw_start, raw_start + raw_len),
+            field_bytes: (record_out, out),
+            ends: (record_ends, nends),
+            after: pos,
+            next_line: line + inner + term,
+            quoting_verified: fast,
+        };
+        line += inner + term;
+        let view = RecordView {
+            line: record.line,
+            end_line: record.end_line,
+            fields: Fields {
+                bytes: &field_bytes[record_out..out],
+                ends: &ends[record_ends..nends],
+            },
+            raw: &data[record.raw.0..record.raw.1],
+            quoting_verified: fast,
+        };
+        results.push(work(&view));
+        spans.push(record);
+        (record_start, record_out, record_ends) = (pos, out, nends);
     }
     // What follows the last record: line breaks (blank lines), then either
     // nothing or the start of a record that the chunk does not finish.
@@ -571,7 +622,7 @@ pub fn read_header<R: Read>(
     delimiter: u8,
     max_record_bytes: usize,
 ) -> std::io::Result<HeaderRead> {
-    let mut core = chunk_parser(delimiter);
+    let mut parser = ChunkParser::new(delimiter);
     let mut pending: Option<Chunk> = None;
     loop {
         let Some(next) = input.next_chunk()? else {
@@ -589,7 +640,7 @@ pub fn read_header<R: Read>(
         };
         let eof = chunk.eof;
         let parsed = parse_chunk(
-            &mut core,
+            &mut parser,
             chunk,
             ParseBuffers::default(),
             &mut |_: &RecordView<'_>| (),

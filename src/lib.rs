@@ -26,6 +26,7 @@ pub mod reference;
 pub mod report;
 pub mod row;
 pub mod rules;
+pub mod split;
 pub mod store;
 pub mod subset;
 pub mod tally;

@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use crate::input::{
-    BlankLines, Chunk, ChunkReader, ParseBuffers, ParsedChunk, RecordView, chunk_parser,
+    BlankLines, Chunk, ChunkParser, ChunkReader, ParseBuffers, ParsedChunk, RecordView, csv_parser,
 };
 
 /// The buffers of a consumed chunk on their way back to be reused: its
@@ -178,7 +178,7 @@ where
         for _ in 0..workers {
             let (jobs, done) = (Arc::clone(&jobs), done_tx.clone());
             threads.push(scope.spawn(move || {
-                let mut core = chunk_parser(options.delimiter);
+                let mut parser = ChunkParser::new(options.delimiter);
                 let mut work = make_work();
                 loop {
                     let job = jobs.lock().map(|rx| rx.recv());
@@ -188,7 +188,7 @@ where
                     // A panic here would leave the consumer waiting for this
                     // chunk forever: it is handed over and raised there.
                     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        crate::input::parse_chunk(&mut core, chunk, buffers, &mut work)
+                        crate::input::parse_chunk(&mut parser, chunk, buffers, &mut work)
                     }));
                     let message = match parsed {
                         Ok(parsed) => Ok((seq, parsed)),
@@ -244,7 +244,7 @@ struct Stitcher<W> {
     options: PassOptions,
     /// The work, for what is parsed again on the consuming thread.
     work: W,
-    core: csv_core::Reader,
+    parser: ChunkParser,
     /// A record that a chunk began and did not finish.
     open: Option<OpenRecord>,
     blank: BlankLines,
@@ -271,7 +271,7 @@ impl OpenRecord {
     /// A record from `line` on.
     fn new(delimiter: u8, line: u64) -> Self {
         OpenRecord {
-            core: chunk_parser(delimiter),
+            core: csv_parser(delimiter),
             line,
             bytes: Vec::new(),
             spill: None,
@@ -367,7 +367,7 @@ impl<W> Stitcher<W> {
         Stitcher {
             options,
             work,
-            core: chunk_parser(options.delimiter),
+            parser: ChunkParser::new(options.delimiter),
             open: None,
             blank: BlankLines::default(),
         }
@@ -378,7 +378,7 @@ impl<W> Stitcher<W> {
     where
         W: FnMut(&RecordView<'_>) -> T,
     {
-        crate::input::parse_chunk(&mut self.core, chunk, buffers, &mut self.work)
+        crate::input::parse_chunk(&mut self.parser, chunk, buffers, &mut self.work)
     }
 
     /// Takes the next chunk in file order, parsed speculatively; returns

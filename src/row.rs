@@ -135,7 +135,10 @@ impl<'r> RowChecker<'r> {
             ));
             return false;
         }
-        if let Some(problem) = quoting_problem(record.raw, self.rules.file.delimiter, record.line) {
+        let problem = (!record.quoting_verified)
+            .then(|| quoting_problem(record.raw, self.rules.file.delimiter, record.line))
+            .flatten();
+        if let Some(problem) = problem {
             out.push(Violation {
                 rule: csv.quotes,
                 value: shorten_bytes(record.raw),
@@ -527,7 +530,7 @@ fn quoting_problem(raw: &[u8], delimiter: u8, line: u64) -> Option<String> {
 /// doubled inside one: the verdict of [`describe_quoting_problem`] without
 /// its message, from the quotes alone (one search per quote instead of a
 /// look at every field).
-fn quotes_are_balanced(raw: &[u8], delimiter: u8) -> bool {
+pub(crate) fn quotes_are_balanced(raw: &[u8], delimiter: u8) -> bool {
     let mut inside = false;
     let mut from = 0;
     while let Some(k) = memchr::memchr(b'"', &raw[from..]) {

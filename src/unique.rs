@@ -203,9 +203,9 @@ mod tests {
             eof: true,
             ..Chunk::default()
         };
-        let mut core = crate::input::chunk_parser(b',');
+        let mut parser = crate::input::ChunkParser::new(b',');
         let mut parsed = parse_chunk(
-            &mut core,
+            &mut parser,
             chunk,
             ParseBuffers::default(),
             &mut |_: &RecordView<'_>| (),
