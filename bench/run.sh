@@ -80,7 +80,7 @@ for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
     row "dqgate check --threads $cores" "$s" "$kib"
     keys=$(python3 -c "import json; r=json.load(open('$work/out/report.json')); print(r['rows']['accepted'])")
     awk -v k="$kib" -v n="$keys" 'BEGIN {printf "%-15s %-28s peak %.1f MiB; budget 64 MiB + 16 B x %d keys = %.1f MiB\n", "", "  memory budget", k/1024, n, 64 + n*16/1048576}'
-    # The reader thread's work alone (read, sha256, cut into chunks): no
+    # The reader thread's work alone (read, BLAKE3, cut into chunks): no
     # number of workers makes a check faster, so its "vs 1 thr" is the
     # bound on scaling. From 3 threads on, the hash runs on a thread of its
     # own (the second row).

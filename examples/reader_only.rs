@@ -1,5 +1,5 @@
 //! The serial stage of `dqgate check`, alone: the reader thread reads the
-//! input, hashes it (sha256) and cuts it into chunks after line breaks,
+//! input, hashes it (BLAKE3) and cuts it into chunks after line breaks,
 //! while workers do everything else. However many workers there are, a
 //! check cannot run faster than this, so `bench/run.sh` reports it as the
 //! bound on scaling. With `--hash-thread` the hash runs on a thread of its
@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while reader.next_chunk()?.is_some() {
         chunks += 1;
     }
-    let (bytes, sha256) = reader.finish();
-    println!("{chunks} chunks, {bytes} bytes, sha256 {sha256}");
+    let (bytes, blake3) = reader.finish();
+    println!("{chunks} chunks, {bytes} bytes, blake3 {blake3}");
     Ok(())
 }

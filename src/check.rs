@@ -296,10 +296,10 @@ fn check_streaming<R: Read + Send>(
         // Nothing to check: read on so that the size and hash are the file's.
         while input.next_chunk().map_err(read_error)?.is_some() {}
     }
-    let (bytes, sha256) = input.finish();
+    let (bytes, blake3) = input.finish();
     let summary = InputSummary {
         bytes,
-        sha256,
+        blake3,
         blank_lines: blank.count,
         blank_line_examples: blank.examples,
         header_too_large: too_large,
@@ -334,7 +334,7 @@ struct Checked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct InputSummary {
     bytes: u64,
-    sha256: String,
+    blake3: String,
     blank_lines: u64,
     blank_line_examples: Vec<u64>,
     /// The header was not read: it is longer than this many bytes.
@@ -488,10 +488,10 @@ fn build_report(
         tool: Tool::current(),
         file: path.display().to_string(),
         bytes: summary.bytes,
-        sha256: summary.sha256.clone(),
+        blake3: summary.blake3.clone(),
         rules_file: RulesFile {
             path: rules.path.display().to_string(),
-            sha256: rules.sha256.clone(),
+            blake3: rules.blake3.clone(),
             dataset: rules.name.clone(),
         },
         header,

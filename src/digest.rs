@@ -1,36 +1,35 @@
-//! The sha256 of the input, computed as it is read: on the reading thread,
-//! or on a thread of its own so that hashing overlaps reading.
+//! The BLAKE3 digest of the input, computed as it is read: on the reading
+//! thread, or on a thread of its own so that hashing overlaps reading.
 //!
-//! The hash is one serial pass over every byte (about 1.8 GB/s with the
-//! CPU's SHA extensions) and most of the reader's work. On its own thread
-//! it no longer adds to the reader's: the reader only copies each block it
-//! reads into a bounded queue.
+//! The hash is one serial pass over every byte and a large part of the
+//! reader's work. BLAKE3 hashes the 1 KiB pieces of a block side by side
+//! in SIMD lanes, several times as fast as SHA-256 even with the CPU's SHA
+//! extensions. On its own thread it no longer adds to the reader's: the
+//! reader only copies each block it reads into a bounded queue.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use sha2::{Digest, Sha256};
-
 /// Blocks queued for the hashing thread; the reader waits beyond this.
 const QUEUED_BLOCKS: usize = 8;
 
-/// A running sha256 over the blocks given to [`StreamDigest::update`].
+/// A running BLAKE3 hash over the blocks given to [`StreamDigest::update`].
 #[derive(Debug)]
 pub enum StreamDigest {
     /// Hashed on the caller's thread.
-    Inline(Sha256),
+    Inline(Box<blake3::Hasher>),
     /// Hashed on a thread of its own, fed copies of the blocks.
     Threaded {
         /// The queue to the hashing thread (`None` once closed).
         blocks: Option<mpsc::SyncSender<Vec<u8>>>,
         /// The hashing thread; it returns the hasher when the queue closes.
-        thread: Option<JoinHandle<Sha256>>,
+        thread: Option<JoinHandle<Box<blake3::Hasher>>>,
     },
 }
 
 impl Default for StreamDigest {
     fn default() -> Self {
-        StreamDigest::Inline(Sha256::new())
+        StreamDigest::Inline(Box::default())
     }
 }
 
@@ -57,7 +56,9 @@ impl StreamDigest {
     /// Adds the next bytes of the stream.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
-            StreamDigest::Inline(hasher) => hasher.update(bytes),
+            StreamDigest::Inline(hasher) => {
+                hasher.update(bytes);
+            }
             StreamDigest::Threaded { blocks, .. } => {
                 // A send fails only if the thread is gone (it panicked):
                 // `finish` raises that panic.
@@ -81,7 +82,7 @@ impl StreamDigest {
                 }
             }
         };
-        crate::input::hex(&hasher.finalize())
+        hasher.finalize().to_hex().to_string()
     }
 }
 
@@ -117,12 +118,12 @@ mod tests {
     fn inline_and_threaded_hash_the_same_stream_alike() {
         let data: Vec<u8> = (0..200_000u32).flat_map(u32::to_le_bytes).collect();
         let blocks: Vec<&[u8]> = data.chunks(65_536).collect();
-        let want = crate::input::sha256_hex(&data);
+        let want = crate::input::blake3_hex(&data);
         assert_eq!(digest_of(&blocks, None), want);
         // Moved to a thread before any byte, and halfway through.
         assert_eq!(digest_of(&blocks, Some(0)), want);
         assert_eq!(digest_of(&blocks, Some(blocks.len() / 2)), want);
-        assert_eq!(digest_of(&[], Some(0)), crate::input::sha256_hex(b""));
+        assert_eq!(digest_of(&[], Some(0)), crate::input::blake3_hex(b""));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Streaming CSV input in chunks: the raw bytes of every record, its true
-//! line number, its parsed fields, and the file's sha256, in one pass and
+//! line number, its parsed fields, and the file's BLAKE3 digest, in one pass and
 //! in bounded memory.
 //!
 //! [`ChunkReader`] reads the source in blocks of about [`CHUNK_BYTES`],
@@ -16,8 +16,6 @@
 //! which csv-core skips, are counted so that nothing vanishes unreported.
 
 use std::io::{self, Read};
-
-use sha2::{Digest, Sha256};
 
 use crate::digest::StreamDigest;
 use crate::split::Splitter;
@@ -201,7 +199,7 @@ impl<R: Read> ChunkReader<R> {
         chunk
     }
 
-    /// Bytes read and their hex sha256; call once the chunks are exhausted.
+    /// Bytes read and their hex BLAKE3 digest; call once the chunks are exhausted.
     pub fn finish(self) -> (u64, String) {
         (self.bytes, self.digest.finish())
     }
@@ -734,9 +732,9 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Hex sha256 of a byte string.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+/// Hex BLAKE3 digest of a byte string.
+pub fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 #[cfg(test)]
@@ -850,7 +848,7 @@ mod tests {
             let (seen, _, bytes, sha) = read_with(data, chunk_bytes, 1, usize::MAX);
             assert_eq!(seen[0].fields, vec![b"id".to_vec(), b"name".to_vec()]);
             assert_eq!(seen[1].fields[0], b"\xef\xbb\xbf1");
-            assert_eq!(sha, sha256_hex(data));
+            assert_eq!(sha, blake3_hex(data));
             assert_eq!(bytes, data.len() as u64);
         }
     }
@@ -951,7 +949,7 @@ mod tests {
                 prop_assert_eq!(&cut, &whole);
                 prop_assert_eq!(cut_blank, whole_blank);
                 prop_assert_eq!(bytes, data.len() as u64);
-                prop_assert_eq!(sha, sha256_hex(&data));
+                prop_assert_eq!(sha, blake3_hex(&data));
                 let expected: Vec<Vec<Vec<u8>>> = csv::ReaderBuilder::new()
                     .has_headers(false)
                     .flexible(true)

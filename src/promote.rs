@@ -51,7 +51,7 @@ pub struct RunOptions {
 pub enum PromotionStatus {
     /// Production now holds the batch.
     Promoted,
-    /// A file with the same sha256 was promoted before; nothing changed.
+    /// A file with the same BLAKE3 digest was promoted before; nothing changed.
     AlreadyPromoted,
     /// A gate failed; production is untouched.
     Rejected,
@@ -106,7 +106,7 @@ pub fn run_file(
         reconciliation: Vec::new(),
     };
 
-    if let Some(earlier) = store.promoted_batch(&report.sha256)? {
+    if let Some(earlier) = store.promoted_batch(&report.blake3)? {
         promotion.status = PromotionStatus::AlreadyPromoted;
         promotion.batch_id = Some(earlier);
         report.promotion = Some(promotion);
@@ -407,8 +407,8 @@ fn header_csv(header: &ByteRecord) -> String {
 fn ledger_entry(report: &Report, header: &ByteRecord, started_at: &str) -> BatchEntry {
     BatchEntry {
         file: report.file.clone(),
-        sha256: report.sha256.clone(),
-        rules_sha256: report.rules_file.sha256.clone(),
+        blake3: report.blake3.clone(),
+        rules_blake3: report.rules_file.blake3.clone(),
         header: header_csv(header),
         rows_in: report.rows.rows_in,
         accepted: report.rows.accepted,

@@ -130,7 +130,7 @@ pub fn render_junit(report: &Report) -> String {
     );
     let _ = writeln!(out, "    <properties>");
     for (name, value) in [
-        ("sha256", report.sha256.clone()),
+        ("blake3", report.blake3.clone()),
         ("rules_file", report.rules_file.path.clone()),
         ("rows.in", report.rows.rows_in.to_string()),
         ("rows.accepted", report.rows.accepted.to_string()),

@@ -58,11 +58,11 @@ pub(crate) fn share(part: u64, whole: u64) -> String {
 pub(crate) fn layout(report: &Report) -> Vec<Block> {
     let mut out = vec![
         Block::Heading(format!(
-            "dqgate {} · {} ({} bytes, sha256 {})",
+            "dqgate {} · {} ({} bytes, blake3 {})",
             report.tool.version,
             report.file,
             report.bytes,
-            &report.sha256[..report.sha256.len().min(12)]
+            &report.blake3[..report.blake3.len().min(12)]
         )),
         Block::Line(format!("rules: {}", report.rules_file.path)),
     ];

@@ -17,7 +17,7 @@ pub use table::{render_history, render_rules, render_table};
 use crate::tally::Example;
 
 /// Version of the JSON report's shape; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The outcome of the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,8 +50,8 @@ pub struct Report {
     pub file: String,
     /// Its size in bytes.
     pub bytes: u64,
-    /// Hex sha256 of its bytes.
-    pub sha256: String,
+    /// Hex BLAKE3 digest of its bytes.
+    pub blake3: String,
     /// The rule file used.
     pub rules_file: RulesFile,
     /// How the header matched the declared columns.
@@ -163,8 +163,8 @@ impl Tool {
 pub struct RulesFile {
     /// Path as given.
     pub path: String,
-    /// Hex sha256 of its bytes.
-    pub sha256: String,
+    /// Hex BLAKE3 digest of its bytes.
+    pub blake3: String,
     /// `[dataset].name`.
     pub dataset: Option<String>,
 }

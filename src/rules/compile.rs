@@ -182,7 +182,7 @@ pub(crate) fn compile(
         aggregates,
         subset,
         path: PathBuf::new(),
-        sha256: String::new(),
+        blake3: String::new(),
         name: spec.dataset.name.clone(),
         file,
         columns,

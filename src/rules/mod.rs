@@ -214,8 +214,8 @@ pub struct FileRules {
 pub struct RuleSet {
     /// Where it was loaded from.
     pub path: PathBuf,
-    /// sha256 of its bytes.
-    pub sha256: String,
+    /// BLAKE3 digest of its bytes (hex).
+    pub blake3: String,
     /// `[dataset].name`, if given.
     pub name: Option<String>,
     /// File-level rules.
@@ -266,7 +266,7 @@ impl RuleSet {
         problems.finish(path)?;
         Ok(RuleSet {
             path: path.to_owned(),
-            sha256: crate::input::sha256_hex(text.as_bytes()),
+            blake3: crate::input::blake3_hex(text.as_bytes()),
             ..set
         })
     }

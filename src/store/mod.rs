@@ -18,7 +18,7 @@ use crate::cell::Cell;
 use crate::model::ModelBatch;
 
 /// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// What promotion does with a movie id that production already holds.
 #[derive(
@@ -61,10 +61,11 @@ pub struct BatchEntry {
     pub batch_id: i64,
     /// The input file as given.
     pub file: String,
-    /// Its sha256.
-    pub sha256: String,
-    /// The rule file's sha256.
-    pub rules_sha256: String,
+    /// Its BLAKE3 digest (hex); a batch recorded by a dqgate before schema
+    /// version 4 reads as `sha256:` and its SHA-256.
+    pub blake3: String,
+    /// The rule file's BLAKE3 digest, likewise.
+    pub rules_blake3: String,
     /// The input's header, as a CSV line.
     pub header: String,
     /// Records read.
@@ -329,8 +330,8 @@ pub trait Store {
     /// Marks which staged movies the reference computed (all when `None`),
     /// so staging queries see only those.
     fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError>;
-    /// The batch that promoted a file with this sha256, if any.
-    fn promoted_batch(&mut self, sha256: &str) -> Result<Option<i64>, StoreError>;
+    /// The batch that promoted a file with this BLAKE3 digest, if any.
+    fn promoted_batch(&mut self, blake3: &str) -> Result<Option<i64>, StoreError>;
     /// Every production movie id with the batch that promoted it.
     fn existing_ids(&mut self) -> Result<std::collections::HashMap<i64, i64>, StoreError>;
     /// Starts the promotion transaction, taking the store's write lock.

@@ -505,12 +505,12 @@ impl Store for PostgresStore {
         }
     }
 
-    fn promoted_batch(&mut self, sha256: &str) -> Result<Option<i64>, StoreError> {
+    fn promoted_batch(&mut self, blake3: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .client
             .query_opt(
-                "SELECT batch_id FROM dq_batches WHERE sha256 = $1 AND status = 'promoted' ORDER BY batch_id LIMIT 1",
-                &[&sha256],
+                "SELECT batch_id FROM dq_batches WHERE blake3 = $1 AND status = 'promoted' ORDER BY batch_id LIMIT 1",
+                &[&blake3],
             )
             .map_err(Self::db("looking up the ledger"))?
             .map(|row| row.get(0)))
@@ -551,15 +551,15 @@ impl Store for PostgresStore {
         Ok(self
             .client
             .query_one(
-                "INSERT INTO dq_batches (file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                "INSERT INTO dq_batches (file, blake3, rules_blake3, header, rows_in, accepted, quarantined, warned,
                  new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
                  started_at, finished_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                  RETURNING batch_id",
                 &[
                     &e.file,
-                    &e.sha256,
-                    &e.rules_sha256,
+                    &e.blake3,
+                    &e.rules_blake3,
                     &e.header,
                     &n(e.rows_in),
                     &n(e.accepted),
@@ -685,7 +685,8 @@ impl Store for PostgresStore {
         Ok(self
             .client
             .query(
-                "SELECT batch_id, file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                "SELECT batch_id, file, COALESCE(blake3, 'sha256:' || sha256),
+                    COALESCE(rules_blake3, 'sha256:' || rules_sha256), header, rows_in, accepted, quarantined, warned,
                  new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
                  started_at, finished_at FROM dq_batches ORDER BY batch_id",
                 &[],
@@ -695,8 +696,8 @@ impl Store for PostgresStore {
             .map(|r| BatchEntry {
                 batch_id: r.get(0),
                 file: r.get(1),
-                sha256: r.get(2),
-                rules_sha256: r.get(3),
+                blake3: r.get(2),
+                rules_blake3: r.get(3),
                 header: r.get(4),
                 rows_in: u(r.get(5)),
                 accepted: u(r.get(6)),

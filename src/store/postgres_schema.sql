@@ -1,4 +1,4 @@
--- dqgate store schema for PostgreSQL, version 3 (the same model as the
+-- dqgate store schema for PostgreSQL, version 4 (the same model as the
 -- SQLite schema, in PostgreSQL's types; version 3 changed only how SQLite
 -- stores the link tables). Runs with search_path set to the store's
 -- schema, so every name below lives there.
@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS dq_batches (
     finished_at    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dq_batches_sha256 ON dq_batches (sha256, status);
+-- Version 4: files are identified by BLAKE3; batches recorded before keep
+-- their SHA-256, which a new batch no longer has.
+ALTER TABLE dq_batches ADD COLUMN IF NOT EXISTS blake3 TEXT;
+ALTER TABLE dq_batches ADD COLUMN IF NOT EXISTS rules_blake3 TEXT;
+ALTER TABLE dq_batches ALTER COLUMN sha256 DROP NOT NULL;
+ALTER TABLE dq_batches ALTER COLUMN rules_sha256 DROP NOT NULL;
+CREATE INDEX IF NOT EXISTS dq_batches_blake3 ON dq_batches (blake3, status);
 
 CREATE TABLE IF NOT EXISTS movie_sources (
     movie_id BIGINT PRIMARY KEY,

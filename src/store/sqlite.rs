@@ -26,10 +26,11 @@ const PAGE_CACHE_KIB: u32 = 64 * 1024;
 const STAGING: &str = include_str!("staging.sql");
 
 /// Migrations in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("schema.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
 ];
 
 /// A SQLite store.
@@ -337,11 +338,11 @@ impl Store for SqliteStore {
         tx.commit().map_err(db("committing the subset"))
     }
 
-    fn promoted_batch(&mut self, sha256: &str) -> Result<Option<i64>, StoreError> {
+    fn promoted_batch(&mut self, blake3: &str) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
-                "SELECT batch_id FROM dq_batches WHERE sha256 = ?1 AND status = 'promoted' ORDER BY batch_id LIMIT 1",
-                params![sha256],
+                "SELECT batch_id FROM dq_batches WHERE blake3 = ?1 AND status = 'promoted' ORDER BY batch_id LIMIT 1",
+                params![blake3],
                 |r| r.get(0),
             )
             .map(Some)
@@ -398,14 +399,14 @@ impl Store for SqliteStore {
     fn insert_batch(&mut self, e: &BatchEntry) -> Result<i64, StoreError> {
         self.conn
             .execute(
-                "INSERT INTO dq_batches (file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                "INSERT INTO dq_batches (file, blake3, rules_blake3, header, rows_in, accepted, quarantined, warned,
                  new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
                  started_at, finished_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 params![
                     e.file,
-                    e.sha256,
-                    e.rules_sha256,
+                    e.blake3,
+                    e.rules_blake3,
                     e.header,
                     e.rows_in,
                     e.accepted,
@@ -543,7 +544,8 @@ impl Store for SqliteStore {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT batch_id, file, sha256, rules_sha256, header, rows_in, accepted, quarantined, warned,
+                "SELECT batch_id, file, COALESCE(blake3, 'sha256:' || sha256),
+                    COALESCE(rules_blake3, 'sha256:' || rules_sha256), header, rows_in, accepted, quarantined, warned,
                  new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
                  started_at, finished_at FROM dq_batches ORDER BY batch_id",
             )
@@ -553,8 +555,8 @@ impl Store for SqliteStore {
                 Ok(BatchEntry {
                     batch_id: r.get(0)?,
                     file: r.get(1)?,
-                    sha256: r.get(2)?,
-                    rules_sha256: r.get(3)?,
+                    blake3: r.get(2)?,
+                    rules_blake3: r.get(3)?,
                     header: r.get(4)?,
                     rows_in: r.get(5)?,
                     accepted: r.get(6)?,
@@ -629,9 +631,56 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).unwrap_err();
         assert!(
-            err.to_string()
-                .contains("has schema version 99, newer than this dqgate supports (3)"),
+            err.to_string().contains(&format!(
+                "has schema version 99, newer than this dqgate supports ({SCHEMA_VERSION})"
+            )),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn version_4_keeps_the_sha256_ledger_and_identifies_new_batches_by_blake3() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..3] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.execute_batch(
+            "CREATE TABLE dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO dq_meta VALUES ('schema_version', '3');
+             INSERT INTO dq_batches (file, sha256, rules_sha256, header, rows_in, accepted,
+                 quarantined, warned, verdict, diff_outcome, query_timings, status, reasons,
+                 started_at, finished_at)
+             VALUES ('old.csv', 'aa11', 'bb22', 'id', 2, 2, 0, 0, 'pass', 'agree', '{}',
+                 'promoted', '[]', 't0', 't1');",
+        )
+        .unwrap();
+        drop(conn);
+        let mut store = SqliteStore::open(&path).unwrap();
+        let entry = BatchEntry {
+            file: "new.csv".into(),
+            blake3: "cc33".into(),
+            rules_blake3: "dd44".into(),
+            status: "promoted".into(),
+            ..BatchEntry::default()
+        };
+        let id = store.insert_batch(&entry).unwrap();
+        assert_eq!(id, 2, "batch ids go on after the migrated ones");
+        assert_eq!(store.promoted_batch("cc33").unwrap(), Some(2));
+        assert_eq!(store.promoted_batch("aa11").unwrap(), None);
+        let history: Vec<(String, String, String)> = store
+            .history()
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.file, b.blake3, b.rules_blake3))
+            .collect();
+        assert_eq!(
+            history,
+            [
+                ("old.csv".into(), "sha256:aa11".into(), "sha256:bb22".into()),
+                ("new.csv".into(), "cc33".into(), "dd44".into()),
+            ]
         );
     }
 

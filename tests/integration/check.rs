@@ -82,8 +82,8 @@ fn json_format_prints_the_same_report_that_is_written() {
     assert_eq!(run.code, 0);
     let printed: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
     assert_eq!(printed, run.report());
-    assert_eq!(printed["schema_version"], 1);
-    for key in ["file", "sha256", "rows", "rules", "verdict", "reasons"] {
+    assert_eq!(printed["schema_version"], 2);
+    for key in ["file", "blake3", "rows", "rules", "verdict", "reasons"] {
         assert!(printed.get(key).is_some(), "missing {key}");
     }
 }
