@@ -125,6 +125,7 @@ pub fn check_path(
     let report = check_streaming(
         path,
         progress.wrap_read(file),
+        Some(size),
         rules,
         options,
         sink,
@@ -171,6 +172,7 @@ pub fn check_reader<R: Read + Send>(
     check_streaming(
         path,
         reader,
+        None,
         rules,
         options,
         sink,
@@ -181,9 +183,11 @@ pub fn check_reader<R: Read + Send>(
 /// How many records pass between two updates of the progress bar's rate.
 const PROGRESS_EVERY: u64 = 16 * 1024;
 
+/// `size` is the input's length where known (a file's).
 fn check_streaming<R: Read + Send>(
     path: &Path,
     reader: R,
+    size: Option<u64>,
     rules: &RuleSet,
     options: &CheckOptions,
     sink: &mut dyn AcceptedSink,
@@ -243,6 +247,9 @@ fn check_streaming<R: Read + Send>(
             }
         };
         let mut unique = UniqueKeys::new(rules, binding);
+        if let Some(rows) = size.and_then(|size| input.rows_hint(size)) {
+            unique.reserve(rows);
+        }
         let consume = |item: Item<'_, Checked>| -> Result<(), CheckError> {
             match item {
                 Item::Record(

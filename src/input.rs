@@ -111,6 +111,14 @@ impl<R: Read> ChunkReader<R> {
         self.unread = Some(chunk);
     }
 
+    /// About how many records an input of `size` bytes holds, judged by
+    /// the lines of the chunk given back (none: `None`).
+    pub fn rows_hint(&self, size: u64) -> Option<u64> {
+        let sample = &self.unread.as_ref()?.data;
+        let lines = memchr::memchr_iter(b'\n', sample).count() as u64;
+        (lines > 0).then(|| size.saturating_mul(lines) / sample.len() as u64)
+    }
+
     /// The next chunk; `None` once the input is exhausted.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         if let Some(chunk) = self.unread.take() {
@@ -851,6 +859,18 @@ mod tests {
             assert_eq!(sha, blake3_hex(data));
             assert_eq!(bytes, data.len() as u64);
         }
+    }
+
+    #[test]
+    fn the_rows_hint_scales_the_lines_after_the_header_to_the_size() {
+        let data = b"id,name\n1,aa\n2,bb\n3,cc\n";
+        let mut reader = ChunkReader::new(&data[..]);
+        let HeaderRead::Header(_) = read_header(&mut reader, b',', 1 << 20).unwrap() else {
+            panic!("a header");
+        };
+        // 3 lines in the 15 bytes after the header: 20 in 100 bytes.
+        assert_eq!(reader.rows_hint(100), Some(20));
+        assert_eq!(ChunkReader::new(&data[..]).rows_hint(100), None);
     }
 
     #[test]

@@ -18,6 +18,10 @@ use crate::rules::{RuleId, RuleSet, Severity, TypeCheck};
 /// chosen to collide.
 type Hasher = foldhash::fast::RandomState;
 
+/// Most keys reserved per column before the first claim: an index of
+/// 2^21 slots, 36 MiB for integer keys.
+const RESERVED_KEYS_CAP: u64 = 1 << 20 | 1 << 19 | 1 << 18;
+
 /// One unique column: where its field is and the keys seen so far, each
 /// with the line that claimed it.
 #[derive(Debug)]
@@ -170,6 +174,21 @@ impl UniqueKeys {
             }
         }
         accepted
+    }
+
+    /// Makes room for `keys` keys in every column up front, so that the
+    /// index is not rebuilt as it grows: each rebuild moves every key
+    /// again, with a cache miss for each. At most [`RESERVED_KEYS_CAP`]
+    /// are reserved, so that a wrong guess cannot cost much memory.
+    pub fn reserve(&mut self, keys: u64) {
+        let keys = usize::try_from(keys.min(RESERVED_KEYS_CAP)).unwrap_or(0);
+        for column in &mut self.columns {
+            if column.integer {
+                column.ints.reserve(keys);
+            } else {
+                column.texts.reserve(keys);
+            }
+        }
     }
 
     /// Distinct keys claimed so far, over all unique columns.
