@@ -71,11 +71,7 @@ pub struct LiteralError {
 
 /// Parses one complete literal; trailing non-space input is an error.
 pub fn parse(input: &str) -> Result<Literal<'_>, LiteralError> {
-    let mut parser = Parser {
-        src: input,
-        bytes: input.as_bytes(),
-        pos: 0,
-    };
+    let mut parser = Parser::new(input);
     parser.skip_ws();
     let value = parser.value(0)?;
     parser.skip_ws();
@@ -101,15 +97,7 @@ pub fn entity_list_len<'k>(
     keys: impl Iterator<Item = &'k str> + Clone,
     accepts: impl Fn(usize, &Literal<'_>) -> bool,
 ) -> Option<usize> {
-    let wanted = keys.clone().count();
-    if wanted > 64 {
-        return None;
-    }
-    let mut parser = Parser {
-        src: input,
-        bytes: input.as_bytes(),
-        pos: 0,
-    };
+    let mut parser = Parser::new(input);
     parser.skip_ws();
     let close = match parser.peek()? {
         b'[' => b']',
@@ -125,54 +113,8 @@ pub fn entity_list_len<'k>(
             parser.pos += 1;
             break;
         }
-        if next != b'{' {
-            return None;
-        }
-        parser.pos += 1;
         // Depths as in `parse`: the list is level 1, its dicts level 2.
-        let mut seen = 0u64;
-        loop {
-            parser.skip_ws();
-            if parser.peek()? == b'}' {
-                parser.pos += 1;
-                break;
-            }
-            // Keys are plain strings in every real list; anything else
-            // (a number, an escape) takes the full parse.
-            let name = parser.plain_string()?;
-            parser.skip_ws();
-            if parser.peek()? != b':' {
-                return None;
-            }
-            parser.pos += 1;
-            parser.skip_ws();
-            let value = match parser.plain_string() {
-                Some(text) => Literal::Str(Cow::Borrowed(text)),
-                None => parser.value(2).ok()?,
-            };
-            if let Some(k) = keys.clone().position(|want| want == name) {
-                if seen & (1 << k) == 0 {
-                    seen |= 1 << k;
-                    if !accepts(k, &value) {
-                        return None;
-                    }
-                }
-            }
-            parser.skip_ws();
-            match parser.peek()? {
-                b',' => parser.pos += 1,
-                b'}' => {}
-                _ => return None,
-            }
-        }
-        let all = if wanted == 64 {
-            u64::MAX
-        } else {
-            (1 << wanted) - 1
-        };
-        if seen != all {
-            return None;
-        }
+        parser.entity_dict(keys.clone(), &accepts, 2)?;
         elements += 1;
         parser.skip_ws();
         match parser.peek()? {
@@ -185,6 +127,22 @@ pub fn entity_list_len<'k>(
     (parser.pos == parser.bytes.len()).then_some(elements)
 }
 
+/// The number of entries of `input` when it is one dict in which every key
+/// of `keys` is present with a value that `accepts` takes, as
+/// [`entity_list_len`] does for each dict of a list; `None` otherwise, or
+/// when in doubt (a caller runs the full parse then).
+pub fn entity_len<'k>(
+    input: &str,
+    keys: impl Iterator<Item = &'k str> + Clone,
+    accepts: impl Fn(usize, &Literal<'_>) -> bool,
+) -> Option<usize> {
+    let mut parser = Parser::new(input);
+    parser.skip_ws();
+    let entries = parser.entity_dict(keys, &accepts, 1)?;
+    parser.skip_ws();
+    (parser.pos == parser.bytes.len()).then_some(entries)
+}
+
 struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
@@ -192,6 +150,101 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        Parser {
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    /// Walks the dict at the parser (its values at `depth`) without
+    /// building it: the number of its entries when every key of `keys` is
+    /// present and its first value is one that `accepts` takes, keys are
+    /// plain strings and values parse; `None` otherwise.
+    fn entity_dict<'k>(
+        &mut self,
+        keys: impl Iterator<Item = &'k str> + Clone,
+        accepts: &impl Fn(usize, &Literal<'_>) -> bool,
+        depth: usize,
+    ) -> Option<usize> {
+        let wanted = keys.clone().count();
+        if wanted > 64 || self.peek()? != b'{' {
+            return None;
+        }
+        self.pos += 1;
+        let mut seen = 0u64;
+        let mut entries = 0;
+        loop {
+            self.skip_ws();
+            if self.peek()? == b'}' {
+                self.pos += 1;
+                break;
+            }
+            // Keys are plain strings in every real list; anything else
+            // (a number, an escape) takes the full parse.
+            let name = self.plain_string()?;
+            self.skip_ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let value = match self.plain_string() {
+                Some(text) => Literal::Str(Cow::Borrowed(text)),
+                None => match self.plain_int() {
+                    Some(i) => Literal::Int(i),
+                    None => self.value(depth).ok()?,
+                },
+            };
+            entries += 1;
+            if let Some(k) = keys.clone().position(|want| want == name) {
+                if seen & (1 << k) == 0 {
+                    seen |= 1 << k;
+                    if !accepts(k, &value) {
+                        return None;
+                    }
+                }
+            }
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {}
+                _ => return None,
+            }
+        }
+        let all = if wanted == 64 {
+            u64::MAX
+        } else {
+            (1 << wanted) - 1
+        };
+        (seen == all).then_some(entries)
+    }
+
+    /// A decimal integer that nothing after it could make a float or an
+    /// error (no fraction, exponent, underscore or sign follows), and the
+    /// parser moved past it; `None` (the parser unmoved) for anything else.
+    fn plain_int(&mut self) -> Option<i64> {
+        let negative = self.peek() == Some(b'-');
+        let start = self.pos + usize::from(negative);
+        let digits = self.bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let after = self.bytes.get(start + digits);
+        if digits == 0
+            || digits > 18
+            || matches!(after, Some(b'.' | b'e' | b'E' | b'_' | b'+' | b'-'))
+        {
+            return None;
+        }
+        let magnitude = self.bytes[start..start + digits]
+            .iter()
+            .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+        self.pos = start + digits;
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
     fn error(&self, reason: impl Into<String>) -> LiteralError {
         LiteralError {
             offset: self.pos,

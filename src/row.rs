@@ -440,6 +440,10 @@ pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, St
             Ok(Value::List(items.len()))
         }
         TypeCheck::Entity { keys } => {
+            let names = keys.iter().map(|(name, _)| name.as_str());
+            if let Some(n) = literal::entity_len(text, names, |k, v| key_accepts(keys[k].1, v)) {
+                return Ok(Value::List(n));
+            }
             let parsed = literal::parse(text).map_err(|e| format!("not a valid object: {e}"))?;
             if parsed == Literal::Null {
                 return Ok(Value::Null);
@@ -804,6 +808,14 @@ mod tests {
 
         use super::*;
 
+        fn slow_entity(text: &str, keys: &[(String, KeyType)]) -> Option<usize> {
+            let dict = literal::parse(text).ok()?;
+            let Literal::Dict(entries) = &dict else {
+                return None;
+            };
+            check_entity(&dict, keys).is_ok().then_some(entries.len())
+        }
+
         fn slow_entity_list(text: &str, keys: &[(String, KeyType)]) -> Option<usize> {
             let Ok(Literal::List(items)) = literal::parse(text) else {
                 return None;
@@ -831,6 +843,9 @@ mod tests {
                 Just("'i\\x64'"),
                 Just("16"),
                 Just("1.5"),
+                Just("-"),
+                Just("e3"),
+                Just("_0"),
                 Just("'Animation'"),
                 Just("None"),
                 Just("True"),
@@ -847,12 +862,17 @@ mod tests {
             #![proptest_config(ProptestConfig::with_cases(3000))]
 
             #[test]
-            fn the_entity_list_fast_path_agrees_with_the_full_parse(text in literal_text()) {
+            fn the_entity_fast_paths_agree_with_the_full_parse(text in literal_text()) {
                 let keys = vec![("id".to_owned(), KeyType::Integer), ("name".to_owned(), KeyType::String)];
                 let names = keys.iter().map(|(n, _)| n.as_str());
                 let fast = literal::entity_list_len(&text, names, |k, v| key_accepts(keys[k].1, v));
                 if let Some(n) = fast {
                     prop_assert_eq!(Some(n), slow_entity_list(&text, &keys), "{}", text);
+                }
+                let names = keys.iter().map(|(n, _)| n.as_str());
+                let fast = literal::entity_len(&text, names, |k, v| key_accepts(keys[k].1, v));
+                if let Some(n) = fast {
+                    prop_assert_eq!(Some(n), slow_entity(&text, &keys), "{}", text);
                 }
             }
 
@@ -888,6 +908,34 @@ mod tests {
                     describe_quoting_problem(&raw, delimiter, 1).is_none(),
                     "{:?}", String::from_utf8_lossy(&raw)
                 );
+            }
+        }
+
+        #[test]
+        fn the_fast_path_takes_real_collections_and_declines_the_rest() {
+            let keys = [
+                ("id".to_owned(), KeyType::Integer),
+                ("name".to_owned(), KeyType::String),
+            ];
+            let fast = |text: &str| {
+                let names = keys.iter().map(|(n, _)| n.as_str());
+                literal::entity_len(text, names, |k, v| key_accepts(keys[k].1, v))
+            };
+            let collection = "{'id': 10194, 'name': 'Toy Story Collection', \
+                 'poster_path': '/7G9915LfUQ2lVfwMEEhDsn3kT4B.jpg', 'backdrop_path': None}";
+            assert_eq!(fast(collection), Some(4));
+            assert_eq!(fast(" {'name': 'x', 'id': -3} "), Some(2));
+            // Left to the full parse, which names the problem.
+            for declined in [
+                "{'id': 1.5, 'name': 'x'}",
+                "{'id': 1e3, 'name': 'x'}",
+                "{'id': '1', 'name': 'x'}",
+                "{'name': 'x'}",
+                "{'id': 1, 'name': 'x'} trailing",
+                "[{'id': 1, 'name': 'x'}]",
+                "None",
+            ] {
+                assert_eq!(fast(declined), None, "{declined}");
             }
         }
 

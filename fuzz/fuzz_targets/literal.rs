@@ -34,4 +34,13 @@ fuzz_target!(|text: &str| {
             assert!(matches!(item.get("name"), Some(Literal::Str(_))), "{text:?}");
         }
     }
+    if let Some(n) = literal::entity_len(text, keys.iter().copied(), accepts) {
+        let Ok(Literal::Dict(entries)) = literal::parse(text) else {
+            panic!("the entity fast path took {text:?}, the full parse did not");
+        };
+        assert_eq!(entries.len(), n, "{text:?}");
+        let dict = Literal::Dict(entries);
+        assert!(matches!(dict.get("id"), Some(Literal::Int(_))), "{text:?}");
+        assert!(matches!(dict.get("name"), Some(Literal::Str(_))), "{text:?}");
+    }
 });
