@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::header::HeaderBinding;
 use crate::literal::{self, Literal};
-use crate::row::parse_value;
+use crate::row::typed_value;
 use crate::rules::RuleSet;
 use crate::value::Value;
 
@@ -155,7 +155,7 @@ impl ModelBatch {
             };
             match (columns.positions[i], text(name)) {
                 (Some(declared), Some(t)) => {
-                    parse_value(&rules.columns[declared].parse, t).unwrap_or(Value::Null)
+                    typed_value(&rules.columns[declared].parse, t).unwrap_or(Value::Null)
                 }
                 _ => Value::Null,
             }
@@ -260,7 +260,7 @@ pub fn declared_values<'a>(rules: &RuleSet, fields: &[Option<&'a str>]) -> Vec<V
         .zip(fields)
         .map(|(column, field)| match field {
             Some(text) if !text.is_empty() => {
-                parse_value(&column.parse, text).unwrap_or(Value::Null)
+                typed_value(&column.parse, text).unwrap_or(Value::Null)
             }
             _ => Value::Null,
         })

@@ -278,14 +278,14 @@ fn check_column<'a>(column: &Column, text: &'a str, out: &mut Vec<Violation>) ->
         }
         return (Value::Null, true);
     }
-    let value = match parse_value(&column.parse, text) {
-        Ok(v) => v,
-        Err(reason) => {
+    let value = match typed_value(&column.parse, text) {
+        Some(v) => v,
+        None => {
             if let Some(rule) = column.type_rule {
                 out.push(Violation {
                     rule,
                     value: shorten(text),
-                    reason,
+                    reason: type_failure(&column.parse, text),
                 });
             }
             return (Value::Null, false);
@@ -377,13 +377,18 @@ fn show_bound(bound: &Bound) -> String {
 
 /// Parses text as the column's type; the error is the reason in words.
 pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, String> {
-    let found = || shorten(text);
+    typed_value(check, text).ok_or_else(|| type_failure(check, text))
+}
+
+/// Parses text as the column's type: `None` when it is not of that type
+/// ([`parse_value`] says why). Inlined into the row loop, so that the
+/// value stays in registers and no reason is ever put into words for a
+/// value that parses.
+#[inline]
+pub fn typed_value<'a>(check: &TypeCheck, text: &'a str) -> Option<Value<'a>> {
     match check {
-        TypeCheck::String => Ok(Value::Str(text)),
-        TypeCheck::Integer => text
-            .parse::<i64>()
-            .map(Value::Int)
-            .map_err(|_| format!("expected an integer, found {}", found())),
+        TypeCheck::String => Some(Value::Str(text)),
+        TypeCheck::Integer => text.parse::<i64>().ok().map(Value::Int),
         TypeCheck::Number => match text.parse::<f64>() {
             Ok(x)
                 if x.is_finite()
@@ -391,22 +396,17 @@ pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, St
                         .bytes()
                         .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') =>
             {
-                Ok(Value::Num(x))
+                Some(Value::Num(x))
             }
-            _ => Err(format!("expected a number, found {}", found())),
+            _ => None,
         },
         TypeCheck::Boolean { truthy, falsy } => {
             if truthy.iter().any(|t| t == text) {
-                Ok(Value::Bool(true))
+                Some(Value::Bool(true))
             } else if falsy.iter().any(|f| f == text) {
-                Ok(Value::Bool(false))
+                Some(Value::Bool(false))
             } else {
-                Err(format!(
-                    "expected a boolean ({} or {}), found {}",
-                    truthy.join("/"),
-                    falsy.join("/"),
-                    found()
-                ))
+                None
             }
         }
         TypeCheck::Date { formats } => iso_date(formats, text)
@@ -415,48 +415,73 @@ pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, St
                     .iter()
                     .find_map(|f| chrono::NaiveDate::parse_from_str(text, f).ok())
             })
-            .map(Value::Date)
-            .ok_or_else(|| {
-                format!(
-                    "expected a date ({}), found {}",
-                    formats.join(" or "),
-                    found()
-                )
-            }),
+            .map(Value::Date),
         TypeCheck::EntityList { keys } => {
             let names = keys.iter().map(|(name, _)| name.as_str());
-            if let Some(n) = literal::entity_list_len(text, names, |k, v| key_accepts(keys[k].1, v))
-            {
-                return Ok(Value::List(n));
-            }
-            let parsed = literal::parse(text).map_err(|e| format!("not a valid list: {e}"))?;
-            let Literal::List(items) = parsed else {
-                return Err(format!("expected a list, found a {}", parsed.kind()));
-            };
-            for (i, item) in items.iter().enumerate() {
-                check_entity(item, keys)
-                    .map_err(|reason| format!("element {}: {reason}", i + 1))?;
-            }
-            Ok(Value::List(items.len()))
+            literal::entity_list_len(text, names, |k, v| key_accepts(keys[k].1, v))
+                .or_else(|| entity_list(text, keys).ok())
+                .map(Value::List)
         }
         TypeCheck::Entity { keys } => {
             let names = keys.iter().map(|(name, _)| name.as_str());
-            if let Some(n) = literal::entity_len(text, names, |k, v| key_accepts(keys[k].1, v)) {
-                return Ok(Value::List(n));
-            }
-            let parsed = literal::parse(text).map_err(|e| format!("not a valid object: {e}"))?;
-            if parsed == Literal::Null {
-                return Ok(Value::Null);
-            }
-            check_entity(&parsed, keys)?;
-            match parsed {
-                Literal::Dict(entries) => Ok(Value::List(entries.len())),
-                _ => Ok(Value::Null),
+            match literal::entity_len(text, names, |k, v| key_accepts(keys[k].1, v)) {
+                Some(n) => Some(Value::List(n)),
+                None => entity(text, keys).ok(),
             }
         }
         TypeCheck::Json => serde_json::from_str::<serde::de::IgnoredAny>(text)
-            .map(|_| Value::Str(text))
-            .map_err(|e| format!("not valid JSON: {e}")),
+            .ok()
+            .map(|_| Value::Str(text)),
+    }
+}
+
+/// Why text is not of the column's type, in words.
+#[cold]
+fn type_failure(check: &TypeCheck, text: &str) -> String {
+    let found = shorten(text);
+    match check {
+        TypeCheck::String => String::new(),
+        TypeCheck::Integer => format!("expected an integer, found {found}"),
+        TypeCheck::Number => format!("expected a number, found {found}"),
+        TypeCheck::Boolean { truthy, falsy } => format!(
+            "expected a boolean ({} or {}), found {found}",
+            truthy.join("/"),
+            falsy.join("/"),
+        ),
+        TypeCheck::Date { formats } => {
+            format!("expected a date ({}), found {found}", formats.join(" or "))
+        }
+        TypeCheck::EntityList { keys } => entity_list(text, keys).err().unwrap_or_default(),
+        TypeCheck::Entity { keys } => entity(text, keys).err().unwrap_or_default(),
+        TypeCheck::Json => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => String::new(),
+            Err(e) => format!("not valid JSON: {e}"),
+        },
+    }
+}
+
+/// A list of entities by the full parse: its length, or why it is not one.
+fn entity_list(text: &str, keys: &[(String, KeyType)]) -> Result<usize, String> {
+    let parsed = literal::parse(text).map_err(|e| format!("not a valid list: {e}"))?;
+    let Literal::List(items) = parsed else {
+        return Err(format!("expected a list, found a {}", parsed.kind()));
+    };
+    for (i, item) in items.iter().enumerate() {
+        check_entity(item, keys).map_err(|reason| format!("element {}: {reason}", i + 1))?;
+    }
+    Ok(items.len())
+}
+
+/// One entity (or None) by the full parse: its value, or why it is not one.
+fn entity<'a>(text: &str, keys: &[(String, KeyType)]) -> Result<Value<'a>, String> {
+    let parsed = literal::parse(text).map_err(|e| format!("not a valid object: {e}"))?;
+    if parsed == Literal::Null {
+        return Ok(Value::Null);
+    }
+    check_entity(&parsed, keys)?;
+    match parsed {
+        Literal::Dict(entries) => Ok(Value::List(entries.len())),
+        _ => Ok(Value::Null),
     }
 }
 
