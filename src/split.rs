@@ -180,6 +180,21 @@ mod tests {
     }
 
     #[test]
+    fn finds_field_ends_at_every_offset_of_a_word() {
+        for at in 0..20 {
+            let long = "x".repeat(at);
+            let record = format!("{long},{long}\r\n");
+            assert_eq!(
+                split(record.as_bytes()),
+                Some((strings(&[&long, &long]), record.len())),
+                "{at}"
+            );
+            let stray = format!("{long}\"{long}\n");
+            assert_eq!(split(stray.as_bytes()), None, "{at}");
+        }
+    }
+
+    #[test]
     fn declines_what_only_csv_core_can_decide() {
         // No line break: the record may go on in the next chunk, or end
         // with the file.
@@ -212,7 +227,7 @@ mod tests {
                     4 => Just(b'a'), 3 => Just(b','), 3 => Just(b'"'),
                     2 => Just(b'\n'), 2 => Just(b'\r'), 1 => any::<u8>(),
                 ],
-                0..40,
+                0..80,
             ),
         ) {
             // A record starts with anything but a line break.
