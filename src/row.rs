@@ -384,7 +384,7 @@ pub fn parse_value<'a>(check: &TypeCheck, text: &'a str) -> Result<Value<'a>, St
 /// ([`parse_value`] says why). Inlined into the row loop, so that the
 /// value stays in registers and no reason is ever put into words for a
 /// value that parses.
-#[inline]
+#[inline(always)]
 pub fn typed_value<'a>(check: &TypeCheck, text: &'a str) -> Option<Value<'a>> {
     match check {
         TypeCheck::String => Some(Value::Str(text)),
