@@ -219,6 +219,26 @@ impl TestStore {
     }
 }
 
+impl TestStore {
+    /// Sets the store up by hand before dqgate opens it: runs `sqlite` in
+    /// the SQLite file, or `postgres` in the store's PostgreSQL schema
+    /// (created first).
+    pub(crate) fn execute(&self, sqlite: &str, postgres: &str) {
+        match &self.pg {
+            None => rusqlite::Connection::open(self.url.trim_start_matches("sqlite://"))
+                .and_then(|c| c.execute_batch(sqlite))
+                .expect("SQLite set-up"),
+            Some((base, schema)) => postgres::Client::connect(base, postgres::NoTls)
+                .and_then(|mut c| {
+                    c.batch_execute(&format!(
+                        "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\"; {postgres}"
+                    ))
+                })
+                .expect("PostgreSQL set-up"),
+        }
+    }
+}
+
 impl Drop for TestStore {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.pg {

@@ -331,6 +331,66 @@ store_test!(a_rerun_of_a_promoted_file_changes_nothing, |store| {
     assert_eq!(world.history().len(), 2, "a rerun adds no ledger row");
 });
 
+/// A batch as dqgate recorded it before schema version 4: by SHA-256.
+const LEGACY_BATCH: &str = "INSERT INTO dq_batches (file, sha256, rules_sha256, header, rows_in,
+    accepted, quarantined, warned, verdict, diff_outcome, query_timings, status, reasons,
+    started_at, finished_at)
+    VALUES ('old.csv', 'aa11', 'bb22', 'id', 2, 2, 0, 0, 'pass', 'agree', '{}', 'promoted', '[]',
+    '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z');";
+
+store_test!(
+    a_version_3_store_keeps_its_sha256_ledger_and_records_blake3_from_then_on,
+    |store| {
+        let sqlite = format!(
+            "{}{}{}
+             CREATE TABLE dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO dq_meta VALUES ('schema_version', '3');
+             {LEGACY_BATCH}",
+            include_str!("../../src/store/schema.sql"),
+            include_str!("../../src/store/schema_v2.sql"),
+            include_str!("../../src/store/schema_v3.sql"),
+        );
+        // The ledger as PostgreSQL stores of version 3 have it; dqgate
+        // creates the other tables, which version 4 did not change.
+        let postgres = format!(
+            "CREATE TABLE dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO dq_meta VALUES ('schema_version', '3');
+             CREATE TABLE dq_batches (
+                 batch_id BIGSERIAL PRIMARY KEY, file TEXT NOT NULL,
+                 sha256 TEXT NOT NULL, rules_sha256 TEXT NOT NULL, header TEXT NOT NULL,
+                 rows_in BIGINT NOT NULL, accepted BIGINT NOT NULL, quarantined BIGINT NOT NULL,
+                 warned BIGINT NOT NULL, new_movies BIGINT NOT NULL DEFAULT 0,
+                 updated_movies BIGINT NOT NULL DEFAULT 0, skipped_movies BIGINT NOT NULL DEFAULT 0,
+                 verdict TEXT NOT NULL, diff_outcome TEXT NOT NULL, query_timings TEXT NOT NULL,
+                 status TEXT NOT NULL, reasons TEXT NOT NULL, started_at TEXT NOT NULL,
+                 finished_at TEXT NOT NULL);
+             {LEGACY_BATCH}"
+        );
+        store.execute(&sqlite, &postgres);
+        let world = World::new(store);
+        let sample = root().join("tests/fixtures/movies_sample.csv");
+        let first = world.run(&sample, &[]);
+        assert_eq!(first.code, 0, "{}", first.stdout);
+        assert_eq!(promotion(&first)["status"], "promoted");
+        assert_eq!(promotion(&first)["batch_id"], 2);
+        let again = world.run(&sample, &[]);
+        assert_eq!(promotion(&again)["status"], "already_promoted");
+        let history = world.history();
+        let digests: Vec<(&str, &str)> = history
+            .iter()
+            .map(|b| (b["file"].as_str().unwrap(), b["blake3"].as_str().unwrap()))
+            .collect();
+        let blake3 = blake3::hash(&std::fs::read(&sample).unwrap()).to_hex();
+        assert_eq!(
+            digests,
+            [
+                ("old.csv", "sha256:aa11"),
+                (sample.to_str().unwrap(), blake3.as_str())
+            ]
+        );
+    }
+);
+
 store_test!(
     a_failed_gate_leaves_production_untouched_and_is_recorded,
     |store| {
