@@ -97,34 +97,7 @@ pub fn entity_list_len<'k>(
     keys: impl Iterator<Item = &'k str> + Clone,
     accepts: impl Fn(usize, &Literal<'_>) -> bool,
 ) -> Option<usize> {
-    let mut parser = Parser::new(input);
-    parser.skip_ws();
-    let close = match parser.peek()? {
-        b'[' => b']',
-        b'(' => b')',
-        _ => return None,
-    };
-    parser.pos += 1;
-    let mut elements = 0;
-    loop {
-        parser.skip_ws();
-        let next = parser.peek()?;
-        if next == close {
-            parser.pos += 1;
-            break;
-        }
-        // Depths as in `parse`: the list is level 1, its dicts level 2.
-        parser.entity_dict(keys.clone(), &accepts, 2)?;
-        elements += 1;
-        parser.skip_ws();
-        match parser.peek()? {
-            b',' => parser.pos += 1,
-            c if c == close => {}
-            _ => return None,
-        }
-    }
-    parser.skip_ws();
-    (parser.pos == parser.bytes.len()).then_some(elements)
+    walk_whole(input, |parser| parser.entity_list(keys, &accepts))
 }
 
 /// The number of entries of `input` when it is one dict in which every key
@@ -136,11 +109,18 @@ pub fn entity_len<'k>(
     keys: impl Iterator<Item = &'k str> + Clone,
     accepts: impl Fn(usize, &Literal<'_>) -> bool,
 ) -> Option<usize> {
+    // Depths as in `parse`: a dict at the top has its values at level 1.
+    walk_whole(input, |parser| parser.entity_dict(keys, &accepts, 1))
+}
+
+/// What `walk` makes of `input` when it takes all of it but surrounding
+/// whitespace.
+fn walk_whole<'a, T>(input: &'a str, walk: impl FnOnce(&mut Parser<'a>) -> Option<T>) -> Option<T> {
     let mut parser = Parser::new(input);
     parser.skip_ws();
-    let entries = parser.entity_dict(keys, &accepts, 1)?;
+    let walked = walk(&mut parser)?;
     parser.skip_ws();
-    (parser.pos == parser.bytes.len()).then_some(entries)
+    (parser.pos == parser.bytes.len()).then_some(walked)
 }
 
 struct Parser<'a> {
@@ -155,6 +135,38 @@ impl<'a> Parser<'a> {
             src,
             bytes: src.as_bytes(),
             pos: 0,
+        }
+    }
+
+    /// Walks the list of dicts at the parser without building it, as
+    /// [`Parser::entity_dict`] walks each: the number of its elements.
+    fn entity_list<'k>(
+        &mut self,
+        keys: impl Iterator<Item = &'k str> + Clone,
+        accepts: &impl Fn(usize, &Literal<'_>) -> bool,
+    ) -> Option<usize> {
+        let close = match self.peek()? {
+            b'[' => b']',
+            b'(' => b')',
+            _ => return None,
+        };
+        self.pos += 1;
+        let mut elements = 0;
+        loop {
+            self.skip_ws();
+            if self.peek()? == close {
+                self.pos += 1;
+                return Some(elements);
+            }
+            // Depths as in `parse`: the list is level 1, its dicts level 2.
+            self.entity_dict(keys.clone(), accepts, 2)?;
+            elements += 1;
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                c if c == close => {}
+                _ => return None,
+            }
         }
     }
 
