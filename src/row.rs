@@ -59,6 +59,8 @@ pub struct RowChecker<'r> {
     texts: Vec<&'static str>,
     /// Columns of the current row whose value failed its type.
     invalid: Vec<bool>,
+    /// Each column's pattern's search cache, owned by this checker.
+    pattern_caches: Vec<Option<regex_automata::meta::Cache>>,
 }
 
 impl<'r> RowChecker<'r> {
@@ -71,6 +73,11 @@ impl<'r> RowChecker<'r> {
             scratch: Vec::new(),
             texts: Vec::new(),
             invalid: vec![false; rules.columns.len()],
+            pattern_caches: rules
+                .columns
+                .iter()
+                .map(|c| c.pattern.as_ref().map(|(re, _)| re.create_cache()))
+                .collect(),
         }
     }
 
@@ -87,7 +94,12 @@ impl<'r> RowChecker<'r> {
         let mut values = recycle(std::mem::take(&mut self.scratch));
         for (position, column) in self.rules.columns.iter().enumerate() {
             let (value, valid) = match self.binding.field_of[position] {
-                Some(index) => check_column(column, fields[index], out),
+                Some(index) => check_column(
+                    column,
+                    fields[index],
+                    self.pattern_caches[position].as_mut(),
+                    out,
+                ),
                 None => (Value::Null, true),
             };
             self.invalid[position] = !valid;
@@ -267,7 +279,12 @@ fn recycle<'a, 'b>(mut values: Vec<Value<'a>>) -> Vec<Value<'b>> {
 
 /// Type and constraints of one field. Returns its typed value (null when
 /// empty or of the wrong type) and whether it parsed as its type.
-fn check_column<'a>(column: &Column, text: &'a str, out: &mut Vec<Violation>) -> (Value<'a>, bool) {
+fn check_column<'a>(
+    column: &Column,
+    text: &'a str,
+    pattern_cache: Option<&mut regex_automata::meta::Cache>,
+    out: &mut Vec<Violation>,
+) -> (Value<'a>, bool) {
     if text.is_empty() {
         if let Some(rule) = column.required {
             out.push(Violation {
@@ -331,8 +348,9 @@ fn check_column<'a>(column: &Column, text: &'a str, out: &mut Vec<Violation>) ->
             });
         }
     }
-    if let Some((re, rule)) = &column.pattern {
-        if !re.is_match(text) {
+    if let (Some((re, rule)), Some(cache)) = (&column.pattern, pattern_cache) {
+        let input = regex_automata::Input::new(text).earliest(true);
+        if re.search_half_with(cache, &input).is_none() {
             out.push(Violation {
                 rule: *rule,
                 value: shorten(text),

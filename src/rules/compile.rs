@@ -438,13 +438,20 @@ fn compile_column(
     let pattern = spec.pattern.as_ref().and_then(|p| {
         // Validate the pattern as written so the error points into it, then
         // anchor it: a pattern must match the whole field.
+        // The matcher is regex's own engine, built directly so that each
+        // row checker can own its search cache (`regex::Regex` shares one
+        // pool, a lock per match for every thread but the first).
         let built = RegexBuilder::new(p.get_ref())
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
+            .map_err(|err| err.to_string())
             .and_then(|_| {
-                RegexBuilder::new(&format!("^(?:{})$", p.get_ref()))
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
+                regex_automata::meta::Regex::builder()
+                    .configure(
+                        regex_automata::meta::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)),
+                    )
+                    .build(&format!("^(?:{})$", p.get_ref()))
+                    .map_err(|err| err.to_string())
             });
         match built {
             Ok(re) => Some((
@@ -458,7 +465,7 @@ fn compile_column(
                 ),
             )),
             Err(err) => {
-                let reason = err.to_string().replace('\n', "\n      ");
+                let reason = err.replace('\n', "\n      ");
                 problems.span(
                     &p.span(),
                     format!("column `{col}`: invalid pattern: {reason}"),

@@ -18,7 +18,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use regex::Regex;
 
 use error::Problems;
 pub use error::{Problem, RuleFileError};
@@ -176,7 +175,7 @@ pub struct Column {
     /// Length bounds in characters and their rule.
     pub length: Option<(Option<usize>, Option<usize>, RuleId)>,
     /// Anchored pattern and its rule.
-    pub pattern: Option<(Regex, RuleId)>,
+    pub pattern: Option<(regex_automata::meta::Regex, RuleId)>,
     /// Allowed values and their rule.
     pub allowed: Option<(HashSet<String>, RuleId)>,
     /// Uniqueness rule.
