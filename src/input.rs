@@ -1,12 +1,13 @@
 //! Streaming CSV input in chunks: the raw bytes of every record, its true
-//! line number, its parsed fields, and the file's BLAKE3 digest, in one pass and
-//! in bounded memory.
+//! line number, its parsed fields, and the file's BLAKE3 digest, in one
+//! pass and in bounded memory.
 //!
 //! [`ChunkReader`] reads the source in blocks of about [`CHUNK_BYTES`],
 //! hashes them, and cuts each block after its last line break, so that a
-//! chunk almost always holds whole records. [`parse_chunk`] runs csv-core
-//! over one chunk and hands every record to a closure while its bytes are
-//! hot. A cut can fall inside a quoted field that spans lines; the chunk
+//! chunk almost always holds whole records. [`parse_chunk`] splits the
+//! records of one chunk (strictly quoted ones on the fast path of
+//! [`crate::split`], the others with csv-core) and hands every record to a
+//! closure while its bytes are hot. A cut can fall inside a quoted field that spans lines; the chunk
 //! then ends in an incomplete record (its *tail*), which
 //! [`crate::pipeline`] joins to the next chunk and parses again, so the
 //! records seen are always exactly csv-core's, whatever the cuts.

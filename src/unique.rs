@@ -177,9 +177,10 @@ impl UniqueKeys {
     }
 
     /// Makes room for `keys` keys in every column up front, so that the
-    /// index is not rebuilt as it grows: each rebuild moves every key
-    /// again, with a cache miss for each. At most [`RESERVED_KEYS_CAP`]
-    /// are reserved, so that a wrong guess cannot cost much memory.
+    /// index is not rebuilt as it grows: a rebuild holds the old index and
+    /// the new one at once, the peak of a check's memory. At most
+    /// [`RESERVED_KEYS_CAP`] are reserved, which bounds what a wrong guess
+    /// costs.
     pub fn reserve(&mut self, keys: u64) {
         let keys = usize::try_from(keys.min(RESERVED_KEYS_CAP)).unwrap_or(0);
         for column in &mut self.columns {
