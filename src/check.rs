@@ -270,6 +270,10 @@ fn check_streaming<R: Read + Send>(
                         outputs.quarantine(rules, record.line, &violations, record.raw)?;
                     }
                 }
+                Item::Upcoming(chunk) => {
+                    unique.warm((0..chunk.len()).map(|i| chunk.record(i)));
+                    return Ok(());
+                }
                 Item::Oversized(record) => {
                     let violations = [record_too_large(rules, record.len, options.limits)];
                     tally.record(record.line, false, &violations);

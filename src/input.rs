@@ -782,6 +782,7 @@ mod tests {
                     raw: r.raw.to_vec(),
                     fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
                 },
+                Item::Upcoming(_) => return Ok(()),
                 Item::Oversized(o) => {
                     let mut raw = Vec::new();
                     std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod digest;
 pub mod header;
 pub mod input;
+pub mod int_index;
 pub mod literal;
 pub mod model;
 pub mod output;

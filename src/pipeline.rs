@@ -40,6 +40,10 @@ const HASH_THREAD_FROM_WORKERS: usize = 3;
 /// What the consumer receives for each record, in file order.
 #[derive(Debug)]
 pub enum Item<'a, T> {
+    /// The records about to be handed over one by one, before the first
+    /// of them: a consumer can fetch what it will look up for them, so
+    /// that those lookups overlap instead of waiting one by one.
+    Upcoming(&'a ParsedChunk<T>),
     /// A record and the result of the work on it.
     Record(RecordView<'a>, T),
     /// A record too large to hold in memory, spilled to a file.
@@ -460,6 +464,9 @@ impl<W> Stitcher<W> {
         C: FnMut(Item<'_, T>) -> Result<(), E>,
     {
         self.blank.merge(&parsed.blank);
+        if !parsed.is_empty() {
+            consume(Item::Upcoming(parsed)).map_err(PipelineError::Consumer)?;
+        }
         for (record, result) in parsed.drain() {
             consume(Item::Record(record, result)).map_err(PipelineError::Consumer)?;
         }

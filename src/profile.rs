@@ -264,9 +264,13 @@ pub fn init_rules<R: Read + Send>(
         if rows + skipped >= sample {
             return Err(Sampled);
         }
-        let Item::Record(record, ()) = item else {
-            skipped += 1;
-            return Ok(());
+        let record = match item {
+            Item::Record(record, ()) => record,
+            Item::Upcoming(_) => return Ok(()),
+            Item::Oversized(_) => {
+                skipped += 1;
+                return Ok(());
+            }
         };
         // Records that are not well formed teach nothing about the columns.
         let texts: Option<Vec<&str>> = record

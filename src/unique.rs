@@ -7,10 +7,10 @@
 //! other type by its text.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use crate::header::HeaderBinding;
 use crate::input::RecordView;
+use crate::int_index::IntIndex;
 use crate::row::{Violation, shorten};
 use crate::rules::{RuleId, RuleSet, Severity, TypeCheck};
 
@@ -19,8 +19,8 @@ use crate::rules::{RuleId, RuleSet, Severity, TypeCheck};
 type Hasher = foldhash::fast::RandomState;
 
 /// Most keys reserved per column before the first claim: an index of
-/// 2^21 slots, 36 MiB for integer keys.
-const RESERVED_KEYS_CAP: u64 = 1 << 20 | 1 << 19 | 1 << 18;
+/// 2^21 slots, 32 MiB for integer keys.
+const RESERVED_KEYS_CAP: u64 = (1 << 21) / 8 * 5;
 
 /// One unique column: where its field is and the keys seen so far, each
 /// with the line that claimed it.
@@ -31,7 +31,7 @@ struct UniqueColumn {
     error: bool,
     field: usize,
     integer: bool,
-    ints: HashMap<i64, u64, Hasher>,
+    ints: IntIndex,
     texts: HashMap<Box<str>, u64, Hasher>,
 }
 
@@ -56,7 +56,7 @@ impl UniqueColumn {
 
     fn first_line(&self, key: &Key<'_>) -> Option<u64> {
         match key {
-            Key::Int(i) => self.ints.get(i).copied(),
+            Key::Int(i) => self.ints.get(*i),
             Key::Text(t) => self.texts.get(*t).copied(),
         }
     }
@@ -81,13 +81,7 @@ impl UniqueColumn {
     /// returns the earlier record's line then.
     fn claim_new(&mut self, key: &Key<'_>, line: u64) -> Option<u64> {
         match key {
-            Key::Int(i) => match self.ints.entry(*i) {
-                Entry::Occupied(first) => Some(*first.get()),
-                Entry::Vacant(slot) => {
-                    slot.insert(line);
-                    None
-                }
-            },
+            Key::Int(i) => self.ints.claim(*i, line),
             Key::Text(t) => match self.texts.get(*t) {
                 Some(first) => Some(*first),
                 None => {
@@ -101,7 +95,7 @@ impl UniqueColumn {
     fn claim(&mut self, key: &Key<'_>, line: u64) {
         match key {
             Key::Int(i) => {
-                self.ints.insert(*i, line);
+                self.ints.claim(*i, line);
             }
             Key::Text(t) => {
                 self.texts.insert((*t).into(), line);
@@ -131,7 +125,7 @@ impl UniqueKeys {
                     error: rules.catalog[rule].severity == Severity::Error,
                     field: (*field)?,
                     integer: matches!(column.parse, TypeCheck::Integer),
-                    ints: HashMap::default(),
+                    ints: IntIndex::default(),
                     texts: HashMap::default(),
                 })
             })
@@ -189,6 +183,21 @@ impl UniqueKeys {
             } else {
                 column.texts.reserve(keys);
             }
+        }
+    }
+
+    /// Fetches the index entries of the integer keys of `records`, which
+    /// come next (see [`IntIndex::warm`]).
+    pub fn warm<'a>(&self, records: impl Iterator<Item = RecordView<'a>> + Clone) {
+        for column in self.columns.iter().filter(|c| c.integer) {
+            column.ints.warm(
+                records
+                    .clone()
+                    .filter_map(|record| match column.key(&record) {
+                        Some(Key::Int(key)) => Some(key),
+                        _ => None,
+                    }),
+            );
         }
     }
 
