@@ -84,7 +84,7 @@ fuzz_target!(|input: &[u8]| {
                 assert!(accepted || !violations.is_empty(), "a refused record says why");
                 records.push(Some(record.fields.iter().map(<[u8]>::to_vec).collect()));
             }
-            Item::Upcoming(_) => {}
+            Item::Upcoming(chunk) => unique.warm((0..chunk.len()).map(|i| chunk.record(i))),
             Item::Oversized(record) => {
                 assert!(record.line > last_line, "lines ascend");
                 last_line = record.line;
