@@ -48,7 +48,9 @@ const MAX_LOAD: (usize, usize) = (5, 8);
 impl IntIndex {
     /// An index that holds `keys` keys before it grows.
     pub fn with_capacity(keys: usize) -> Self {
-        let slots = (keys.saturating_mul(MAX_LOAD.1) / MAX_LOAD.0 + 1)
+        let slots = keys
+            .saturating_mul(MAX_LOAD.1)
+            .div_ceil(MAX_LOAD.0)
             .next_power_of_two()
             .max(16);
         IntIndex {
@@ -156,6 +158,15 @@ mod tests {
         assert_eq!(index.get(7), Some(2));
         assert_eq!(index.get(8), None);
         assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn sizes_itself_to_the_smallest_power_of_two_that_holds_the_keys() {
+        for slots in [16, 1 << 10, 1 << 21] {
+            let full = slots / MAX_LOAD.1 * MAX_LOAD.0;
+            assert_eq!(IntIndex::with_capacity(full).slots.len(), slots);
+            assert_eq!(IntIndex::with_capacity(full + 1).slots.len(), slots * 2);
+        }
     }
 
     #[test]
