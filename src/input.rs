@@ -506,10 +506,7 @@ pub fn parse_chunk<T>(
         // between records too, takes over where it declines.
         let mut fast = false;
         if let Some(splitter) = splitter.as_ref().filter(|_| pos == record_start) {
-            let lead = data[pos..]
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count();
+            let lead = leading_breaks(&data[pos..]);
             if let Some(split) =
                 splitter.split_record(data, pos + lead, &mut field_bytes[out..], &mut ends, nends)
             {
@@ -700,14 +697,19 @@ fn skip_blank_lines(
     after_cr: &mut bool,
     blank: &mut BlankLines,
 ) -> usize {
-    let lead = bytes
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
+    let lead = leading_breaks(bytes);
     let breaks = count_breaks(&bytes[..lead], after_cr);
     blank.add_lines(*line, breaks);
     *line += breaks;
     lead
+}
+
+/// How many bytes of line breaks (CR or LF) open `bytes`.
+fn leading_breaks(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
 }
 
 /// Counts line breaks: LF, CR LF (once) and a lone CR. `after_cr` carries

@@ -15,7 +15,7 @@ use std::hash::BuildHasher;
 
 /// A hasher seeded per process: fast, and keys from a file cannot be
 /// chosen to collide.
-type Hasher = foldhash::fast::RandomState;
+pub type Hasher = foldhash::fast::RandomState;
 
 /// A key and the line that claimed it; line 0 (no record has it) marks a
 /// free slot.
@@ -80,7 +80,12 @@ impl IntIndex {
     }
 
     fn capacity(&self) -> usize {
-        self.slots.len() / MAX_LOAD.1 * MAX_LOAD.0
+        Self::capacity_of(self.slots.len())
+    }
+
+    /// How many keys an index of `slots` slots holds before it grows.
+    pub const fn capacity_of(slots: usize) -> usize {
+        slots / MAX_LOAD.1 * MAX_LOAD.0
     }
 
     fn home(&self, key: i64) -> usize {

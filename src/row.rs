@@ -442,10 +442,9 @@ pub fn typed_value<'a>(check: &TypeCheck, text: &'a str) -> Option<Value<'a>> {
         }
         TypeCheck::Entity { keys } => {
             let names = keys.iter().map(|(name, _)| name.as_str());
-            match literal::entity_len(text, names, |k, v| key_accepts(keys[k].1, v)) {
-                Some(n) => Some(Value::List(n)),
-                None => entity(text, keys).ok(),
-            }
+            literal::entity_len(text, names, |k, v| key_accepts(keys[k].1, v))
+                .map(Value::List)
+                .or_else(|| entity(text, keys).ok())
         }
         TypeCheck::Json => serde_json::from_str::<serde::de::IgnoredAny>(text)
             .ok()

@@ -10,17 +10,13 @@ use std::collections::HashMap;
 
 use crate::header::HeaderBinding;
 use crate::input::RecordView;
-use crate::int_index::IntIndex;
+use crate::int_index::{Hasher, IntIndex};
 use crate::row::{Violation, shorten};
 use crate::rules::{RuleId, RuleSet, Severity, TypeCheck};
 
-/// A hasher seeded per process: fast, and keys from a file cannot be
-/// chosen to collide.
-type Hasher = foldhash::fast::RandomState;
-
 /// Most keys reserved per column before the first claim: an index of
 /// 2^21 slots, 32 MiB for integer keys.
-const RESERVED_KEYS_CAP: u64 = (1 << 21) / 8 * 5;
+const RESERVED_KEYS_CAP: u64 = IntIndex::capacity_of(1 << 21) as u64;
 
 /// One unique column: where its field is and the keys seen so far, each
 /// with the line that claimed it.
