@@ -91,9 +91,8 @@ impl Splitter {
                     }
                 }
                 // Only a delimiter or a line break may follow the closing quote.
-                if self.class[usize::from(*data.get(pos)?)] != DELIMITER
-                    && self.class[usize::from(data[pos])] != BREAK
-                {
+                let next = self.class[usize::from(*data.get(pos)?)];
+                if next != DELIMITER && next != BREAK {
                     return None;
                 }
             } else {
