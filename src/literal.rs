@@ -283,9 +283,7 @@ impl<'a> Parser<'a> {
             _ => return None,
         };
         let start = self.pos + 1;
-        let len = self.bytes[start..]
-            .iter()
-            .position(|&b| b == quote || b == b'\\')?;
+        let len = memchr::memchr2(quote, b'\\', &self.bytes[start..])?;
         if self.bytes[start + len] != quote {
             return None;
         }

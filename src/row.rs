@@ -434,9 +434,12 @@ pub fn typed_value<'a>(check: &TypeCheck, text: &'a str) -> Option<Value<'a>> {
                     .find_map(|f| chrono::NaiveDate::parse_from_str(text, f).ok())
             })
             .map(Value::Date),
-        TypeCheck::EntityList { keys } => {
+        TypeCheck::EntityList { keys, layout } => {
             let names = keys.iter().map(|(name, _)| name.as_str());
-            literal::entity_list_len(text, names, |k, v| key_accepts(keys[k].1, v))
+            layout
+                .as_ref()
+                .and_then(|layout| layout.list_len(text))
+                .or_else(|| literal::entity_list_len(text, names, |k, v| key_accepts(keys[k].1, v)))
                 .or_else(|| entity_list(text, keys).ok())
                 .map(Value::List)
         }
@@ -468,7 +471,7 @@ fn type_failure(check: &TypeCheck, text: &str) -> String {
         TypeCheck::Date { formats } => {
             format!("expected a date ({}), found {found}", formats.join(" or "))
         }
-        TypeCheck::EntityList { keys } => entity_list(text, keys).err().unwrap_or_default(),
+        TypeCheck::EntityList { keys, .. } => entity_list(text, keys).err().unwrap_or_default(),
         TypeCheck::Entity { keys } => entity(text, keys).err().unwrap_or_default(),
         TypeCheck::Json => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
             Ok(_) => String::new(),
@@ -803,6 +806,7 @@ mod tests {
                 ("id".into(), KeyType::Integer),
                 ("name".into(), KeyType::String),
             ],
+            layout: None,
         };
         assert_eq!(
             parse_value(&list, "[{'id': 16, 'name': 'Animation'}]"),

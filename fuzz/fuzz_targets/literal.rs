@@ -1,8 +1,10 @@
 //! The list-field parser on any text: it returns a value or an error with
-//! a position, never panics; and the entity-list fast path accepts only
-//! lists that the full parse accepts, with the same length.
+//! a position, never panics; the entity-list fast path accepts only lists
+//! that the full parse accepts, with the same length; and the byte-for-byte
+//! layout accepts only lists that the fast path accepts, with that length.
 #![no_main]
 
+use dqgate::list_layout::{ListLayout, PlainKind};
 use dqgate::literal::{self, Literal};
 use libfuzzer_sys::fuzz_target;
 
@@ -24,7 +26,12 @@ fuzz_target!(|text: &str| {
         0 => matches!(v, Literal::Int(_)),
         _ => matches!(v, Literal::Str(_)),
     };
-    if let Some(n) = literal::entity_list_len(text, keys.iter().copied(), accepts) {
+    let walked = literal::entity_list_len(text, keys.iter().copied(), accepts);
+    let layout = ListLayout::new([("id", PlainKind::Int), ("name", PlainKind::Str)]).unwrap();
+    if let Some(n) = layout.list_len(text) {
+        assert_eq!(walked, Some(n), "the layout took {text:?}, the walk did not agree");
+    }
+    if let Some(n) = walked {
         let Ok(Literal::List(items)) = literal::parse(text) else {
             panic!("the fast path took {text:?}, the full parse did not");
         };

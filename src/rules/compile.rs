@@ -12,8 +12,9 @@ use toml::Spanned;
 
 use super::error::Problems;
 use super::expr::{self, Columns};
-use super::spec::{ColumnSpec, ColumnType, RuleFileSpec, Severity};
+use super::spec::{ColumnSpec, ColumnType, KeyType, RuleFileSpec, Severity};
 use super::{Bound, Column, CsvRules, FileRules, RowRule, RuleInfo, RuleKind, RuleSet, TypeCheck};
+use crate::list_layout::{ListLayout, PlainKind};
 use crate::value::Ty;
 
 /// Largest compiled size of one `pattern`, so a rule file cannot make the
@@ -347,13 +348,14 @@ fn compile_column(
             TypeCheck::Date { formats }
         }
         ColumnType::EntityList | ColumnType::Entity => {
-            let keys = spec
+            let keys: Vec<_> = spec
                 .keys
                 .as_ref()
                 .map(|k| k.iter().map(|(name, ty)| (name.clone(), *ty)).collect())
                 .unwrap_or_default();
             if spec.ty == ColumnType::EntityList {
-                TypeCheck::EntityList { keys }
+                let layout = list_layout(&keys);
+                TypeCheck::EntityList { keys, layout }
             } else {
                 TypeCheck::Entity { keys }
             }
@@ -365,14 +367,16 @@ fn compile_column(
         TypeCheck::Boolean { truthy, falsy } => {
             format!("boolean ({} / {})", truthy.join(","), falsy.join(","))
         }
-        TypeCheck::EntityList { keys } | TypeCheck::Entity { keys } if !keys.is_empty() => format!(
-            "{} with keys {}",
-            spec.ty.as_str(),
-            keys.iter()
-                .map(|(k, _)| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        TypeCheck::EntityList { keys, .. } | TypeCheck::Entity { keys } if !keys.is_empty() => {
+            format!(
+                "{} with keys {}",
+                spec.ty.as_str(),
+                keys.iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
         _ => spec.ty.as_str().to_owned(),
     };
 
@@ -580,6 +584,20 @@ fn valid_date_format(format: &str) -> bool {
         && items
             .iter()
             .any(|i| !matches!(i, Item::Literal(_) | Item::Space(_)))
+}
+
+/// The byte-for-byte layout of lists with these keys, when every key's
+/// type is one the layout reads in place (integer or string).
+fn list_layout(keys: &[(String, KeyType)]) -> Option<ListLayout> {
+    let kinds = keys
+        .iter()
+        .map(|(name, ty)| match ty {
+            KeyType::Integer => Some((name.as_str(), PlainKind::Int)),
+            KeyType::String => Some((name.as_str(), PlainKind::Str)),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    ListLayout::new(kinds)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use error::Problems;
+
+use crate::list_layout::ListLayout;
 pub use error::{Problem, RuleFileError};
 pub use spec::{ColumnType, KeyType, Severity, UnexpectedColumns};
 
@@ -145,6 +147,8 @@ pub enum TypeCheck {
     EntityList {
         /// Required keys and their types.
         keys: Vec<(String, KeyType)>,
+        /// The usual text of such a list, where the keys allow one.
+        layout: Option<ListLayout>,
     },
     /// One entity with the given keys, or empty.
     Entity {
