@@ -85,6 +85,17 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// Whether two values of compatible types are equal, as [`Value::compare`]
+    /// would find them, without ordering them (strings compare by length
+    /// first); `None` when either is null or the types differ.
+    pub fn equals(self, other: Value<'_>) -> Option<bool> {
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => Some(a == b),
+            (Value::Int(a), Value::Int(b)) => Some(a == b),
+            (a, b) => a.compare(b).map(Ordering::is_eq),
+        }
+    }
+
     /// The year of a date.
     pub fn year(self) -> Option<i32> {
         match self {

@@ -196,16 +196,31 @@ impl Expr {
                 Value::Bool(b) => Value::Bool(!b),
                 _ => Value::Null,
             },
-            Expr::And(a, b) => match (a.eval(row), b.eval(row)) {
-                (Value::Bool(false), _) | (_, Value::Bool(false)) => Value::Bool(false),
-                (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
-                _ => Value::Null,
+            // Three-valued logic: a false side decides `and`, a true side
+            // `or`, whatever the other side is (expressions have no effects,
+            // so the other side need not be evaluated).
+            Expr::And(a, b) => match a.eval(row) {
+                Value::Bool(false) => Value::Bool(false),
+                first => match (first, b.eval(row)) {
+                    (_, Value::Bool(false)) => Value::Bool(false),
+                    (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
+                    _ => Value::Null,
+                },
             },
-            Expr::Or(a, b) => match (a.eval(row), b.eval(row)) {
-                (Value::Bool(true), _) | (_, Value::Bool(true)) => Value::Bool(true),
-                (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
-                _ => Value::Null,
+            Expr::Or(a, b) => match a.eval(row) {
+                Value::Bool(true) => Value::Bool(true),
+                first => match (first, b.eval(row)) {
+                    (_, Value::Bool(true)) => Value::Bool(true),
+                    (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
+                    _ => Value::Null,
+                },
             },
+            Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => {
+                let Some(equal) = a.eval(row).equals(b.eval(row)) else {
+                    return Value::Null;
+                };
+                Value::Bool(equal == (*op == CmpOp::Eq))
+            }
             Expr::Cmp(op, a, b) => {
                 let Some(ord) = a.eval(row).compare(b.eval(row)) else {
                     return Value::Null;
@@ -931,6 +946,34 @@ mod tests {
         assert_eq!(eval("`odd name` * 2 + 1 == 15", &r), Value::Bool(true));
         assert_eq!(eval("not (vote_count > 0)", &r), Value::Bool(true));
         assert_eq!(eval("-vote_count <= abs(-3)", &r), Value::Bool(true));
+    }
+
+    #[test]
+    fn and_and_or_follow_the_full_truth_tables_either_side_first() {
+        let mut r = row();
+        r[0] = Value::Null;
+        let (t, f, n) = (Value::Bool(true), Value::Bool(false), Value::Null);
+        let side = |v: Value<'_>| match v {
+            Value::Bool(true) => "true",
+            Value::Bool(false) => "false",
+            _ => "vote_count > 1",
+        };
+        for (a, b, and, or) in [
+            (t, t, t, t),
+            (t, f, f, t),
+            (t, n, n, t),
+            (f, f, f, f),
+            (f, n, f, n),
+            (n, n, n, n),
+        ] {
+            for (x, y) in [(a, b), (b, a)] {
+                assert_eq!(eval(&format!("{} and {}", side(x), side(y)), &r), and);
+                assert_eq!(eval(&format!("{} or {}", side(x), side(y)), &r), or);
+            }
+        }
+        assert_eq!(eval("status == 'Released'", &r), t);
+        assert_eq!(eval("status != 'Releasee'", &r), t);
+        assert_eq!(eval("vote_count == 1", &r), n);
     }
 
     #[test]
