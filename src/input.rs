@@ -572,8 +572,8 @@ pub fn parse_chunk<T>(
         offset: record_start + lead,
         line,
     });
-    field_bytes.truncate(out);
-    ends.truncate(nends);
+    // The buffers keep their length (the spans say what was written), so
+    // that the next chunk's parse does not zero them again.
     ParsedChunk {
         chunk,
         field_bytes,
