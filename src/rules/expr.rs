@@ -216,13 +216,13 @@ impl Expr {
                 },
             },
             Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => {
-                let Some(equal) = a.eval(row).equals(b.eval(row)) else {
+                let Some(equal) = a.operand(row).equals(b.operand(row)) else {
                     return Value::Null;
                 };
                 Value::Bool(equal == (*op == CmpOp::Eq))
             }
             Expr::Cmp(op, a, b) => {
-                let Some(ord) = a.eval(row).compare(b.eval(row)) else {
+                let Some(ord) = a.operand(row).compare(b.operand(row)) else {
                     return Value::Null;
                 };
                 Value::Bool(match op {
@@ -234,13 +234,13 @@ impl Expr {
                     CmpOp::Ge => ord.is_ge(),
                 })
             }
-            Expr::Arith(op, a, b) => arith(*op, a.eval(row), b.eval(row)),
+            Expr::Arith(op, a, b) => arith(*op, a.operand(row), b.operand(row)),
             Expr::Neg(e) => match e.eval(row) {
                 Value::Int(i) => i.checked_neg().map_or(Value::Null, Value::Int),
                 Value::Num(x) => Value::Num(-x),
                 _ => Value::Null,
             },
-            Expr::IsNull(e, negated) => Value::Bool((e.eval(row) == Value::Null) != *negated),
+            Expr::IsNull(e, negated) => Value::Bool((e.operand(row) == Value::Null) != *negated),
             Expr::In(e, set, negated) => {
                 let v = e.eval(row);
                 if v == Value::Null {
@@ -252,6 +252,17 @@ impl Expr {
                 Value::Bool(found != *negated)
             }
             Expr::Call(f, e) => call(*f, e.eval(row)),
+        }
+    }
+
+    /// [`Expr::eval`] with columns and constants, the usual operands,
+    /// read in place instead of through a call.
+    #[inline(always)]
+    fn operand<'a>(&'a self, row: &[Value<'a>]) -> Value<'a> {
+        match self {
+            Expr::Column(i) => row.get(*i).copied().unwrap_or(Value::Null),
+            Expr::Const(c) => c.value(),
+            other => other.eval(row),
         }
     }
 
