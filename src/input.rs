@@ -707,6 +707,16 @@ fn leading_breaks(bytes: &[u8]) -> usize {
 /// Counts line breaks: LF, CR LF (once) and a lone CR. `after_cr` carries
 /// whether the byte before `bytes` was a CR, across calls.
 pub fn count_breaks(bytes: &[u8], after_cr: &mut bool) -> u64 {
+    let Some(&last) = bytes.last() else {
+        return 0;
+    };
+    if memchr::memchr(b'\r', bytes).is_none() {
+        // LF only, the usual file: a SIMD count, less the LF that ends a
+        // CR LF split across calls.
+        let split_crlf = *after_cr && bytes[0] == b'\n';
+        *after_cr = false;
+        return bytecount::count(bytes, b'\n') as u64 - u64::from(split_crlf);
+    }
     let mut n = 0;
     for at in memchr::memchr2_iter(b'\r', b'\n', bytes) {
         let follows_cr = if at == 0 {
@@ -718,9 +728,7 @@ pub fn count_breaks(bytes: &[u8], after_cr: &mut bool) -> u64 {
             n += 1;
         }
     }
-    if let Some(&last) = bytes.last() {
-        *after_cr = last == b'\r';
-    }
+    *after_cr = last == b'\r';
     n
 }
 
@@ -987,8 +995,33 @@ mod tests {
             prop::collection::vec(byte, 0..400)
         }
 
+        /// Line breaks counted one byte at a time, the definition.
+        fn breaks_by_byte(bytes: &[u8], mut after_cr: bool) -> (u64, bool) {
+            let mut n = 0;
+            for &b in bytes {
+                if b == b'\r' || (b == b'\n' && !after_cr) {
+                    n += 1;
+                }
+                after_cr = b == b'\r';
+            }
+            (n, after_cr)
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// The SIMD path (no CR) and the CR-aware loop both count as
+            /// the definition does, however the bytes are split into calls.
+            #[test]
+            fn breaks_are_counted_as_defined(data in csv_bytes(), cut in 0usize..400, crs in any::<bool>()) {
+                let data: Vec<u8> = if crs { data } else { data.into_iter().filter(|&b| b != b'\r').collect() };
+                let cut = cut.min(data.len());
+                let (expected, expected_cr) = breaks_by_byte(&data, false);
+                let mut after_cr = false;
+                let n = count_breaks(&data[..cut], &mut after_cr) + count_breaks(&data[cut..], &mut after_cr);
+                prop_assert_eq!(n, expected);
+                prop_assert_eq!(after_cr, expected_cr);
+            }
 
             /// However the input is cut and however many threads parse it,
             /// the records are the csv crate's, with the same lines.
