@@ -35,7 +35,8 @@ pub struct CheckOptions {
     pub reject_existing: Option<std::sync::Arc<std::collections::HashMap<i64, i64>>>,
     /// Show a progress bar on standard error (only ever drawn on a terminal).
     pub progress: bool,
-    /// Worker threads checking records (1: everything on one thread).
+    /// Threads checking records, the calling one included (1: everything
+    /// on one thread).
     pub threads: usize,
 }
 

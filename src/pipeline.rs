@@ -1,15 +1,21 @@
 //! Runs a per-record function over every record of the input on worker
 //! threads and hands the results to one consumer in file order.
 //!
-//! A reader thread cuts the input into chunks ([`crate::input`]); workers
-//! parse each chunk and run `work` on its records; the calling thread
-//! receives the parsed chunks, puts them back in order and calls `consume`
-//! on every record. With one thread the same steps run inline, so the
-//! records, their order and every result are the same for any thread count.
+//! Every thread of the pass takes the next chunk from the reader
+//! ([`crate::input`]) under a lock, parses it and runs `work` on its
+//! records; the calling thread is one of them and also consumes: it puts
+//! the parsed chunks back in order and calls `consume` on every record,
+//! and parses a chunk itself only while the next one in order is not ready.
+//! So `threads` threads run, one per core, none of them a stage that waits
+//! on another (on two cores, a reader and a consumer thread of their own
+//! made four threads share two cores, with a wake-up per chunk). A chunk is
+//! parsed on the thread that read it, while its bytes are in that core's
+//! cache. With one thread the same steps run inline, so the records, their
+//! order and every result are the same for any thread count.
 //!
 //! Chunks are cut after line breaks without knowing whether a break lies
-//! inside a quoted field. A worker therefore parses its chunk
-//! *speculatively*, as if it started a record. The consumer knows better:
+//! inside a quoted field. A chunk is therefore parsed *speculatively*, as
+//! if it started a record. The consumer knows better:
 //! when a chunk ended inside a record (its tail), the next chunk did not
 //! start a record, so its speculative result is dropped and the tail and the
 //! chunk are parsed again inline. A record that grows past
@@ -21,7 +27,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use crate::input::{
     BlankLines, Chunk, ChunkParser, ChunkReader, ParseBuffers, ParsedChunk, RecordView, csv_parser,
@@ -31,11 +37,11 @@ use crate::input::{
 /// bytes (to the reader) and its parse's output space (to a worker).
 type Recycled = (Vec<u8>, ParseBuffers);
 
-/// From this many workers on, the reader hands hashing to a thread of its
-/// own: the reader is the one stage that workers cannot share, and hashing
-/// is most of its work. With fewer, the cores are busy anyway and the extra
-/// copy of every block would only cost.
-const HASH_THREAD_FROM_WORKERS: usize = 3;
+/// From this many threads on, the reader hands hashing to a thread of its
+/// own: reading is the one step that threads cannot share (it runs under a
+/// lock), and hashing is most of it. With fewer, the cores are busy anyway
+/// and the extra copy of every block would only cost.
+const HASH_THREAD_FROM_THREADS: usize = 4;
 
 /// What the consumer receives for each record, in file order.
 #[derive(Debug)]
@@ -86,7 +92,8 @@ pub struct PassSummary {
 pub struct PassOptions {
     /// Field delimiter.
     pub delimiter: u8,
-    /// Worker threads (1: everything on the calling thread).
+    /// Threads, the calling one included (1: everything on the calling
+    /// thread).
     pub threads: usize,
     /// A record longer than this is spilled instead of held.
     pub max_record_bytes: usize,
@@ -135,59 +142,36 @@ where
     W: FnMut(&RecordView<'_>) -> T,
     C: FnMut(Item<'_, T>) -> Result<(), E>,
 {
-    let workers = options.threads;
-    if workers >= HASH_THREAD_FROM_WORKERS {
+    let threads = options.threads;
+    if threads >= HASH_THREAD_FROM_THREADS {
         reader.hash_on_own_thread();
     }
     // Chunks in flight (read, parsed or waiting to be consumed) are bounded
-    // by tokens: the reader takes one per chunk, the consumer gives it back.
-    // A token carries a consumed chunk's buffers, so the same few buffers
-    // circulate instead of fresh memory for every chunk.
-    let in_flight = 2 * workers + 2;
+    // by the buffers in the pool: taking a chunk takes a pair, consuming it
+    // gives the pair back, so the same few buffers circulate.
+    let pool = Pool::new(2 * threads + 2);
+    let source = Mutex::new(Source { reader, next: 0 });
     std::thread::scope(|scope| {
-        // Every channel end the consumer holds lives in this closure: when
-        // it returns early (an error, or a panic), they drop, the reader's
-        // next wait for a token fails, and every thread winds down.
-        let (token_tx, token_rx) = mpsc::sync_channel::<Recycled>(in_flight);
-        for _ in 0..in_flight {
-            let _ = token_tx.send(Recycled::default());
-        }
+        // However this closure ends (done, an error, a panic), the other
+        // threads are told to stop taking chunks, so the scope can end.
+        let _stop = StopOnDrop(&pool);
         let (done_tx, done_rx) = mpsc::channel::<Result<(u64, ParsedChunk<T>), Stopped>>();
-        // The workers own the job queue together: when the last one stops,
-        // a reader waiting to hand out a chunk is told so.
-        let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Chunk, ParseBuffers)>(workers);
-        let jobs = Arc::new(Mutex::new(job_rx));
-        let reader_done = done_tx.clone();
-        let mut threads = Vec::with_capacity(workers + 1);
-        threads.push(scope.spawn(move || {
-            let mut seq = 0;
-            while let Ok((data, buffers)) = token_rx.recv() {
-                reader.recycle(data);
-                match reader.next_chunk() {
-                    Ok(Some(chunk)) => {
-                        if job_tx.send((seq, chunk, buffers)).is_err() {
-                            return;
-                        }
-                        seq += 1;
-                    }
-                    Ok(None) => return,
-                    Err(e) => {
-                        let _ = reader_done.send(Err(Stopped::Io(e)));
-                        return;
-                    }
-                }
-            }
-        }));
-
-        for _ in 0..workers {
-            let (jobs, done) = (Arc::clone(&jobs), done_tx.clone());
-            threads.push(scope.spawn(move || {
+        // The calling thread is one of the `threads`: it consumes, and
+        // parses a chunk itself whenever the next one is not ready yet.
+        let mut helpers = Vec::with_capacity(threads - 1);
+        for _ in 1..threads {
+            let (pool, source, done) = (&pool, &source, done_tx.clone());
+            helpers.push(scope.spawn(move || {
                 let mut parser = ChunkParser::new(options.delimiter);
                 let mut work = make_work();
                 loop {
-                    let job = jobs.lock().map(|rx| rx.recv());
-                    let Ok(Ok((seq, chunk, buffers))) = job else {
-                        return;
+                    let (seq, chunk, buffers) = match take_chunk(pool, source, true) {
+                        Ok(Taken::Chunk(seq, chunk, buffers)) => (seq, chunk, buffers),
+                        Ok(Taken::Busy | Taken::End) => return,
+                        Err(e) => {
+                            let _ = done.send(Err(Stopped::Io(e)));
+                            return;
+                        }
                     };
                     // A panic here would leave the consumer waiting for this
                     // chunk forever: it is handed over and raised there.
@@ -205,28 +189,57 @@ where
                 }
             }));
         }
-        drop((done_tx, jobs));
+        drop(done_tx);
 
         let mut waiting = BTreeMap::new();
         let mut expected = 0u64;
-        for message in done_rx {
-            let (seq, parsed) = match message {
-                Ok(done) => done,
-                Err(Stopped::Io(e)) => return Err(PipelineError::Io(e)),
-                Err(Stopped::Panic(panic)) => std::panic::resume_unwind(panic),
-            };
-            waiting.insert(seq, parsed);
+        let mut helpers_gone = false;
+        let receive = |message, waiting: &mut BTreeMap<_, _>| match message {
+            Ok((seq, parsed)) => {
+                waiting.insert(seq, parsed);
+                Ok(())
+            }
+            Err(Stopped::Io(e)) => Err(PipelineError::Io(e)),
+            Err(Stopped::Panic(panic)) => std::panic::resume_unwind(panic),
+        };
+        loop {
             while let Some(parsed) = waiting.remove(&expected) {
                 let recycled = stitcher.accept(parsed, consume)?;
                 expected += 1;
-                let _ = token_tx.send(recycled);
+                pool.give_back(recycled);
+            }
+            if pool.chunks() == Some(expected) {
+                break;
+            }
+            match done_rx.try_recv() {
+                Ok(message) => {
+                    receive(message, &mut waiting)?;
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => helpers_gone = true,
+            }
+            // Once the helpers are gone, every chunk they took has arrived:
+            // whatever is left, this thread reads itself.
+            match take_chunk(&pool, &source, helpers_gone)? {
+                Taken::Chunk(seq, chunk, buffers) => {
+                    waiting.insert(seq, stitcher.parse(chunk, buffers));
+                }
+                Taken::End if helpers_gone => {
+                    // Every chunk is read and here: the next round ends it.
+                    assert!(pool.chunks().is_some(), "the pass stopped without an error");
+                }
+                Taken::Busy | Taken::End => match done_rx.recv() {
+                    Ok(message) => receive(message, &mut waiting)?,
+                    Err(mpsc::RecvError) => helpers_gone = true,
+                },
             }
         }
-        // Every sender is gone: the reader reached the end or stopped.
         // Joining waits until each thread has fully exited (the scope alone
         // waits only for their closures), so a pass leaves nothing behind.
-        for thread in threads {
-            if let Err(panic) = thread.join() {
+        drop(_stop);
+        for helper in helpers {
+            if let Err(panic) = helper.join() {
                 std::panic::resume_unwind(panic);
             }
         }
@@ -234,9 +247,145 @@ where
     })
 }
 
-/// Why a thread stopped before its work was done.
+/// The buffers of chunks not in flight, and how the pass stands; shared by
+/// the threads that take chunks and the consumer that frees them.
+struct Pool {
+    state: Mutex<PoolState>,
+    /// Signalled when buffers come back or the pass ends.
+    changed: Condvar,
+}
+
+struct PoolState {
+    free: Vec<Recycled>,
+    /// How many chunks the input held, once the reader reached its end.
+    chunks: Option<u64>,
+    /// The consumer stopped or reading failed: take no more chunks.
+    stopped: bool,
+}
+
+impl Pool {
+    fn new(buffers: usize) -> Self {
+        let free = (0..buffers).map(|_| Recycled::default()).collect();
+        Pool {
+            state: Mutex::new(PoolState {
+                free,
+                chunks: None,
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// The state; a thread that panicked holding it left it consistent
+    /// (every change is a single assignment or push).
+    fn state(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn give_back(&self, buffers: Recycled) {
+        self.state().free.push(buffers);
+        self.changed.notify_one();
+    }
+
+    fn chunks(&self) -> Option<u64> {
+        self.state().chunks
+    }
+
+    fn end(&self, chunks: u64) {
+        self.state().chunks = Some(chunks);
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.state().stopped = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Stops the pool when dropped.
+struct StopOnDrop<'a>(&'a Pool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// The reader and the sequence number of the next chunk it hands out.
+struct Source<'a, R> {
+    reader: &'a mut ChunkReader<R>,
+    next: u64,
+}
+
+/// What [`take_chunk`] got.
+enum Taken {
+    /// The next chunk in file order, its number and buffers to parse into.
+    Chunk(u64, Chunk, ParseBuffers),
+    /// No buffers are free, or another thread is reading (only when not
+    /// waiting).
+    Busy,
+    /// The input is exhausted, or the pass stopped.
+    End,
+}
+
+/// Takes the next chunk from the reader, with a pair of free buffers;
+/// `wait`: until buffers are free and the reader is, else [`Taken::Busy`].
+fn take_chunk<R: Read>(
+    pool: &Pool,
+    source: &Mutex<Source<'_, R>>,
+    wait: bool,
+) -> io::Result<Taken> {
+    let (data, buffers) = {
+        let mut state = pool.state();
+        loop {
+            if state.stopped || state.chunks.is_some() {
+                return Ok(Taken::End);
+            }
+            if let Some(free) = state.free.pop() {
+                break free;
+            }
+            if !wait {
+                return Ok(Taken::Busy);
+            }
+            state = pool
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    };
+    let mut source = if wait {
+        source.lock().unwrap_or_else(PoisonError::into_inner)
+    } else {
+        match source.try_lock() {
+            Ok(source) => source,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                pool.give_back((data, buffers));
+                return Ok(Taken::Busy);
+            }
+        }
+    };
+    source.reader.recycle(data);
+    match source.reader.next_chunk() {
+        Ok(Some(chunk)) => {
+            let seq = source.next;
+            source.next += 1;
+            Ok(Taken::Chunk(seq, chunk, buffers))
+        }
+        Ok(None) => {
+            pool.end(source.next);
+            Ok(Taken::End)
+        }
+        Err(e) => {
+            pool.stop();
+            Err(e)
+        }
+    }
+}
+
+/// Why a helper thread stopped before its work was done.
 enum Stopped {
-    /// The reader could not read.
+    /// Reading failed.
     Io(io::Error),
     /// A worker panicked (a bug): the panic, to raise on the consumer.
     Panic(Box<dyn std::any::Any + Send>),
@@ -531,6 +680,51 @@ mod tests {
             });
             assert!(matches!(result, Err(PipelineError::Consumer("disk full"))));
             assert_eq!(seen, 100);
+        }
+    }
+
+    /// A source that fails after `good` bytes.
+    struct FailingAfter<'a> {
+        data: &'a [u8],
+        good: usize,
+    }
+
+    impl Read for FailingAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.good == 0 {
+                return Err(io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(self.good).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            (self.data, self.good) = (&self.data[n..], self.good - n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_ends_the_pass_with_that_error_on_any_thread() {
+        let data = many_records(20_000);
+        for threads in [1, 2, 4].repeat(10) {
+            let source = FailingAfter {
+                data: &data,
+                good: data.len() / 2,
+            };
+            let mut reader = ChunkReader::with_chunk_bytes(source, 256);
+            let options = PassOptions {
+                delimiter: b',',
+                threads,
+                max_record_bytes: 1 << 20,
+            };
+            let mut seen = 0u64;
+            let result = run(&mut reader, options, &|| |_: &RecordView<'_>| (), |_| {
+                seen += 1;
+                Ok::<(), ()>(())
+            });
+            match result {
+                Err(PipelineError::Io(e)) => assert_eq!(e.to_string(), "disk gone"),
+                other => panic!("expected the read error, got {other:?}"),
+            }
+            assert!(seen < 20_000, "the pass stopped at the error");
         }
     }
 
