@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::sync::mpsc;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::input::{
     BlankLines, Chunk, ChunkParser, ChunkReader, ParseBuffers, ParsedChunk, RecordView, csv_parser,
@@ -321,15 +321,14 @@ struct Source<'a, R> {
 enum Taken {
     /// The next chunk in file order, its number and buffers to parse into.
     Chunk(u64, Chunk, ParseBuffers),
-    /// No buffers are free, or another thread is reading (only when not
-    /// waiting).
+    /// No buffers are free (only when not waiting).
     Busy,
     /// The input is exhausted, or the pass stopped.
     End,
 }
 
 /// Takes the next chunk from the reader, with a pair of free buffers;
-/// `wait`: until buffers are free and the reader is, else [`Taken::Busy`].
+/// `wait`: until buffers are free, else [`Taken::Busy`] when none are.
 fn take_chunk<R: Read>(
     pool: &Pool,
     source: &Mutex<Source<'_, R>>,
@@ -353,18 +352,9 @@ fn take_chunk<R: Read>(
                 .unwrap_or_else(PoisonError::into_inner);
         }
     };
-    let mut source = if wait {
-        source.lock().unwrap_or_else(PoisonError::into_inner)
-    } else {
-        match source.try_lock() {
-            Ok(source) => source,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                pool.give_back((data, buffers));
-                return Ok(Taken::Busy);
-            }
-        }
-    };
+    // Reading is short: waiting for another thread's read beats waiting
+    // for a chunk to be parsed.
+    let mut source = source.lock().unwrap_or_else(PoisonError::into_inner);
     source.reader.recycle(data);
     match source.reader.next_chunk() {
         Ok(Some(chunk)) => {
