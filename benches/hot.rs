@@ -48,6 +48,7 @@ fn chunk_of(data: &[u8]) -> Chunk {
         after_cr: false,
         eof: false,
         starts_file: false,
+        block_hash: None,
     }
 }
 

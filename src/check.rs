@@ -6,10 +6,11 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::blocks::BlockReader;
 use crate::header::HeaderBinding;
 use crate::input::{self, ChunkReader, Fields, RecordView};
 use crate::output::{self, OutputError, Outputs};
-use crate::pipeline::{self, Item, PassOptions, PipelineError};
+use crate::pipeline::{self, Item, PassOptions, PipelineError, Source};
 use crate::report::{
     BlankLines, FileRuleReport, HeaderReport, OutputsReport, Report, Rows, RuleReport, RulesFile,
     SCHEMA_VERSION, Tool, Verdict,
@@ -123,14 +124,15 @@ pub fn check_path(
     })?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = progress_bar(options.progress, size);
-    // The file itself, unless a bar counts the bytes read: a file reads
-    // into uninitialized memory, the bar's wrapper has it zeroed first.
-    let report = if progress.is_hidden() {
-        check_streaming(path, file, Some(size), rules, options, sink, &progress)
-    } else {
-        let file = progress.wrap_read(file);
-        check_streaming(path, file, Some(size), rules, options, sink, &progress)
-    };
+    let report = check_streaming(
+        path,
+        &file,
+        Some((&file, size)),
+        rules,
+        options,
+        sink,
+        &progress,
+    );
     progress.finish_and_clear();
     report
 }
@@ -169,7 +171,7 @@ pub fn check_reader<R: Read + Send>(
     options: &CheckOptions,
     sink: &mut dyn AcceptedSink,
 ) -> Result<Report, CheckError> {
-    check_streaming(
+    check_streaming::<R>(
         path,
         reader,
         None,
@@ -183,11 +185,13 @@ pub fn check_reader<R: Read + Send>(
 /// How many records pass between two updates of the progress bar's rate.
 const PROGRESS_EVERY: u64 = 16 * 1024;
 
-/// `size` is the input's length where known (a file's).
+/// The header is read from `reader`; the records too, unless the input is
+/// a `file` of known length, whose blocks every thread reads at their
+/// offsets (`reader` then reads that file from its start).
 fn check_streaming<R: Read + Send>(
     path: &Path,
     reader: R,
-    size: Option<u64>,
+    file: Option<(&File, u64)>,
     rules: &RuleSet,
     options: &CheckOptions,
     sink: &mut dyn AcceptedSink,
@@ -221,6 +225,7 @@ fn check_streaming<R: Read + Send>(
         options.write_accepted,
     )?;
 
+    let mut digest = None;
     if let (Some(header), Some(binding)) = (header, &binding) {
         blank = header.blank_before;
         let unusable = (!binding.usable()).then(|| Violation {
@@ -247,7 +252,7 @@ fn check_streaming<R: Read + Send>(
             }
         };
         let mut unique = UniqueKeys::new(rules, binding);
-        if let Some(rows) = size.and_then(|size| input.rows_hint(size)) {
+        if let Some(rows) = file.and_then(|(_, size)| input.rows_hint(size)) {
             unique.reserve(rows);
         }
         let consume = |item: Item<'_, Checked>| -> Result<(), CheckError> {
@@ -272,6 +277,7 @@ fn check_streaming<R: Read + Send>(
                 }
                 Item::Upcoming(chunk) => {
                     unique.warm((0..chunk.len()).map(|i| chunk.record(i)));
+                    progress.inc(chunk.chunk.data.len() as u64);
                     return Ok(());
                 }
                 Item::Oversized(record) => {
@@ -297,17 +303,26 @@ fn check_streaming<R: Read + Send>(
             threads: options.threads.max(1),
             max_record_bytes: options.limits.max_record_bytes,
         };
-        let summary =
-            pipeline::run(&mut input, pass, &make_work, consume).map_err(|e| match e {
-                PipelineError::Io(source) => read_error(source),
-                PipelineError::Consumer(e) => e,
-            })?;
+        let blocks =
+            file.map(|(file, len)| BlockReader::new(file, len, input::CHUNK_BYTES, header.records));
+        let source = match &blocks {
+            Some(blocks) => Source::Blocks(blocks),
+            None => Source::Stream(&mut input),
+        };
+        let summary = pipeline::run(source, pass, &make_work, consume).map_err(|e| match e {
+            PipelineError::Io(source) => read_error(source),
+            PipelineError::Consumer(e) => e,
+        })?;
         blank.merge(&summary.blank);
+        digest = summary.digest.zip(blocks.map(|b| b.len()));
     } else {
         // Nothing to check: read on so that the size and hash are the file's.
         while input.next_chunk().map_err(read_error)?.is_some() {}
     }
-    let (bytes, blake3) = input.finish();
+    let (bytes, blake3) = match digest {
+        Some((blake3, bytes)) => (bytes, blake3),
+        None => input.finish(),
+    };
     let summary = InputSummary {
         bytes,
         blake3,

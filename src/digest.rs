@@ -1,11 +1,16 @@
 //! The BLAKE3 digest of the input, computed as it is read: on the reading
-//! thread, or on a thread of its own so that hashing overlaps reading.
+//! thread, on a thread of its own so that hashing overlaps reading, or
+//! block by block on the threads that read the blocks.
 //!
-//! The hash is one serial pass over every byte and a large part of the
-//! reader's work. BLAKE3 hashes the 1 KiB pieces of a block side by side
-//! in SIMD lanes, several times as fast as SHA-256 even with the CPU's SHA
-//! extensions. On its own thread it no longer adds to the reader's: the
-//! reader only copies each block it reads into a bounded queue.
+//! The hash is one pass over every byte and a large part of reading.
+//! BLAKE3 hashes the 1 KiB pieces of a block side by side in SIMD lanes,
+//! several times as fast as SHA-256 even with the CPU's SHA extensions.
+//! On its own thread it no longer adds to the reader's: the reader only
+//! copies each block it reads into a bounded queue. And because BLAKE3 is
+//! a tree, a file read in fixed blocks of a power-of-two size need not be
+//! hashed in order at all: each block is a subtree, hashed by whichever
+//! thread read it ([`hash_block`]), and the subtrees are joined in file
+//! order ([`TreeDigest`]), the same digest as one pass over the file.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -99,9 +104,135 @@ impl Drop for StreamDigest {
     }
 }
 
+/// One block of the input hashed on its own, at its offset in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockHash {
+    /// The block's chaining value, to be joined with its neighbours'.
+    cv: blake3::hazmat::ChainingValue,
+    /// The digest of the input, when the block is all of it.
+    whole: Option<blake3::Hash>,
+}
+
+/// A hasher for the block of the input that starts at `offset`: a multiple
+/// of the block size, a power of two of at least [`blake3::CHUNK_LEN`].
+pub fn block_hasher(offset: u64) -> blake3::Hasher {
+    use blake3::hazmat::HasherExt;
+    let mut hasher = blake3::Hasher::new();
+    hasher.set_input_offset(offset);
+    hasher
+}
+
+/// The hash of a block from what `hasher` ([`block_hasher`]) was fed: all
+/// of the block, never nothing. `whole`: the block is the whole input.
+pub fn hash_block(hasher: &blake3::Hasher, whole: bool) -> BlockHash {
+    use blake3::hazmat::HasherExt;
+    BlockHash {
+        cv: hasher.finalize_non_root(),
+        whole: whole.then(|| hasher.finalize()),
+    }
+}
+
+/// Joins the hashes of equal blocks (the last may be shorter), given in
+/// file order, into the digest of the whole input.
+///
+/// The blocks are subtrees of BLAKE3's tree, and this is BLAKE3's own
+/// stack of subtrees one level up: before a block is pushed, the subtrees
+/// completed by the blocks before it are merged; at the end, the stack is
+/// merged from the right, the last merge being the root.
+#[derive(Debug, Default)]
+pub struct TreeDigest {
+    stack: Vec<blake3::hazmat::ChainingValue>,
+    blocks: u64,
+    whole: Option<blake3::Hash>,
+}
+
+impl TreeDigest {
+    /// Adds the next block.
+    pub fn push(&mut self, block: BlockHash) {
+        use blake3::hazmat::{Mode, merge_subtrees_non_root};
+        while self.stack.len() > self.blocks.count_ones() as usize {
+            let (Some(right), Some(left)) = (self.stack.pop(), self.stack.pop()) else {
+                unreachable!("more entries than set bits means at least two");
+            };
+            self.stack
+                .push(merge_subtrees_non_root(&left, &right, Mode::Hash));
+        }
+        self.stack.push(block.cv);
+        self.blocks += 1;
+        self.whole = block.whole;
+    }
+
+    /// The digest of every block pushed, as lower-case hex.
+    pub fn finish(mut self) -> String {
+        use blake3::hazmat::{Mode, merge_subtrees_non_root, merge_subtrees_root};
+        let root = match self.blocks {
+            0 => blake3::hash(b""),
+            1 => self
+                .whole
+                .expect("a lone block is hashed as the whole input"),
+            _ => {
+                let mut right = self.stack.pop().expect("two blocks or more");
+                while self.stack.len() > 1 {
+                    let left = self.stack.pop().expect("checked");
+                    right = merge_subtrees_non_root(&left, &right, Mode::Hash);
+                }
+                merge_subtrees_root(&self.stack[0], &right, Mode::Hash)
+            }
+        };
+        root.to_hex().to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// The digest of `data` hashed in blocks of `block` bytes.
+    fn by_blocks(data: &[u8], block: usize) -> String {
+        let mut tree = TreeDigest::default();
+        let count = data.len().div_ceil(block);
+        for (i, bytes) in data.chunks(block).enumerate() {
+            let mut hasher = block_hasher((i * block) as u64);
+            // Fed in two pieces, as a reader that found a record's start
+            // in a probe of the block's first bytes feeds it.
+            let (head, rest) = bytes.split_at(bytes.len().min(100));
+            hasher.update(head);
+            hasher.update(rest);
+            tree.push(hash_block(&hasher, count == 1));
+        }
+        tree.finish()
+    }
+
+    proptest! {
+        /// Blocks joined in order give BLAKE3's digest of the whole, for
+        /// any length around any number of blocks.
+        #[test]
+        fn blocks_joined_are_the_digest_of_the_whole(
+            blocks in 0usize..40,
+            extra in 0usize..3000,
+            size_log in 10u32..13,
+        ) {
+            let block = 1usize << size_log;
+            let len = (blocks * block + extra).saturating_sub(1500);
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            prop_assert_eq!(by_blocks(&data, block), crate::input::blake3_hex(&data));
+        }
+    }
+
+    #[test]
+    fn exact_multiples_of_the_block_size_join_to_the_whole() {
+        for blocks in [1usize, 2, 3, 4, 5, 7, 8, 9, 16, 17] {
+            let data = vec![7u8; blocks * 1024];
+            assert_eq!(
+                by_blocks(&data, 1024),
+                crate::input::blake3_hex(&data),
+                "{blocks}"
+            );
+        }
+        assert_eq!(by_blocks(b"", 1024), crate::input::blake3_hex(b""));
+    }
 
     fn digest_of(blocks: &[&[u8]], thread_after: Option<usize>) -> String {
         let mut digest = StreamDigest::default();

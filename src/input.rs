@@ -43,6 +43,9 @@ pub struct Chunk {
     pub eof: bool,
     /// This chunk starts the file: a UTF-8 byte order mark is stripped.
     pub starts_file: bool,
+    /// The hash of the block it was cut from, where the file is read in
+    /// blocks (see [`crate::blocks`]), to be joined in file order.
+    pub block_hash: Option<crate::digest::BlockHash>,
 }
 
 /// Reads a byte source in chunks cut after line breaks, hashing every byte.
@@ -192,6 +195,7 @@ impl<R: Read> ChunkReader<R> {
             eof,
             starts_file: self.starts_file,
             data,
+            block_hash: None,
         };
         let mut after_cr = self.after_cr;
         self.line += count_breaks(&chunk.data, &mut after_cr);
@@ -400,6 +404,7 @@ impl<T> ParsedChunk<T> {
             after_cr: span.after > 0 && data[span.after - 1] == b'\r',
             eof: self.chunk.eof,
             starts_file: false,
+            block_hash: None,
         };
         Some((self.record(0), rest))
     }
@@ -595,6 +600,8 @@ pub struct Header {
     pub raw: Vec<u8>,
     /// The blank lines before it.
     pub blank_before: BlankLines,
+    /// Where the records after it begin in the input.
+    pub records: crate::blocks::RecordsStart,
 }
 
 /// What the start of the input holds.
@@ -644,10 +651,18 @@ pub fn read_header<R: Read>(
         if let Some((record, rest)) = parsed.first_record_and_rest() {
             let mut blank_before = BlankLines::default();
             blank_before.add_lines(1, record.line - 1);
+            // The chunks read so far start the input: the rest begins at
+            // what the header and the lines before it leave.
+            let records = crate::blocks::RecordsStart {
+                offset: (parsed.chunk.data.len() - rest.data.len()) as u64,
+                line: rest.first_line,
+                after_cr: rest.after_cr,
+            };
             let header = Header {
                 fields: record.fields.to_byte_record(),
                 raw: record.raw.to_vec(),
                 blank_before,
+                records,
             };
             input.unread(rest);
             return Ok(HeaderRead::Header(header));
@@ -776,32 +791,92 @@ mod tests {
             max_record_bytes,
         };
         let mut seen = Vec::new();
-        let summary = pipeline::run(&mut reader, options, &|| |_: &RecordView<'_>| (), |item| {
-            seen.push(match item {
-                Item::Record(r, ()) => Seen {
-                    line: r.line,
-                    end_line: r.end_line,
-                    raw: r.raw.to_vec(),
-                    fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
-                },
-                Item::Upcoming(_) => return Ok(()),
-                Item::Oversized(o) => {
-                    let mut raw = Vec::new();
-                    std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
-                    assert_eq!(raw.len() as u64, o.len);
-                    Seen {
-                        line: o.line,
-                        end_line: o.end_line,
-                        raw,
-                        fields: Vec::new(),
+        let summary = pipeline::run(
+            pipeline::Source::Stream(&mut reader),
+            options,
+            &|| |_: &RecordView<'_>| (),
+            |item| {
+                seen.push(match item {
+                    Item::Record(r, ()) => Seen {
+                        line: r.line,
+                        end_line: r.end_line,
+                        raw: r.raw.to_vec(),
+                        fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
+                    },
+                    Item::Upcoming(_) => return Ok(()),
+                    Item::Oversized(o) => {
+                        let mut raw = Vec::new();
+                        std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
+                        assert_eq!(raw.len() as u64, o.len);
+                        Seen {
+                            line: o.line,
+                            end_line: o.end_line,
+                            raw,
+                            fields: Vec::new(),
+                        }
                     }
-                }
-            });
-            Ok::<(), ()>(())
-        })
+                });
+                Ok::<(), ()>(())
+            },
+        )
         .unwrap();
         let (bytes, sha) = reader.finish();
         (seen, summary.blank, bytes, sha)
+    }
+
+    /// The same as [`read_with`], the input read as a file in blocks of
+    /// `block_bytes` (a power of two of at least 1 KiB).
+    fn read_blocks_with(
+        data: &[u8],
+        block_bytes: usize,
+        threads: usize,
+        max_record_bytes: usize,
+    ) -> (Vec<Seen>, BlankLines, u64, String) {
+        use std::io::Write;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(data).unwrap();
+        let start = crate::blocks::RecordsStart {
+            offset: 0,
+            line: 1,
+            after_cr: false,
+        };
+        let reader = crate::blocks::BlockReader::new(&file, data.len() as u64, block_bytes, start);
+        let options = PassOptions {
+            delimiter: b',',
+            threads,
+            max_record_bytes,
+        };
+        let mut seen = Vec::new();
+        let summary = pipeline::run::<&[u8], _, _, _, _>(
+            pipeline::Source::Blocks(&reader),
+            options,
+            &|| |_: &RecordView<'_>| (),
+            |item| {
+                seen.push(match item {
+                    Item::Record(r, ()) => Seen {
+                        line: r.line,
+                        end_line: r.end_line,
+                        raw: r.raw.to_vec(),
+                        fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
+                    },
+                    Item::Upcoming(_) => return Ok(()),
+                    Item::Oversized(o) => {
+                        let mut raw = Vec::new();
+                        std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
+                        Seen {
+                            line: o.line,
+                            end_line: o.end_line,
+                            raw,
+                            fields: Vec::new(),
+                        }
+                    }
+                });
+                Ok::<(), ()>(())
+            },
+        )
+        .unwrap();
+        let digest = summary.digest.expect("a file read in blocks is digested");
+        (seen, summary.blank, data.len() as u64, digest)
     }
 
     fn read_all(data: &[u8]) -> (Vec<Seen>, BlankLines) {
@@ -1054,6 +1129,30 @@ mod tests {
                         .position(|w| s.raw.is_empty() || w == &s.raw[..]);
                     prop_assert!(at.is_some(), "{:?} after {}", s.raw, from);
                     from += at.unwrap_or(0) + s.raw.len();
+                }
+            }
+
+            /// A file read in blocks by any number of threads gives the
+            /// records, lines, blank lines and digest of the same bytes
+            /// read as one stream. With a record limit, a long record
+            /// that crosses a block's end is spilled (and one within a
+            /// chunk is left to the row checks), as with a stream's cuts.
+            #[test]
+            fn blocks_read_as_a_stream_reads(
+                pieces in prop::collection::vec(csv_bytes(), 1..16),
+                threads in 1usize..4,
+                limit in prop::option::of(0usize..600),
+            ) {
+                let data = pieces.concat();
+                let streamed = read_with(&data, 1 << 20, 1, usize::MAX);
+                let blocks = read_blocks_with(&data, 1024, threads, usize::MAX);
+                prop_assert_eq!(&blocks, &streamed);
+                let Some(limit) = limit else { return Ok(()) };
+                let (limited, ..) = read_blocks_with(&data, 1024, threads, limit);
+                prop_assert_eq!(limited.len(), streamed.0.len());
+                for (l, w) in limited.iter().zip(&streamed.0) {
+                    prop_assert_eq!((l.line, l.end_line, &l.raw), (w.line, w.end_line, &w.raw));
+                    prop_assert!(l.fields.is_empty() || l.fields == w.fields);
                 }
             }
 

@@ -8,6 +8,7 @@
 //! quarantined output ([`output`]) while [`tally`] counts; [`report`]
 //! renders the result as a table or JSON.
 
+pub mod blocks;
 pub mod cell;
 pub mod check;
 pub mod cli;

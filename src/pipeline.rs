@@ -1,17 +1,22 @@
 //! Runs a per-record function over every record of the input on worker
 //! threads and hands the results to one consumer in file order.
 //!
-//! Every thread of the pass takes the next chunk from the reader
-//! ([`crate::input`]) under a lock, parses it and runs `work` on its
-//! records; the calling thread is one of them and also consumes: it puts
-//! the parsed chunks back in order and calls `consume` on every record,
-//! and parses a chunk itself only while the next one in order is not ready.
-//! So `threads` threads run, one per core, none of them a stage that waits
-//! on another (on two cores, a reader and a consumer thread of their own
-//! made four threads share two cores, with a wake-up per chunk). A chunk is
-//! parsed on the thread that read it, while its bytes are in that core's
-//! cache. With one thread the same steps run inline, so the records, their
-//! order and every result are the same for any thread count.
+//! Every thread of the pass takes the next chunk of the input, parses it
+//! and runs `work` on its records; the calling thread is one of them and
+//! also consumes: it puts the parsed chunks back in order and calls
+//! `consume` on every record, and parses a chunk itself only while the
+//! next one in order is not ready. So `threads` threads run, one per core,
+//! none of them a stage that waits on another. A chunk is parsed on the
+//! thread that read it, while its bytes are in that core's cache. With one
+//! thread the same steps run inline, so the records, their order and every
+//! result are the same for any thread count.
+//!
+//! The input is a [`Source`]: a file is read in blocks at their offsets
+//! ([`crate::blocks`]), each thread reading, hashing and cutting its own,
+//! and only the line each chunk starts on is settled in order (a ledger
+//! adds up the blocks' line counts; a thread waits there only for blocks
+//! taken before its own, which are being read). A stream (standard input)
+//! is read by one thread at a time, under a lock.
 //!
 //! Chunks are cut after line breaks without knowing whether a break lies
 //! inside a quoted field. A chunk is therefore parsed *speculatively*, as
@@ -23,12 +28,15 @@
 //! a temporary spill file until csv-core finds its end, and it reaches the
 //! consumer as [`Item::Oversized`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::blocks::{BlockRead, BlockReader};
+use crate::digest::TreeDigest;
 use crate::input::{
     BlankLines, Chunk, ChunkParser, ChunkReader, ParseBuffers, ParsedChunk, RecordView, csv_parser,
 };
@@ -37,11 +45,21 @@ use crate::input::{
 /// bytes (to the reader) and its parse's output space (to a worker).
 type Recycled = (Vec<u8>, ParseBuffers);
 
-/// From this many threads on, the reader hands hashing to a thread of its
-/// own: reading is the one step that threads cannot share (it runs under a
-/// lock), and hashing is most of it. With fewer, the cores are busy anyway
-/// and the extra copy of every block would only cost.
+/// From this many threads on, a stream's reader hands hashing to a thread
+/// of its own: reading a stream is the one step that threads cannot share
+/// (it runs under a lock), and hashing is most of it. With fewer, the
+/// cores are busy anyway and the extra copy of every block would only cost.
 const HASH_THREAD_FROM_THREADS: usize = 4;
+
+/// Where a pass reads its chunks from.
+#[derive(Debug)]
+pub enum Source<'s, 'f, R> {
+    /// A byte stream, read in order, one thread at a time; its reader keeps
+    /// the size and digest.
+    Stream(&'s mut ChunkReader<R>),
+    /// A file read in blocks by every thread; the pass joins the digest.
+    Blocks(&'s BlockReader<'f>),
+}
 
 /// What the consumer receives for each record, in file order.
 #[derive(Debug)]
@@ -85,6 +103,9 @@ pub enum PipelineError<E> {
 pub struct PassSummary {
     /// Blank lines skipped.
     pub blank: BlankLines,
+    /// The file's BLAKE3 digest (hex), joined from its blocks' hashes,
+    /// when the source was [`Source::Blocks`] (a stream's reader has it).
+    pub digest: Option<String>,
 }
 
 /// Settings of one pass.
@@ -100,10 +121,10 @@ pub struct PassOptions {
 }
 
 /// Runs `work` (one instance per worker, made by `make_work`) over every
-/// record from `reader`, and `consume` over every record and result, in
+/// record from `source`, and `consume` over every record and result, in
 /// file order.
 pub fn run<R, T, W, C, E>(
-    reader: &mut ChunkReader<R>,
+    source: Source<'_, '_, R>,
     options: PassOptions,
     make_work: &(dyn Fn() -> W + Sync),
     mut consume: C,
@@ -114,23 +135,50 @@ where
     W: FnMut(&RecordView<'_>) -> T,
     C: FnMut(Item<'_, T>) -> Result<(), E>,
 {
-    let mut stitcher = Stitcher::new(options, make_work());
+    let mut stitcher = Stitcher::new(options, make_work(), &source);
     if options.threads <= 1 {
         // One thread: the stitcher's own parser and work do it all.
         let mut buffers = ParseBuffers::default();
-        while let Some(chunk) = reader.next_chunk()? {
-            let parsed = stitcher.parse(chunk, buffers);
-            let data;
-            (data, buffers) = stitcher.accept(parsed, &mut consume)?;
-            reader.recycle(data);
+        match source {
+            Source::Stream(reader) => {
+                while let Some(chunk) = reader.next_chunk()? {
+                    let parsed = stitcher.parse(chunk, buffers);
+                    let data;
+                    (data, buffers) = stitcher.accept(parsed, &mut consume)?;
+                    reader.recycle(data);
+                }
+            }
+            Source::Blocks(reader) => {
+                let (mut data, mut scratch) = (Vec::new(), Vec::new());
+                let mut line = reader.start_line();
+                for k in 0..reader.blocks() {
+                    let block = reader.read(k, data, &mut scratch)?;
+                    let next = line + block.breaks;
+                    let parsed = stitcher.parse(block_chunk(block, line), buffers);
+                    (data, buffers) = stitcher.accept(parsed, &mut consume)?;
+                    line = next;
+                }
+            }
         }
         return stitcher.finish(&mut consume);
     }
-    run_threaded(reader, options, make_work, stitcher, &mut consume)
+    run_threaded(source, options, make_work, stitcher, &mut consume)
+}
+
+/// The chunk of a block read, starting on `first_line`.
+fn block_chunk(block: BlockRead, first_line: u64) -> Chunk {
+    Chunk {
+        data: block.data,
+        first_line,
+        after_cr: block.after_cr,
+        eof: block.eof,
+        starts_file: block.starts_file,
+        block_hash: Some(block.hash),
+    }
 }
 
 fn run_threaded<R, T, W, C, E>(
-    reader: &mut ChunkReader<R>,
+    source: Source<'_, '_, R>,
     options: PassOptions,
     make_work: &(dyn Fn() -> W + Sync),
     mut stitcher: Stitcher<W>,
@@ -143,14 +191,22 @@ where
     C: FnMut(Item<'_, T>) -> Result<(), E>,
 {
     let threads = options.threads;
-    if threads >= HASH_THREAD_FROM_THREADS {
-        reader.hash_on_own_thread();
-    }
     // Chunks in flight (read, parsed or waiting to be consumed) are bounded
     // by the buffers in the pool: taking a chunk takes a pair, consuming it
     // gives the pair back, so the same few buffers circulate.
-    let pool = Pool::new(2 * threads + 2);
-    let source = Mutex::new(Source { reader, next: 0 });
+    let feed = match source {
+        Source::Stream(reader) => {
+            if threads >= HASH_THREAD_FROM_THREADS {
+                reader.hash_on_own_thread();
+            }
+            Feed::Stream(Mutex::new(StreamFeed { reader, next: 0 }))
+        }
+        Source::Blocks(reader) => Feed::Blocks {
+            reader,
+            next: AtomicU64::new(0),
+        },
+    };
+    let pool = Pool::new(2 * threads + 2, &feed);
     std::thread::scope(|scope| {
         // However this closure ends (done, an error, a panic), the other
         // threads are told to stop taking chunks, so the scope can end.
@@ -160,27 +216,39 @@ where
         // parses a chunk itself whenever the next one is not ready yet.
         let mut helpers = Vec::with_capacity(threads - 1);
         for _ in 1..threads {
-            let (pool, source, done) = (&pool, &source, done_tx.clone());
+            let (pool, feed, done) = (&pool, &feed, done_tx.clone());
             helpers.push(scope.spawn(move || {
                 let mut parser = ChunkParser::new(options.delimiter);
                 let mut work = make_work();
+                let mut scratch = Vec::new();
                 loop {
-                    let (seq, chunk, buffers) = match take_chunk(pool, source, true) {
-                        Ok(Taken::Chunk(seq, chunk, buffers)) => (seq, chunk, buffers),
-                        Ok(Taken::Busy | Taken::End) => return,
-                        Err(e) => {
-                            let _ = done.send(Err(Stopped::Io(e)));
-                            return;
+                    // A panic here would leave the consumer (and threads
+                    // waiting for this chunk's line count) waiting forever:
+                    // the pass is stopped and the panic raised there.
+                    let step =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                            || match take_chunk(pool, feed, true, &mut scratch) {
+                                Ok(Taken::Chunk(seq, chunk, buffers)) => Ok(Some((
+                                    seq,
+                                    crate::input::parse_chunk(
+                                        &mut parser,
+                                        chunk,
+                                        buffers,
+                                        &mut work,
+                                    ),
+                                ))),
+                                Ok(Taken::Busy | Taken::End) => Ok(None),
+                                Err(e) => Err(Stopped::Io(e)),
+                            },
+                        ));
+                    let message = match step {
+                        Ok(Ok(Some(parsed))) => Ok(parsed),
+                        Ok(Ok(None)) => return,
+                        Ok(Err(stopped)) => Err(stopped),
+                        Err(panic) => {
+                            pool.stop();
+                            Err(Stopped::Panic(panic))
                         }
-                    };
-                    // A panic here would leave the consumer waiting for this
-                    // chunk forever: it is handed over and raised there.
-                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        crate::input::parse_chunk(&mut parser, chunk, buffers, &mut work)
-                    }));
-                    let message = match parsed {
-                        Ok(parsed) => Ok((seq, parsed)),
-                        Err(panic) => Err(Stopped::Panic(panic)),
                     };
                     let failed = message.is_err();
                     if done.send(message).is_err() || failed {
@@ -194,6 +262,7 @@ where
         let mut waiting = BTreeMap::new();
         let mut expected = 0u64;
         let mut helpers_gone = false;
+        let mut scratch = Vec::new();
         let receive = |message, waiting: &mut BTreeMap<_, _>| match message {
             Ok((seq, parsed)) => {
                 waiting.insert(seq, parsed);
@@ -221,7 +290,7 @@ where
             }
             // Once the helpers are gone, every chunk they took has arrived:
             // whatever is left, this thread reads itself.
-            match take_chunk(&pool, &source, helpers_gone)? {
+            match take_chunk(&pool, &feed, helpers_gone, &mut scratch)? {
                 Taken::Chunk(seq, chunk, buffers) => {
                     waiting.insert(seq, stitcher.parse(chunk, buffers));
                 }
@@ -247,11 +316,30 @@ where
     })
 }
 
-/// The buffers of chunks not in flight, and how the pass stands; shared by
-/// the threads that take chunks and the consumer that frees them.
+/// Where the threads of a pass take chunks from.
+enum Feed<'s, 'f, R> {
+    /// A stream, read under a lock.
+    Stream(Mutex<StreamFeed<'s, R>>),
+    /// A file's blocks: each thread takes the next number and reads it.
+    Blocks {
+        reader: &'s BlockReader<'f>,
+        next: AtomicU64,
+    },
+}
+
+/// The stream reader and the sequence number of the next chunk it hands out.
+struct StreamFeed<'s, R> {
+    reader: &'s mut ChunkReader<R>,
+    next: u64,
+}
+
+/// The buffers of chunks not in flight, the lines of blocks read, and how
+/// the pass stands; shared by the threads that take chunks and the
+/// consumer that frees them.
 struct Pool {
     state: Mutex<PoolState>,
-    /// Signalled when buffers come back or the pass ends.
+    /// Signalled when buffers come back, a block's line is settled, or the
+    /// pass ends.
     changed: Condvar,
 }
 
@@ -261,25 +349,66 @@ struct PoolState {
     chunks: Option<u64>,
     /// The consumer stopped or reading failed: take no more chunks.
     stopped: bool,
+    lines: LineLedger,
+}
+
+/// The line each block's chunk starts on, settled in file order from the
+/// line breaks counted in the blocks before it.
+#[derive(Debug, Default)]
+struct LineLedger {
+    /// Line breaks of blocks read ahead of a block not yet counted.
+    ahead: BTreeMap<u64, u64>,
+    /// Blocks before this one are all counted...
+    settled: u64,
+    /// ...and this is the line it starts on.
+    line: u64,
+    /// First lines settled and not yet collected by their readers.
+    first_lines: HashMap<u64, u64>,
+}
+
+impl LineLedger {
+    /// Enters block `k`'s count of line breaks, settling what it can.
+    fn count(&mut self, k: u64, breaks: u64) {
+        self.ahead.insert(k, breaks);
+        while let Some(breaks) = self.ahead.remove(&self.settled) {
+            self.first_lines.insert(self.settled, self.line);
+            self.line += breaks;
+            self.settled += 1;
+        }
+    }
 }
 
 impl Pool {
-    fn new(buffers: usize) -> Self {
+    fn new<R>(buffers: usize, feed: &Feed<'_, '_, R>) -> Self {
         let free = (0..buffers).map(|_| Recycled::default()).collect();
+        let lines = LineLedger {
+            line: match feed {
+                Feed::Blocks { reader, .. } => reader.start_line(),
+                Feed::Stream(_) => 1,
+            },
+            ..LineLedger::default()
+        };
         Pool {
             state: Mutex::new(PoolState {
                 free,
                 chunks: None,
                 stopped: false,
+                lines,
             }),
             changed: Condvar::new(),
         }
     }
 
     /// The state; a thread that panicked holding it left it consistent
-    /// (every change is a single assignment or push).
+    /// (every change is a single assignment, insertion or push).
     fn state(&self) -> MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, state: MutexGuard<'a, PoolState>) -> MutexGuard<'a, PoolState> {
+        self.changed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn give_back(&self, buffers: Recycled) {
@@ -300,6 +429,23 @@ impl Pool {
         self.state().stopped = true;
         self.changed.notify_all();
     }
+
+    /// Enters block `k`'s line breaks and waits until the blocks before it
+    /// are counted: the line its chunk starts on (`None`: the pass stopped).
+    fn first_line(&self, k: u64, breaks: u64) -> Option<u64> {
+        let mut state = self.state();
+        state.lines.count(k, breaks);
+        self.changed.notify_all();
+        loop {
+            if let Some(line) = state.lines.first_lines.remove(&k) {
+                return Some(line);
+            }
+            if state.stopped {
+                return None;
+            }
+            state = self.wait(state);
+        }
+    }
 }
 
 /// Stops the pool when dropped.
@@ -309,12 +455,6 @@ impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
         self.0.stop();
     }
-}
-
-/// The reader and the sequence number of the next chunk it hands out.
-struct Source<'a, R> {
-    reader: &'a mut ChunkReader<R>,
-    next: u64,
 }
 
 /// What [`take_chunk`] got.
@@ -327,12 +467,14 @@ enum Taken {
     End,
 }
 
-/// Takes the next chunk from the reader, with a pair of free buffers;
+/// Takes the next chunk from the feed, with a pair of free buffers;
 /// `wait`: until buffers are free, else [`Taken::Busy`] when none are.
+/// `scratch` is the calling thread's buffer for reading blocks.
 fn take_chunk<R: Read>(
     pool: &Pool,
-    source: &Mutex<Source<'_, R>>,
+    feed: &Feed<'_, '_, R>,
     wait: bool,
+    scratch: &mut Vec<u8>,
 ) -> io::Result<Taken> {
     let (data, buffers) = {
         let mut state = pool.state();
@@ -346,26 +488,47 @@ fn take_chunk<R: Read>(
             if !wait {
                 return Ok(Taken::Busy);
             }
-            state = pool
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = pool.wait(state);
         }
     };
-    // Reading is short: waiting for another thread's read beats waiting
-    // for a chunk to be parsed.
-    let mut source = source.lock().unwrap_or_else(PoisonError::into_inner);
-    source.reader.recycle(data);
-    match source.reader.next_chunk() {
-        Ok(Some(chunk)) => {
-            let seq = source.next;
-            source.next += 1;
-            Ok(Taken::Chunk(seq, chunk, buffers))
+    let read = match feed {
+        Feed::Stream(stream) => {
+            // Reading is short: waiting for another thread's read beats
+            // waiting for a chunk to be parsed.
+            let mut stream = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            stream.reader.recycle(data);
+            match stream.reader.next_chunk() {
+                Ok(Some(chunk)) => {
+                    let seq = stream.next;
+                    stream.next += 1;
+                    Ok(Some((seq, chunk)))
+                }
+                Ok(None) => {
+                    pool.end(stream.next);
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
         }
-        Ok(None) => {
-            pool.end(source.next);
-            Ok(Taken::End)
+        Feed::Blocks { reader, next } => {
+            // Buffers are taken before a block number: a thread holding a
+            // number never waits for buffers, so the blocks before it are
+            // always counted in the end.
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k >= reader.blocks() {
+                pool.end(reader.blocks());
+                Ok(None)
+            } else {
+                reader.read(k, data, scratch).map(|block| {
+                    pool.first_line(k, block.breaks)
+                        .map(|line| (k, block_chunk(block, line)))
+                })
+            }
         }
+    };
+    match read {
+        Ok(Some((seq, chunk))) => Ok(Taken::Chunk(seq, chunk, buffers)),
+        Ok(None) => Ok(Taken::End),
         Err(e) => {
             pool.stop();
             Err(e)
@@ -391,6 +554,8 @@ struct Stitcher<W> {
     /// A record that a chunk began and did not finish.
     open: Option<OpenRecord>,
     blank: BlankLines,
+    /// The digest of a file read in blocks, joined as chunks come in order.
+    digest: Option<TreeDigest>,
 }
 
 /// A record being continued across chunks: csv-core is fed its bytes as
@@ -506,13 +671,14 @@ impl OpenRecord {
 }
 
 impl<W> Stitcher<W> {
-    fn new(options: PassOptions, work: W) -> Self {
+    fn new<R>(options: PassOptions, work: W, source: &Source<'_, '_, R>) -> Self {
         Stitcher {
             options,
             work,
             parser: ChunkParser::new(options.delimiter),
             open: None,
             blank: BlankLines::default(),
+            digest: matches!(source, Source::Blocks(_)).then(TreeDigest::default),
         }
     }
 
@@ -535,6 +701,9 @@ impl<W> Stitcher<W> {
         W: FnMut(&RecordView<'_>) -> T,
         C: FnMut(Item<'_, T>) -> Result<(), E>,
     {
+        if let (Some(digest), Some(hash)) = (&mut self.digest, parsed.chunk.block_hash) {
+            digest.push(hash);
+        }
         if self.open.is_none() {
             self.deliver(&mut parsed, consume)?;
             let (chunk, buffers) = parsed.into_buffers();
@@ -574,6 +743,7 @@ impl<W> Stitcher<W> {
                 after_cr: false,
                 eof: chunk.eof && used == chunk.data.len(),
                 starts_file: false,
+                block_hash: None,
             };
             let mut parsed = self.parse(record, ParseBuffers::default());
             self.deliver(&mut parsed, consume)?;
@@ -584,6 +754,7 @@ impl<W> Stitcher<W> {
             after_cr,
             eof: chunk.eof,
             starts_file: false,
+            block_hash: None,
         };
         if rest.data.is_empty() && !rest.eof {
             return Ok(());
@@ -631,13 +802,19 @@ impl<W> Stitcher<W> {
             };
             self.continue_open(&end, consume)?;
         }
-        Ok(PassSummary { blank: self.blank })
+        Ok(PassSummary {
+            blank: self.blank,
+            digest: self.digest.map(TreeDigest::finish),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
+    use crate::blocks::RecordsStart;
 
     fn many_records(n: usize) -> Vec<u8> {
         let mut data = b"id,text\n".to_vec();
@@ -647,29 +824,65 @@ mod tests {
         data
     }
 
+    /// A file holding `data`.
+    fn file_of(data: &[u8]) -> File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(data).unwrap();
+        file
+    }
+
+    /// Runs `pass` on `data` read as a stream in chunks of `chunk_bytes`,
+    /// then as a file in blocks of 1 KiB (the smallest), each from its
+    /// start.
+    fn on_each_source<T>(
+        data: &[u8],
+        chunk_bytes: usize,
+        mut pass: impl FnMut(Source<'_, '_, &[u8]>) -> T,
+    ) -> [T; 2] {
+        let mut reader = ChunkReader::with_chunk_bytes(data, chunk_bytes);
+        let streamed = pass(Source::Stream(&mut reader));
+        let file = file_of(data);
+        let start = RecordsStart {
+            offset: 0,
+            line: 1,
+            after_cr: false,
+        };
+        let blocks = BlockReader::new(&file, data.len() as u64, 1024, start);
+        [streamed, pass(Source::Blocks(&blocks))]
+    }
+
+    fn options(threads: usize) -> PassOptions {
+        PassOptions {
+            delimiter: b',',
+            threads,
+            max_record_bytes: 1 << 20,
+        }
+    }
+
     #[test]
     fn a_consumer_that_gives_up_stops_every_thread() {
-        // Far more chunks than tokens in flight: the reader must notice.
+        // Far more chunks than tokens in flight: the readers must notice.
         let data = many_records(20_000);
         // Stopping is a race between the threads: try it many times.
         for threads in [1, 2, 4].repeat(10) {
-            let mut reader = ChunkReader::with_chunk_bytes(&data[..], 256);
-            let options = PassOptions {
-                delimiter: b',',
-                threads,
-                max_record_bytes: 1 << 20,
-            };
-            let mut seen = 0;
-            let result = run(&mut reader, options, &|| |_: &RecordView<'_>| (), |_| {
-                seen += 1;
-                if seen == 100 {
-                    Err("disk full")
-                } else {
-                    Ok(())
-                }
+            on_each_source(&data, 256, |source| {
+                let mut seen = 0;
+                let result = run(
+                    source,
+                    options(threads),
+                    &|| |_: &RecordView<'_>| (),
+                    |_| {
+                        seen += 1;
+                        if seen == 100 {
+                            Err("disk full")
+                        } else {
+                            Ok(())
+                        }
+                    },
+                );
+                assert!(matches!(result, Err(PipelineError::Consumer("disk full"))));
+                assert_eq!(seen, 100);
             });
-            assert!(matches!(result, Err(PipelineError::Consumer("disk full"))));
-            assert_eq!(seen, 100);
         }
     }
 
@@ -700,16 +913,16 @@ mod tests {
                 good: data.len() / 2,
             };
             let mut reader = ChunkReader::with_chunk_bytes(source, 256);
-            let options = PassOptions {
-                delimiter: b',',
-                threads,
-                max_record_bytes: 1 << 20,
-            };
             let mut seen = 0u64;
-            let result = run(&mut reader, options, &|| |_: &RecordView<'_>| (), |_| {
-                seen += 1;
-                Ok::<(), ()>(())
-            });
+            let result = run(
+                Source::Stream(&mut reader),
+                options(threads),
+                &|| |_: &RecordView<'_>| (),
+                |_| {
+                    seen += 1;
+                    Ok::<(), ()>(())
+                },
+            );
             match result {
                 Err(PipelineError::Io(e)) => assert_eq!(e.to_string(), "disk gone"),
                 other => panic!("expected the read error, got {other:?}"),
@@ -719,54 +932,85 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_shrinks_while_read_ends_the_pass_with_an_error_on_any_thread() {
+        let data = many_records(20_000);
+        for threads in [1, 2, 4].repeat(5) {
+            // The reader was told the file's length before half of it went.
+            let file = file_of(&data[..data.len() / 2]);
+            let start = RecordsStart {
+                offset: 8,
+                line: 2,
+                after_cr: false,
+            };
+            let blocks = BlockReader::new(&file, data.len() as u64, 1024, start);
+            let mut seen = 0u64;
+            let result = run::<&[u8], _, _, _, _>(
+                Source::Blocks(&blocks),
+                options(threads),
+                &|| |_: &RecordView<'_>| (),
+                |_| {
+                    seen += 1;
+                    Ok::<(), ()>(())
+                },
+            );
+            match result {
+                Err(PipelineError::Io(e)) => {
+                    assert!(
+                        e.to_string().contains("the file shrank while it was read"),
+                        "{e}"
+                    );
+                }
+                other => panic!("expected the read error, got {other:?}"),
+            }
+            assert!(seen < 20_000, "the pass stopped at the error");
+        }
+    }
+
+    #[test]
     fn a_panic_in_a_worker_reaches_the_caller_instead_of_hanging() {
         let data = many_records(20_000);
-        let outcome = std::panic::catch_unwind(|| {
-            let mut reader = ChunkReader::with_chunk_bytes(&data[..], 256);
-            let options = PassOptions {
-                delimiter: b',',
-                threads: 2,
-                max_record_bytes: 1 << 20,
-            };
-            run(
-                &mut reader,
-                options,
-                &|| {
-                    |r: &RecordView<'_>| {
-                        assert!(r.line != 5_000, "a bug in the work");
-                    }
-                },
-                |_| Ok::<(), ()>(()),
-            )
+        on_each_source(&data, 256, |source| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(
+                    source,
+                    options(2),
+                    &|| {
+                        |r: &RecordView<'_>| {
+                            assert!(r.line != 5_000, "a bug in the work");
+                        }
+                    },
+                    |_| Ok::<(), ()>(()),
+                )
+            }));
+            assert!(outcome.is_err(), "the panic is raised, not swallowed");
         });
-        assert!(outcome.is_err(), "the panic is raised, not swallowed");
     }
 
     #[test]
     fn work_runs_once_per_record_and_results_arrive_in_order() {
         let data = many_records(5_000);
         for threads in [1, 3] {
-            let mut reader = ChunkReader::with_chunk_bytes(&data[..], 512);
-            let options = PassOptions {
-                delimiter: b',',
-                threads,
-                max_record_bytes: 1 << 20,
-            };
-            let mut lines = Vec::new();
-            run(
-                &mut reader,
-                options,
-                &|| |r: &RecordView<'_>| r.line * 10,
-                |item| {
-                    if let Item::Record(record, result) = item {
-                        assert_eq!(result, record.line * 10);
-                        lines.push(record.line);
-                    }
-                    Ok::<(), ()>(())
-                },
-            )
-            .unwrap();
-            assert_eq!(lines, (1..=5_001).collect::<Vec<u64>>());
+            let [streamed, blocks] = on_each_source(&data, 512, |source| {
+                let mut lines = Vec::new();
+                let summary = run(
+                    source,
+                    options(threads),
+                    &|| |r: &RecordView<'_>| r.line * 10,
+                    |item| {
+                        if let Item::Record(record, result) = item {
+                            assert_eq!(result, record.line * 10);
+                            lines.push(record.line);
+                        }
+                        Ok::<(), ()>(())
+                    },
+                )
+                .unwrap();
+                (lines, summary.digest)
+            });
+            assert_eq!(streamed.0, (1..=5_001).collect::<Vec<u64>>());
+            assert_eq!(streamed.1, None, "a stream's reader keeps the digest");
+            assert_eq!(blocks.0, streamed.0);
+            assert_eq!(blocks.1, Some(crate::input::blake3_hex(&data)));
         }
     }
 }

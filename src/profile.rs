@@ -260,35 +260,40 @@ pub fn init_rules<R: Read + Send>(
         threads: 1,
         max_record_bytes,
     };
-    let read = pipeline::run(&mut input, pass, &|| |_: &RecordView<'_>| (), |item| {
-        if rows + skipped >= sample {
-            return Err(Sampled);
-        }
-        let record = match item {
-            Item::Record(record, ()) => record,
-            Item::Upcoming(_) => return Ok(()),
-            Item::Oversized(_) => {
-                skipped += 1;
-                return Ok(());
+    let read = pipeline::run(
+        pipeline::Source::Stream(&mut input),
+        pass,
+        &|| |_: &RecordView<'_>| (),
+        |item| {
+            if rows + skipped >= sample {
+                return Err(Sampled);
             }
-        };
-        // Records that are not well formed teach nothing about the columns.
-        let texts: Option<Vec<&str>> = record
-            .fields
-            .iter()
-            .map(|f| std::str::from_utf8(f).ok())
-            .collect();
-        match texts {
-            Some(texts) if texts.len() == width => {
-                for (column, text) in columns.iter_mut().zip(texts) {
-                    column.add(text);
+            let record = match item {
+                Item::Record(record, ()) => record,
+                Item::Upcoming(_) => return Ok(()),
+                Item::Oversized(_) => {
+                    skipped += 1;
+                    return Ok(());
                 }
-                rows += 1;
+            };
+            // Records that are not well formed teach nothing about the columns.
+            let texts: Option<Vec<&str>> = record
+                .fields
+                .iter()
+                .map(|f| std::str::from_utf8(f).ok())
+                .collect();
+            match texts {
+                Some(texts) if texts.len() == width => {
+                    for (column, text) in columns.iter_mut().zip(texts) {
+                        column.add(text);
+                    }
+                    rows += 1;
+                }
+                _ => skipped += 1,
             }
-            _ => skipped += 1,
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     match read {
         Ok(_) | Err(PipelineError::Consumer(Sampled)) => {}
         Err(PipelineError::Io(e)) => return Err(e),

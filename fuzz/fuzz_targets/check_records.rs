@@ -75,7 +75,7 @@ fuzz_target!(|input: &[u8]| {
         threads,
         max_record_bytes,
     };
-    pipeline::run(&mut reader, options, &make_work, |item| {
+    pipeline::run(pipeline::Source::Stream(&mut reader), options, &make_work, |item| {
         match item {
             Item::Record(record, (accepted, mut violations)) => {
                 assert!(record.line > last_line, "lines ascend");
