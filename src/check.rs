@@ -18,7 +18,7 @@ use crate::report::{
 use crate::row::{Limits, RowChecker, Violation, record_too_large};
 use crate::rules::{RuleSet, UnexpectedColumns};
 use crate::tally::{Tally, Unbalanced};
-use crate::unique::UniqueKeys;
+use crate::unique::{ReadKey, UniqueKeys};
 
 /// How a check runs and where it writes.
 #[derive(Debug, Clone)]
@@ -39,6 +39,9 @@ pub struct CheckOptions {
     /// Threads checking records, the calling one included (1: everything
     /// on one thread).
     pub threads: usize,
+    /// Print how long the pass took, and how much of it the in-order work
+    /// took, on standard error.
+    pub timings: bool,
 }
 
 impl Default for CheckOptions {
@@ -51,6 +54,7 @@ impl Default for CheckOptions {
             reject_existing: None,
             progress: false,
             threads: 1,
+            timings: false,
         }
     }
 }
@@ -233,9 +237,12 @@ fn check_streaming<R: Read + Send>(
             value: String::new(),
             reason: binding.unusable_reason(),
         });
+        let mut unique = UniqueKeys::new(rules, binding);
+        let key_reader = unique.key_reader();
         let make_work = || {
             let mut checker = RowChecker::new(rules, binding, options.limits);
             let unusable = unusable.clone();
+            let key_reader = key_reader.clone();
             move |record: &RecordView<'_>| {
                 let mut violations = Vec::new();
                 let accepted = match &unusable {
@@ -248,10 +255,10 @@ fn check_streaming<R: Read + Send>(
                 Checked {
                     accepted,
                     violations,
+                    key: accepted.then(|| key_reader.read(record)).flatten(),
                 }
             }
         };
-        let mut unique = UniqueKeys::new(rules, binding);
         if let Some(rows) = file.and_then(|(_, size)| input.rows_hint(size)) {
             unique.reserve(rows);
         }
@@ -262,10 +269,11 @@ fn check_streaming<R: Read + Send>(
                     Checked {
                         accepted,
                         mut violations,
+                        key,
                     },
                 ) => {
                     let accepted = accepted
-                        && unique.claim(&record, &mut violations)
+                        && unique.claim(&record, key, &mut violations)
                         && !held_by_production(rules, binding, options, &record, &mut violations);
                     tally.record(record.line, accepted, &violations);
                     if accepted {
@@ -276,7 +284,7 @@ fn check_streaming<R: Read + Send>(
                     }
                 }
                 Item::Upcoming(chunk) => {
-                    unique.warm((0..chunk.len()).map(|i| chunk.record(i)));
+                    unique.warm(chunk.results().iter().filter_map(|c| c.key));
                     progress.inc(chunk.chunk.data.len() as u64);
                     return Ok(());
                 }
@@ -309,10 +317,17 @@ fn check_streaming<R: Read + Send>(
             Some(blocks) => Source::Blocks(blocks),
             None => Source::Stream(&mut input),
         };
+        let started = std::time::Instant::now();
         let summary = pipeline::run(source, pass, &make_work, consume).map_err(|e| match e {
             PipelineError::Io(source) => read_error(source),
             PipelineError::Consumer(e) => e,
         })?;
+        if options.timings {
+            eprintln!(
+                "{}",
+                timings_line(started.elapsed(), &summary, pass.threads)
+            );
+        }
         blank.merge(&summary.blank);
         digest = summary.digest.zip(blocks.map(|b| b.len()));
     } else {
@@ -349,11 +364,31 @@ fn check_streaming<R: Read + Send>(
     Ok(report)
 }
 
+/// How long a pass took on `threads` threads and how much of it went to
+/// the work done in file order on one thread.
+fn timings_line(
+    pass: std::time::Duration,
+    summary: &pipeline::PassSummary,
+    threads: usize,
+) -> String {
+    let (pass, in_order) = (pass.as_secs_f64(), summary.in_order.as_secs_f64());
+    format!(
+        "timings: pass {pass:.3} s on {threads} thread{}; in file order (uniqueness, tallies, \
+         outputs) {in_order:.3} s, {:.1}%",
+        if threads == 1 { "" } else { "s" },
+        100.0 * in_order / pass.max(f64::MIN_POSITIVE),
+    )
+}
+
 /// What the row checks say of one record (uniqueness aside).
 #[derive(Debug)]
 struct Checked {
     accepted: bool,
     violations: Vec<Violation>,
+    /// The record's primary key, read where it was checked, for the
+    /// in-order claim (only for a record the row checks accept: no other
+    /// claims a key).
+    key: Option<ReadKey>,
 }
 
 /// What the whole pass over the input saw besides the records.

@@ -148,6 +148,11 @@ pub struct CheckArgs {
     /// always or never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Print how long the pass over the rows took, and the share of it
+    /// done in file order on one thread (uniqueness, tallies, outputs),
+    /// on standard error: what more threads cannot speed up.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// When to color the verdict.
@@ -346,6 +351,7 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
             || std::thread::available_parallelism().map_or(1, usize::from),
             usize::from,
         ),
+        timings: args.timings,
     }
 }
 

@@ -384,6 +384,11 @@ impl<T> ParsedChunk<T> {
         }
     }
 
+    /// The results of the work on the records, in order.
+    pub fn results(&self) -> &[T] {
+        &self.results
+    }
+
     /// Every record with its result, in order; the results are moved out.
     pub fn drain(&mut self) -> impl Iterator<Item = (RecordView<'_>, T)> {
         let results = std::mem::take(&mut self.results);

@@ -5,11 +5,14 @@
 //! key lands in a random place of it, so each claim is a cache miss: with
 //! thousands of instructions of row checks between two claims, nothing
 //! overlaps them, and a miss costs the full trip to memory. This index is
-//! laid out so that a claim touches one cache line (open addressing with
-//! linear probing, each key stored with its line in its slot; std's map
-//! reads a control byte and then writes a bucket elsewhere), and so that
-//! the slots of the keys about to be claimed can be fetched first, one
-//! after another ([`IntIndex::warm`]): those misses overlap.
+//! laid out so that a claim touches one cache line: keys live in buckets of
+//! four slots, one aligned cache line each, a key stored with its line in
+//! its slot (std's map reads a control byte and then writes a bucket
+//! elsewhere); a key goes to the first free slot from its home bucket on
+//! (linear probing, a bucket at a time), so its home bucket nearly always
+//! holds it. And the home buckets of the keys about to be claimed can be
+//! fetched first, one after another ([`IntIndex::warm`]): those misses
+//! overlap.
 
 use std::hash::BuildHasher;
 
@@ -25,12 +28,20 @@ struct Slot {
     line: u64,
 }
 
+/// Slots per bucket: as many as fill a cache line.
+const BUCKET_SLOTS: usize = 4;
+
+/// One cache line of slots.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Bucket([Slot; BUCKET_SLOTS]);
+
 /// Integer keys, each with the line that claimed it first.
 #[derive(Debug)]
 pub struct IntIndex {
-    slots: Vec<Slot>,
+    buckets: Vec<Bucket>,
     len: usize,
-    /// 64 minus log2 of the slot count: a hash's top bits pick the slot.
+    /// 64 minus log2 of the bucket count: a hash's top bits pick the bucket.
     shift: u32,
     hasher: Hasher,
 }
@@ -41,8 +52,8 @@ impl Default for IntIndex {
     }
 }
 
-/// The most slots in use before the index grows, as a fraction: linear
-/// probing stays short below it.
+/// The most slots in use before the index grows, as a fraction: probes
+/// rarely leave the home bucket below it.
 const MAX_LOAD: (usize, usize) = (5, 8);
 
 impl IntIndex {
@@ -53,10 +64,11 @@ impl IntIndex {
             .div_ceil(MAX_LOAD.0)
             .next_power_of_two()
             .max(16);
+        let buckets = slots / BUCKET_SLOTS;
         IntIndex {
-            slots: huge_zeroed_slots(slots),
+            buckets: huge_zeroed_buckets(buckets),
             len: 0,
-            shift: 64 - slots.trailing_zeros(),
+            shift: 64 - buckets.trailing_zeros(),
             hasher: Hasher::default(),
         }
     }
@@ -80,7 +92,7 @@ impl IntIndex {
     }
 
     fn capacity(&self) -> usize {
-        Self::capacity_of(self.slots.len())
+        Self::capacity_of(self.buckets.len() * BUCKET_SLOTS)
     }
 
     /// How many keys an index of `slots` slots holds before it grows.
@@ -88,18 +100,32 @@ impl IntIndex {
         slots / MAX_LOAD.1 * MAX_LOAD.0
     }
 
-    fn home(&self, key: i64) -> usize {
-        (self.hasher.hash_one(key) >> self.shift) as usize
+    /// The hash of `key` that this index places it by: it may be computed
+    /// elsewhere (on another thread, with a clone of [`IntIndex::hasher`])
+    /// and handed to the `_hashed` methods.
+    pub fn hash(&self, key: i64) -> u64 {
+        self.hasher.hash_one(key)
     }
 
-    /// The slot holding `key`, or the free slot where it would go.
-    fn find(&self, key: i64) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(key);
+    /// The hasher of this index's keys.
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    fn home(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    /// The bucket and slot holding `key` (whose hash is `hash`), or the
+    /// free slot where it would go.
+    fn find(&self, key: i64, hash: u64) -> (usize, usize) {
+        let mask = self.buckets.len() - 1;
+        let mut at = self.home(hash);
         loop {
-            let slot = self.slots[at];
-            if slot.line == 0 || slot.key == key {
-                return at;
+            for (i, slot) in self.buckets[at].0.iter().enumerate() {
+                if slot.line == 0 || slot.key == key {
+                    return (at, i);
+                }
             }
             at = (at + 1) & mask;
         }
@@ -107,19 +133,32 @@ impl IntIndex {
 
     /// The line that claimed `key`, if one did.
     pub fn get(&self, key: i64) -> Option<u64> {
-        let slot = self.slots[self.find(key)];
-        (slot.line != 0).then_some(slot.line)
+        self.get_hashed(key, self.hash(key))
+    }
+
+    /// [`IntIndex::get`] of a key whose [`IntIndex::hash`] is `hash`.
+    pub fn get_hashed(&self, key: i64, hash: u64) -> Option<u64> {
+        let (at, i) = self.find(key, hash);
+        let line = self.buckets[at].0[i].line;
+        (line != 0).then_some(line)
     }
 
     /// Claims `key` for `line` unless an earlier line did: returns that
     /// earlier line then, and changes nothing.
     pub fn claim(&mut self, key: i64, line: u64) -> Option<u64> {
+        self.claim_hashed(key, self.hash(key), line)
+    }
+
+    /// [`IntIndex::claim`] of a key whose [`IntIndex::hash`] is `hash`.
+    pub fn claim_hashed(&mut self, key: i64, hash: u64, line: u64) -> Option<u64> {
         debug_assert!(line > 0, "lines start at 1");
-        let at = self.find(key);
-        if self.slots[at].line != 0 {
-            return Some(self.slots[at].line);
+        debug_assert_eq!(hash, self.hash(key), "the hash of this index");
+        let (at, i) = self.find(key, hash);
+        let slot = &mut self.buckets[at].0[i];
+        if slot.line != 0 {
+            return Some(slot.line);
         }
-        self.slots[at] = Slot { key, line };
+        *slot = Slot { key, line };
         self.len += 1;
         if self.len > self.capacity() {
             let grown = Self::with_capacity(self.len * 2);
@@ -131,30 +170,35 @@ impl IntIndex {
     /// Moves every key into `bigger`, which becomes this index.
     fn rebuild(&mut self, mut bigger: IntIndex) {
         bigger.hasher = self.hasher.clone();
-        for slot in self.slots.iter().filter(|s| s.line != 0) {
-            let at = bigger.find(slot.key);
-            bigger.slots[at] = *slot;
+        let held = self.buckets.iter().flat_map(|b| b.0.iter());
+        for slot in held.filter(|s| s.line != 0) {
+            let (at, i) = bigger.find(slot.key, bigger.hash(slot.key));
+            bigger.buckets[at].0[i] = *slot;
         }
         bigger.len = self.len;
         *self = bigger;
     }
 
-    /// Fetches the home slot of every key into the cache, so that the
+    /// Fetches the home bucket of every key into the cache, so that the
     /// claims of those keys that follow find it there; the fetches do not
     /// depend on each other, so their misses overlap. On x86_64 each is a
     /// prefetch, which does not wait for its line (a load holds the
     /// processor's window until its miss is served); elsewhere a load.
-    pub fn warm(&self, keys: impl Iterator<Item = i64>) {
+    ///
+    /// The keys are given by their [`IntIndex::hash`].
+    pub fn warm(&self, hashes: impl Iterator<Item = u64>) {
         #[cfg(target_arch = "x86_64")]
-        for key in keys {
+        for hash in hashes {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let slot: *const Slot = &self.slots[self.home(key)];
+            let bucket: *const Bucket = &self.buckets[self.home(hash)];
             // SAFETY: SSE is part of x86_64, and a prefetch never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast()) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(bucket.cast()) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let lines = keys.fold(0u64, |acc, key| acc ^ self.slots[self.home(key)].line);
+            let lines = hashes.fold(0u64, |acc, hash| {
+                acc ^ self.buckets[self.home(hash)].0[0].line
+            });
             std::hint::black_box(lines);
         }
     }
@@ -164,36 +208,36 @@ impl IntIndex {
 #[cfg(target_os = "linux")]
 const HUGE_PAGE: usize = 2 << 20;
 
-/// `slots` free slots; on Linux, a large array asks for transparent huge
-/// pages. Claims land at random across the whole array: with 4 KiB pages
-/// nearly every claim also misses the TLB and walks the page tables, and a
-/// prefetch that must walk them waits for it, so the fetches of
+/// `buckets` free buckets; on Linux, a large array asks for transparent
+/// huge pages. Claims land at random across the whole array: with 4 KiB
+/// pages nearly every claim also misses the TLB and walks the page tables,
+/// and a prefetch that must walk them waits for it, so the fetches of
 /// [`IntIndex::warm`] barely overlap. With 2 MiB pages a 32 MiB index
 /// needs 16 TLB entries.
-fn huge_zeroed_slots(slots: usize) -> Vec<Slot> {
-    // `vec![Slot::default(); n]` would write every slot (it zero-fills
+fn huge_zeroed_buckets(buckets: usize) -> Vec<Bucket> {
+    // `vec![Bucket::default(); n]` would write every bucket (it zero-fills
     // only arrays of primitives); memory allocated zeroed comes from mmap
     // untouched, so the advice is given before any page is faulted in.
-    let layout = std::alloc::Layout::array::<Slot>(slots).expect("the index fits in memory");
-    let slots = if layout.size() == 0 {
+    let layout = std::alloc::Layout::array::<Bucket>(buckets).expect("the index fits in memory");
+    let buckets = if layout.size() == 0 {
         Vec::new()
     } else {
         // SAFETY: the layout is not empty; all-zero bytes are a valid
-        // (free) `Slot`; the pointer comes from the global allocator with
-        // the layout of a `Vec<Slot>` of this capacity, as
+        // (free) `Bucket`; the pointer comes from the global allocator
+        // with the layout of a `Vec<Bucket>` of this capacity, as
         // `Vec::from_raw_parts` requires.
         unsafe {
-            let data = std::alloc::alloc_zeroed(layout).cast::<Slot>();
+            let data = std::alloc::alloc_zeroed(layout).cast::<Bucket>();
             if data.is_null() {
                 std::alloc::handle_alloc_error(layout);
             }
-            Vec::from_raw_parts(data, slots, slots)
+            Vec::from_raw_parts(data, buckets, buckets)
         }
     };
     #[cfg(target_os = "linux")]
     {
-        let start = slots.as_ptr() as usize;
-        let end = start + std::mem::size_of_val(slots.as_slice());
+        let start = buckets.as_ptr() as usize;
+        let end = start + std::mem::size_of_val(buckets.as_slice());
         let aligned_start = start.next_multiple_of(HUGE_PAGE);
         let aligned_end = end / HUGE_PAGE * HUGE_PAGE;
         if aligned_end > aligned_start {
@@ -210,7 +254,7 @@ fn huge_zeroed_slots(slots: usize) -> Vec<Slot> {
             }
         }
     }
-    slots
+    buckets
 }
 
 #[cfg(test)]
@@ -234,8 +278,9 @@ mod tests {
     fn sizes_itself_to_the_smallest_power_of_two_that_holds_the_keys() {
         for slots in [16, 1 << 10, 1 << 21] {
             let full = slots / MAX_LOAD.1 * MAX_LOAD.0;
-            assert_eq!(IntIndex::with_capacity(full).slots.len(), slots);
-            assert_eq!(IntIndex::with_capacity(full + 1).slots.len(), slots * 2);
+            let slots_of = |index: IntIndex| index.buckets.len() * BUCKET_SLOTS;
+            assert_eq!(slots_of(IntIndex::with_capacity(full)), slots);
+            assert_eq!(slots_of(IntIndex::with_capacity(full + 1)), slots * 2);
         }
     }
 
@@ -243,7 +288,17 @@ mod tests {
     fn a_large_index_starts_free_in_every_slot() {
         // Large enough for huge pages: allocated zeroed, not written.
         let mut index = IntIndex::with_capacity(1 << 20);
-        assert!(index.slots.iter().all(|slot| slot.line == 0));
+        assert!(
+            index
+                .buckets
+                .iter()
+                .all(|b| b.0.iter().all(|slot| slot.line == 0))
+        );
+        assert_eq!(
+            index.buckets.as_ptr() as usize % 64,
+            0,
+            "a bucket is a cache line"
+        );
         assert_eq!(index.claim(0, 1), None);
         assert_eq!(index.claim(0, 2), Some(1));
     }
@@ -254,7 +309,7 @@ mod tests {
         for key in 0..10_000 {
             assert_eq!(index.claim(key * 1_000_003, key as u64 + 1), None);
         }
-        assert!(index.slots.len() * MAX_LOAD.0 / MAX_LOAD.1 >= 10_000);
+        assert!(index.capacity() >= 10_000);
         for key in 0..10_000 {
             assert_eq!(index.get(key * 1_000_003), Some(key as u64 + 1));
         }
@@ -265,12 +320,16 @@ mod tests {
         let mut index = IntIndex::default();
         index.claim(i64::MIN, 5);
         index.reserve(1000);
-        let slots = index.slots.len();
+        let buckets = index.buckets.len();
         assert!(index.capacity() >= 1000);
         for key in 0..1000 {
             index.claim(key, 6);
         }
-        assert_eq!(index.slots.len(), slots, "no growth within the reservation");
+        assert_eq!(
+            index.buckets.len(),
+            buckets,
+            "no growth within the reservation"
+        );
         assert_eq!(index.get(i64::MIN), Some(5));
     }
 

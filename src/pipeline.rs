@@ -106,6 +106,10 @@ pub struct PassSummary {
     /// The file's BLAKE3 digest (hex), joined from its blocks' hashes,
     /// when the source was [`Source::Blocks`] (a stream's reader has it).
     pub digest: Option<String>,
+    /// Time spent on the consuming thread handing records over in order
+    /// (`consume` itself, and records joined across chunks): the work no
+    /// number of threads shares.
+    pub in_order: std::time::Duration,
 }
 
 /// Settings of one pass.
@@ -556,6 +560,8 @@ struct Stitcher<W> {
     blank: BlankLines,
     /// The digest of a file read in blocks, joined as chunks come in order.
     digest: Option<TreeDigest>,
+    /// Time spent in [`Stitcher::accept`].
+    in_order: std::time::Duration,
 }
 
 /// A record being continued across chunks: csv-core is fed its bytes as
@@ -679,6 +685,7 @@ impl<W> Stitcher<W> {
             open: None,
             blank: BlankLines::default(),
             digest: matches!(source, Source::Blocks(_)).then(TreeDigest::default),
+            in_order: std::time::Duration::ZERO,
         }
     }
 
@@ -693,6 +700,21 @@ impl<W> Stitcher<W> {
     /// Takes the next chunk in file order, parsed speculatively; returns
     /// its buffers once its records are consumed.
     fn accept<T, C, E>(
+        &mut self,
+        parsed: ParsedChunk<T>,
+        consume: &mut C,
+    ) -> Result<Recycled, PipelineError<E>>
+    where
+        W: FnMut(&RecordView<'_>) -> T,
+        C: FnMut(Item<'_, T>) -> Result<(), E>,
+    {
+        let started = std::time::Instant::now();
+        let accepted = self.accept_timed(parsed, consume);
+        self.in_order += started.elapsed();
+        accepted
+    }
+
+    fn accept_timed<T, C, E>(
         &mut self,
         mut parsed: ParsedChunk<T>,
         consume: &mut C,
@@ -805,6 +827,7 @@ impl<W> Stitcher<W> {
         Ok(PassSummary {
             blank: self.blank,
             digest: self.digest.map(TreeDigest::finish),
+            in_order: self.in_order,
         })
     }
 }

@@ -1,10 +1,15 @@
 //! Uniqueness: the keys claimed by accepted rows, in file order.
 //!
-//! Whether a key repeats depends on every row before it, so this runs on
+//! Whether a key repeats depends on every row before it, so claims run on
 //! the consuming side of the pipeline, after the row checks. Only rows
 //! that are otherwise accepted claim a key, so a bad first occurrence does
 //! not shadow a good second one. Integer columns compare by value, every
 //! other type by its text.
+//!
+//! The consuming side is the one step that threads cannot share, so what
+//! can be done before it is: the key of the first integer column (the
+//! usual primary key) is read and hashed where its record is checked
+//! ([`KeyReader`]), and the consumer only looks it up.
 
 use std::collections::HashMap;
 
@@ -31,28 +36,71 @@ struct UniqueColumn {
     texts: HashMap<Box<str>, u64, Hasher>,
 }
 
+/// An integer key, read and hashed by a [`KeyReader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadKey {
+    key: i64,
+    hash: u64,
+}
+
+/// Reads the key of the first integer unique column of records, on any
+/// thread, for [`UniqueKeys::claim`] to look up.
+#[derive(Debug, Clone)]
+pub struct KeyReader {
+    /// The column's field and the hasher of its index.
+    primary: Option<(usize, Hasher)>,
+}
+
+impl KeyReader {
+    /// The record's primary key, if the rules have one and the record
+    /// holds an integer there.
+    pub fn read(&self, record: &RecordView<'_>) -> Option<ReadKey> {
+        use std::hash::BuildHasher;
+        let (field, hasher) = self.primary.as_ref()?;
+        let key = int_key(record, *field)?;
+        Some(ReadKey {
+            key,
+            hash: hasher.hash_one(key),
+        })
+    }
+}
+
+/// The text of field `field`, when it is UTF-8 and not empty.
+fn key_text<'a>(record: &RecordView<'a>, field: usize) -> Option<&'a str> {
+    let text = std::str::from_utf8(record.fields.get(field)?).ok()?;
+    (!text.is_empty()).then_some(text)
+}
+
+fn int_key(record: &RecordView<'_>, field: usize) -> Option<i64> {
+    key_text(record, field)?.parse().ok()
+}
+
 /// A key as found in a record.
 enum Key<'a> {
-    Int(i64),
+    Int(ReadKey),
     Text(&'a str),
 }
 
 impl UniqueColumn {
-    fn key<'a>(&self, record: &RecordView<'a>) -> Option<Key<'a>> {
-        let text = std::str::from_utf8(record.fields.get(self.field)?).ok()?;
-        if text.is_empty() {
-            return None;
+    /// The record's key; `read` is what the [`KeyReader`] read, for the
+    /// primary column.
+    fn key<'a>(&self, record: &RecordView<'a>, read: Option<ReadKey>) -> Option<Key<'a>> {
+        if !self.integer {
+            return key_text(record, self.field).map(Key::Text);
         }
-        if self.integer {
-            text.parse().ok().map(Key::Int)
-        } else {
-            Some(Key::Text(text))
+        if let Some(read) = read {
+            return Some(Key::Int(read));
         }
+        let key = int_key(record, self.field)?;
+        Some(Key::Int(ReadKey {
+            key,
+            hash: self.ints.hash(key),
+        }))
     }
 
     fn first_line(&self, key: &Key<'_>) -> Option<u64> {
         match key {
-            Key::Int(i) => self.ints.get(*i),
+            Key::Int(k) => self.ints.get_hashed(k.key, k.hash),
             Key::Text(t) => self.texts.get(*t).copied(),
         }
     }
@@ -60,7 +108,7 @@ impl UniqueColumn {
     /// The violation of a key first claimed on line `first`.
     fn duplicate(&self, key: &Key<'_>, first: u64) -> Violation {
         let shown = match key {
-            Key::Int(i) => i.to_string(),
+            Key::Int(k) => k.key.to_string(),
             Key::Text(t) => shorten(t),
         };
         Violation {
@@ -77,7 +125,7 @@ impl UniqueColumn {
     /// returns the earlier record's line then.
     fn claim_new(&mut self, key: &Key<'_>, line: u64) -> Option<u64> {
         match key {
-            Key::Int(i) => self.ints.claim(*i, line),
+            Key::Int(k) => self.ints.claim_hashed(k.key, k.hash, line),
             Key::Text(t) => match self.texts.get(*t) {
                 Some(first) => Some(*first),
                 None => {
@@ -87,29 +135,20 @@ impl UniqueColumn {
             },
         }
     }
-
-    fn claim(&mut self, key: &Key<'_>, line: u64) {
-        match key {
-            Key::Int(i) => {
-                self.ints.claim(*i, line);
-            }
-            Key::Text(t) => {
-                self.texts.insert((*t).into(), line);
-            }
-        }
-    }
 }
 
 /// The unique columns of a rule set bound to one file's header.
 #[derive(Debug)]
 pub struct UniqueKeys {
     columns: Vec<UniqueColumn>,
+    /// The first integer column, whose keys a [`KeyReader`] reads.
+    primary: Option<usize>,
 }
 
 impl UniqueKeys {
     /// Tracks every column with a `unique` rule that the header holds.
     pub fn new(rules: &RuleSet, binding: &HeaderBinding) -> Self {
-        let columns = rules
+        let columns: Vec<UniqueColumn> = rules
             .columns
             .iter()
             .zip(&binding.field_of)
@@ -126,18 +165,46 @@ impl UniqueKeys {
                 })
             })
             .collect();
-        UniqueKeys { columns }
+        let primary = columns.iter().position(|c| c.integer);
+        UniqueKeys { columns, primary }
     }
 
-    /// Checks an otherwise accepted record: appends a violation for each
-    /// key seen before. Returns true (and claims its keys) when no repeated
-    /// key is an error.
-    pub fn claim(&mut self, record: &RecordView<'_>, out: &mut Vec<Violation>) -> bool {
+    /// A reader of the primary keys, for the threads that check records.
+    pub fn key_reader(&self) -> KeyReader {
+        KeyReader {
+            primary: self
+                .primary
+                .map(|c| (self.columns[c].field, self.columns[c].ints.hasher().clone())),
+        }
+    }
+
+    /// The key of column `c` of `record`, with `read` from the [`KeyReader`].
+    fn key_of<'a>(
+        &self,
+        c: usize,
+        record: &RecordView<'a>,
+        read: Option<ReadKey>,
+    ) -> Option<Key<'a>> {
+        let read = read.filter(|_| self.primary == Some(c));
+        self.columns[c].key(record, read)
+    }
+
+    /// Checks an otherwise accepted record, whose primary key the
+    /// [`KeyReader`] read as `read`: appends a violation for each key seen
+    /// before. Returns true (and claims its keys) when no repeated key is
+    /// an error.
+    pub fn claim(
+        &mut self,
+        record: &RecordView<'_>,
+        read: Option<ReadKey>,
+        out: &mut Vec<Violation>,
+    ) -> bool {
         // The common case, one unique column: check and claim in one lookup.
-        if let [column] = &mut self.columns[..] {
-            let Some(key) = column.key(record) else {
+        if self.columns.len() == 1 {
+            let Some(key) = self.key_of(0, record, read) else {
                 return true;
             };
+            let column = &mut self.columns[0];
             let Some(first) = column.claim_new(&key, record.line) else {
                 return true;
             };
@@ -145,22 +212,23 @@ impl UniqueKeys {
             return !column.error;
         }
         let mut accepted = true;
-        for column in &self.columns {
-            let Some(key) = column.key(record) else {
+        let mut fresh = Vec::new();
+        for (c, column) in self.columns.iter().enumerate() {
+            let Some(key) = self.key_of(c, record, read) else {
                 continue;
             };
-            if let Some(first) = column.first_line(&key) {
-                out.push(column.duplicate(&key, first));
-                accepted &= !column.error;
+            match column.first_line(&key) {
+                Some(first) => {
+                    out.push(column.duplicate(&key, first));
+                    accepted &= !column.error;
+                }
+                None => fresh.push((c, key)),
             }
         }
         if accepted {
-            for column in &mut self.columns {
-                if let Some(key) = column.key(record) {
-                    if column.first_line(&key).is_none() {
-                        column.claim(&key, record.line);
-                    }
-                }
+            for (c, key) in fresh {
+                let claimed = self.columns[c].claim_new(&key, record.line);
+                debug_assert!(claimed.is_none(), "a key not seen is new");
             }
         }
         accepted
@@ -182,18 +250,11 @@ impl UniqueKeys {
         }
     }
 
-    /// Fetches the index entries of the integer keys of `records`, which
-    /// come next (see [`IntIndex::warm`]).
-    pub fn warm<'a>(&self, records: impl Iterator<Item = RecordView<'a>> + Clone) {
-        for column in self.columns.iter().filter(|c| c.integer) {
-            column.ints.warm(
-                records
-                    .clone()
-                    .filter_map(|record| match column.key(&record) {
-                        Some(Key::Int(key)) => Some(key),
-                        _ => None,
-                    }),
-            );
+    /// Fetches the index entries of primary keys that come next, as the
+    /// [`KeyReader`] read them (see [`IntIndex::warm`]).
+    pub fn warm(&self, keys: impl Iterator<Item = ReadKey>) {
+        if let Some(primary) = self.primary {
+            self.columns[primary].ints.warm(keys.map(|k| k.hash));
         }
     }
 
@@ -239,7 +300,7 @@ mod tests {
             .drain()
             .map(|(record, ())| {
                 let mut out = Vec::new();
-                let accepted = unique.claim(&record, &mut out);
+                let accepted = unique.claim(&record, None, &mut out);
                 (
                     record.line,
                     accepted,

@@ -1,11 +1,14 @@
 //! Whole records through the chunked reader, the pipeline and the row
-//! checker, with the chunk size, thread count and record limit taken from
-//! the input: nothing panics, every record is accounted for, and the
-//! records are exactly the csv crate's (a differential test of the reader).
+//! checker, with the source (a stream in chunks of 1 to 24 bytes, or a
+//! file in blocks of 1 KiB), thread count and record limit taken from the
+//! input: nothing panics, every record is accounted for, and the records
+//! are exactly the csv crate's (a differential test of the reader).
 #![no_main]
 
+use std::io::Write;
 use std::sync::OnceLock;
 
+use dqgate::blocks::BlockReader;
 use dqgate::header::HeaderBinding;
 use dqgate::input::{ChunkReader, HeaderRead, RecordView, read_header};
 use dqgate::pipeline::{self, Item, PassOptions};
@@ -44,7 +47,9 @@ fuzz_target!(|input: &[u8]| {
     let Some((&knobs, body)) = input.split_first() else {
         return;
     };
+    // Chunk sizes 25 to 32 stand for reading a file in blocks instead.
     let chunk_bytes = 1 + usize::from(knobs & 0x1f);
+    let blocks = chunk_bytes > 24;
     let threads = 1 + usize::from(knobs >> 5) % 3;
     let max_record_bytes = if knobs & 0x80 != 0 { 64 } else { 16384 };
     let rules = rules();
@@ -59,15 +64,17 @@ fuzz_target!(|input: &[u8]| {
         max_field_bytes: 4096,
         max_record_bytes,
     };
+    let mut unique = UniqueKeys::new(rules, &binding);
+    let key_reader = unique.key_reader();
     let make_work = || {
         let mut checker = RowChecker::new(rules, &binding, limits);
+        let key_reader = key_reader.clone();
         move |record: &RecordView<'_>| {
             let mut violations = Vec::new();
             let accepted = checker.check(record, &mut violations);
-            (accepted, violations)
+            (accepted, violations, key_reader.read(record))
         }
     };
-    let mut unique = UniqueKeys::new(rules, &binding);
     let mut records: Vec<Option<Vec<Vec<u8>>>> = Vec::new();
     let mut last_line = 1;
     let options = PassOptions {
@@ -75,16 +82,29 @@ fuzz_target!(|input: &[u8]| {
         threads,
         max_record_bytes,
     };
-    pipeline::run(pipeline::Source::Stream(&mut reader), options, &make_work, |item| {
+    let file = blocks.then(|| {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data).unwrap();
+        file
+    });
+    let block_reader = file
+        .as_ref()
+        .map(|file| BlockReader::new(file, data.len() as u64, 1024, header.records));
+    let source = match &block_reader {
+        Some(blocks) => pipeline::Source::Blocks(blocks),
+        None => pipeline::Source::Stream(&mut reader),
+    };
+    let summary = pipeline::run(source, options, &make_work, |item| {
         match item {
-            Item::Record(record, (accepted, mut violations)) => {
+            Item::Record(record, (accepted, mut violations, key)) => {
                 assert!(record.line > last_line, "lines ascend");
                 last_line = record.line;
-                let accepted = accepted && unique.claim(&record, &mut violations);
+                let key = key.filter(|_| accepted);
+                let accepted = accepted && unique.claim(&record, key, &mut violations);
                 assert!(accepted || !violations.is_empty(), "a refused record says why");
                 records.push(Some(record.fields.iter().map(<[u8]>::to_vec).collect()));
             }
-            Item::Upcoming(chunk) => unique.warm((0..chunk.len()).map(|i| chunk.record(i))),
+            Item::Upcoming(chunk) => unique.warm(chunk.results().iter().filter_map(|r| r.2)),
             Item::Oversized(record) => {
                 assert!(record.line > last_line, "lines ascend");
                 last_line = record.line;
@@ -95,6 +115,9 @@ fuzz_target!(|input: &[u8]| {
         Ok::<(), ()>(())
     })
     .unwrap();
+    if blocks {
+        assert_eq!(summary.digest, Some(blake3::hash(&data).to_hex().to_string()));
+    }
     let expected: Vec<Vec<Vec<u8>>> = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

@@ -76,9 +76,21 @@ fn one_thread_and_many_give_identical_reports_and_outputs() {
         "check",
         &file,
         "rules/movies.toml",
-        &["--threads", "4", "--write-accepted"],
+        &["--threads", "4", "--write-accepted", "--timings"],
     );
     assert_eq!(single.code, 1, "{}", single.stderr);
+    // --timings writes one line to standard error and changes nothing else.
+    let timings: Vec<&str> = many
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("timings: "))
+        .collect();
+    assert_eq!(timings.len(), 1, "{}", many.stderr);
+    assert!(
+        timings[0].contains(" s on 4 threads; in file order "),
+        "{}",
+        timings[0]
+    );
     assert_eq!(many.code, single.code);
     single.assert_balanced();
     let report = single.report();
@@ -87,7 +99,7 @@ fn one_thread_and_many_give_identical_reports_and_outputs() {
         "duplicates and ragged rows"
     );
     assert_eq!(comparable(&many.report()), comparable(&report));
-    // With 4 threads the hash runs on a thread of its own: still the file's.
+    // Read in blocks hashed by 4 threads and joined: still the file's digest.
     let digest = blake3::hash(&std::fs::read(&file).unwrap()).to_hex();
     assert_eq!(many.report()["blake3"], digest.as_str());
     for name in ["quarantine.csv", "accepted.csv"] {
