@@ -10,12 +10,14 @@
 # memory (/usr/bin/time -v) of:
 # the raw-parse baseline (examples/raw_parse.rs: the csv crate reading every
 # record and touching every field); `dqgate check` with rules/movies.toml on
-# one thread and on every core; the reader stage alone
-# (examples/reader_only.rs), which bounds any scaling; and, where
-# installed, frictionless and qsv validating the same file against the same
-# checks (bench/movies.*.json).
+# one thread and on every core; and, where installed, frictionless and qsv
+# validating the same file against the same checks (bench/movies.*.json).
 # It reports MB/s, rows/s, peak memory, each speed as a ratio to the
-# baseline, and the speed-up of all cores over one. Then it takes `run`
+# baseline, and the speed-up of all cores over one. The one-thread check
+# runs with --timings: the share of its pass done in file order (the one
+# step threads cannot share) bounds the speed-up on any number of cores.
+# The small file runs 3 times as many rounds: a run takes a tenth of a
+# second, too short for one slow moment not to show. Then it takes `run`
 # apart on the 34 MB file: check, diff --subset all (check + staging + the
 # queries on staging + the comparison) and run --subset all into a fresh
 # SQLite store (+ promotion, reconciliation), with staging and promotion
@@ -35,10 +37,9 @@ for spec in "movies_34m.csv 34445126" "movies_1g.csv 1G"; do
     fi
 done
 
-cargo build --release --quiet --bin dqgate --example raw_parse --example reader_only
+cargo build --release --quiet --bin dqgate --example raw_parse
 dqgate=target/release/dqgate
 baseline=target/release/examples/raw_parse
-reader_only=target/release/examples/reader_only
 cores=$(nproc)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -62,7 +63,8 @@ measure_n() {
 }
 measure() { measure_n "$runs" "$@"; }
 
-# One timed run of a command: "seconds peak_kib".
+# One timed run of a command: "seconds peak_kib"; its standard error is
+# kept in $work/stderr.
 measure_once() {
     local start=$EPOCHREALTIME s kib
     /usr/bin/time -v -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || true
@@ -71,25 +73,21 @@ measure_once() {
     echo "$s $kib"
 }
 
-echo "machine: $cores cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); best of $runs interleaved rounds"
+echo "machine: $cores cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); best of $runs interleaved rounds ($((3 * runs)) for the 34 MB file)"
 printf '%-15s %-28s %8s %9s %11s %9s %9s %9s\n' file command seconds "MB/s" "rows/s" "peak MiB" "speed×" "vs 1 thr"
 for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
     bytes=$(stat -c %s "$file")
     rows=$("$baseline" "$file" | awk '{print $1 - 1}')
+    rounds_here=$runs
+    [ "$bytes" -lt $((100 * 1048576)) ] && rounds_here=$((3 * runs))
     # Each command is a label and a command line. The commands run in
     # rounds, one run of each per round, so that a slow spell of a shared
     # machine slows every command alike instead of one command's runs.
-    labels=("raw parse (baseline)" "dqgate check --threads 1" "dqgate check --threads $cores"
-        "reader alone (bound <3 thr)" "reader, hash thread (bound)")
+    labels=("raw parse (baseline)" "dqgate check --threads 1" "dqgate check --threads $cores")
     commands=("$baseline $file"
-        "$dqgate check $file --threads 1 --out $work/out1"
-        "$dqgate check $file --threads $cores --out $work/out"
-        "$reader_only $file"
-        "$reader_only $file --hash-thread")
-    # The reader's work alone (read, BLAKE3, cut into chunks) is the one
-    # stage no number of workers shares, so its "vs 1 thr" bounds scaling;
-    # from 3 threads on the hash runs on a thread of its own (the second).
-    rounds=("$runs" "$runs" "$runs" "$runs" "$runs")
+        "$dqgate check $file --threads 1 --timings --out $work/out1"
+        "$dqgate check $file --threads $cores --out $work/out")
+    rounds=("$rounds_here" "$rounds_here" "$rounds_here")
     # frictionless reads some thousands of rows a second: once, and by
     # default only on files up to FRICTIONLESS_MAX_MB (100).
     if command -v frictionless >/dev/null && [ "$bytes" -le $((${FRICTIONLESS_MAX_MB:-100} * 1048576)) ]; then
@@ -104,12 +102,17 @@ for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
     fi
     best_s=()
     best_kib=()
-    for round in $(seq "$runs"); do
+    # The in-file-order share of the fastest one-thread pass.
+    in_order=""
+    for round in $(seq "$rounds_here"); do
         for i in "${!commands[@]}"; do
             [ "$round" -le "${rounds[$i]}" ] || continue
             # The command lines hold no quoted words: split them on spaces.
             read -r s kib < <(measure_once ${commands[$i]})
-            if [ -z "${best_s[$i]:-}" ] || awk "BEGIN {exit !($s < ${best_s[$i]})}"; then best_s[$i]=$s; fi
+            if [ -z "${best_s[$i]:-}" ] || awk "BEGIN {exit !($s < ${best_s[$i]})}"; then
+                best_s[$i]=$s
+                [ "$i" -eq 1 ] && in_order=$(grep '^timings: ' "$work/stderr" || true)
+            fi
             [ "$kib" -gt "${best_kib[$i]:-0}" ] && best_kib[$i]=$kib
         done
         # qsv writes its split of the input beside it.
@@ -121,6 +124,11 @@ for file in bench/data/movies_34m.csv bench/data/movies_1g.csv; do
         # The baseline has no "vs 1 thr": it is no dqgate run.
         awk -v f="$(basename "$file")" -v n="${labels[$i]}" -v s="${best_s[$i]}" -v k="${best_kib[$i]}" -v b="$bytes" -v r="$rows" -v bs="$base_s" -v one="$one_s" -v base="$((i == 0))" \
             'BEGIN {printf "%-15s %-28s %8.3f %9.1f %11.0f %9.1f %9.2f", f, n, s, b/1048576/s, r/s, k/1024, bs/s; if (base) print ""; else printf " %9.2f\n", one/s}'
+        if [ "$i" -eq 1 ] && [ -n "$in_order" ]; then
+            # "timings: pass P s on 1 thread; in file order (...) O s, S%"
+            echo "$in_order" | sed -E 's/.*pass ([0-9.]+) s .* ([0-9.]+) s, [0-9.]+%$/\1 \2/' |
+                awk '{printf "%-15s %-28s %.3f s of the %.3f s pass in file order (%.1f%%): bound %.0fx one thread\n", "", "  serial share", $2, $1, 100*$2/$1, $1/$2}'
+        fi
         if [ "$i" -eq 2 ]; then
             # Uniqueness is the one thing allowed to grow: the budget is
             # 64 MiB plus 16 bytes per distinct key (accepted rows).

@@ -126,12 +126,18 @@ pub fn check_path(
         path: path.to_owned(),
         source,
     })?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let progress = progress_bar(options.progress, size);
+    // Only a regular file can be read at offsets; a pipe, a FIFO or a
+    // device (`/dev/stdin`, `<(zcat feed.csv.gz)`) is read as a stream.
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let progress = progress_bar(options.progress, size.unwrap_or(0));
     let report = check_streaming(
         path,
         &file,
-        Some((&file, size)),
+        size.map(|size| (&file, size)),
         rules,
         options,
         sink,

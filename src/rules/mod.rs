@@ -180,8 +180,9 @@ pub struct Column {
     pub length: Option<(Option<usize>, Option<usize>, RuleId)>,
     /// Anchored pattern and its rule.
     pub pattern: Option<(regex_automata::meta::Regex, RuleId)>,
-    /// Allowed values and their rule.
-    pub allowed: Option<(HashSet<String>, RuleId)>,
+    /// Allowed values and their rule (hashed with foldhash: every value
+    /// of the column is looked up, and the set is the rule file's).
+    pub allowed: Option<(HashSet<String, foldhash::fast::RandomState>, RuleId)>,
     /// Uniqueness rule.
     pub unique: Option<RuleId>,
 }

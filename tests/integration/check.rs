@@ -149,6 +149,33 @@ fn the_crlf_variant_reads_like_the_lf_original() {
     assert_eq!(run.accepted()[..100], lf.accepted()[..100]);
 }
 
+/// A named pipe (what `<(zcat feed.csv.gz)` or `/dev/stdin` is) cannot be
+/// read at offsets as a file is: it is read as a stream, every row of it.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_read_whole_like_the_file_it_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("feed.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|status| status.success()) {
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    let sample = fixture("movies_sample.csv");
+    let writer = std::thread::spawn({
+        let (fifo, sample) = (fifo.clone(), sample.clone());
+        move || std::fs::write(fifo, std::fs::read(sample).unwrap()).unwrap()
+    });
+    let piped = check(fifo.to_str().unwrap(), MOVIES, &[]);
+    writer.join().unwrap();
+    let direct = check(&sample, MOVIES, &[]);
+    assert_eq!(piped.code, direct.code, "{}", piped.stderr);
+    let (piped, direct) = (piped.report(), direct.report());
+    for key in ["rows", "bytes", "blake3", "rules"] {
+        assert_eq!(piped[key], direct[key], "{key}");
+    }
+}
+
 #[test]
 fn the_excel_resave_quarantines_its_empty_rows_and_fails_the_threshold() {
     let run = check(&fixture("movies_excel_resave.csv"), MOVIES, &[]);
