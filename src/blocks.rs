@@ -21,7 +21,7 @@
 use std::fs::File;
 use std::io;
 
-use crate::digest::{BlockHash, block_hasher, hash_block};
+use crate::digest::{BlockHash, block_hasher, hash_block, update_in_two};
 use crate::input::count_breaks;
 
 /// Bytes read first to find where a block's chunk starts: lines are far
@@ -127,8 +127,8 @@ impl<'a> BlockReader<'a> {
         self.fill(scratch, origin, in_block)?;
         overwrite(self, &mut data, in_block, end)?;
         let mut hasher = block_hasher(base);
-        hasher.update(&scratch[index(base - origin)..index(in_block - origin)]);
-        hasher.update(&data);
+        let head = &scratch[index(base - origin)..index(in_block - origin)];
+        update_in_two(&mut hasher, head, &data);
         let hash = hash_block(&hasher, self.blocks() == 1);
         // The chunk ends with the next block's first line break: read on
         // to it (its first line, usually).
