@@ -7,7 +7,6 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use regex::RegexBuilder;
 use toml::Spanned;
 
 use super::error::Problems;
@@ -440,14 +439,13 @@ fn compile_column(
     });
 
     let pattern = spec.pattern.as_ref().and_then(|p| {
-        // Validate the pattern as written so the error points into it, then
-        // anchor it: a pattern must match the whole field.
-        // The matcher is regex's own engine, built directly so that each
-        // row checker can own its search cache (`regex::Regex` shares one
-        // pool, a lock per match for every thread but the first).
-        let built = RegexBuilder::new(p.get_ref())
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
+        // Parse the pattern as written so a syntax error points into it,
+        // then anchor it: a pattern must match the whole field. The matcher
+        // is regex's own engine, built directly so that each row checker
+        // can own its search cache (`regex::Regex` shares one pool, a lock
+        // per match for every thread but the first); parsing, not building
+        // a `regex::Regex` as well, spares compiling every pattern twice.
+        let built = regex_automata::util::syntax::parse(p.get_ref())
             .map_err(|err| err.to_string())
             .and_then(|_| {
                 regex_automata::meta::Regex::builder()
@@ -455,7 +453,12 @@ fn compile_column(
                         regex_automata::meta::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)),
                     )
                     .build(&format!("^(?:{})$", p.get_ref()))
-                    .map_err(|err| err.to_string())
+                    .map_err(|err| match err.size_limit() {
+                        Some(limit) => {
+                            format!("compiled, it would exceed the size limit of {limit} bytes")
+                        }
+                        None => err.to_string(),
+                    })
             });
         match built {
             Ok(re) => Some((
