@@ -781,8 +781,48 @@ mod tests {
         fields: Vec<Vec<u8>>,
     }
 
-    /// Every record of `data` through the whole reading path, with the
-    /// blank lines, size and hash.
+    /// Every record from `source` through the whole reading path (a
+    /// spilled record with its bytes and no fields), and the pass's summary.
+    fn seen_in(
+        source: pipeline::Source<'_, '_, &[u8]>,
+        threads: usize,
+        max_record_bytes: usize,
+    ) -> (Vec<Seen>, pipeline::PassSummary) {
+        let options = PassOptions {
+            delimiter: b',',
+            threads,
+            max_record_bytes,
+        };
+        let mut seen = Vec::new();
+        let summary = pipeline::run(source, options, &|| |_: &RecordView<'_>| (), |item| {
+            seen.push(match item {
+                Item::Record(r, ()) => Seen {
+                    line: r.line,
+                    end_line: r.end_line,
+                    raw: r.raw.to_vec(),
+                    fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
+                },
+                Item::Upcoming(_) => return Ok(()),
+                Item::Oversized(o) => {
+                    let mut raw = Vec::new();
+                    std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
+                    assert_eq!(raw.len() as u64, o.len);
+                    Seen {
+                        line: o.line,
+                        end_line: o.end_line,
+                        raw,
+                        fields: Vec::new(),
+                    }
+                }
+            });
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        (seen, summary)
+    }
+
+    /// Every record of `data` read as a stream in chunks of `chunk_bytes`,
+    /// with the blank lines, size and hash.
     fn read_with(
         data: &[u8],
         chunk_bytes: usize,
@@ -790,43 +830,13 @@ mod tests {
         max_record_bytes: usize,
     ) -> (Vec<Seen>, BlankLines, u64, String) {
         let mut reader = ChunkReader::with_chunk_bytes(data, chunk_bytes);
-        let options = PassOptions {
-            delimiter: b',',
+        let (seen, summary) = seen_in(
+            pipeline::Source::Stream(&mut reader),
             threads,
             max_record_bytes,
-        };
-        let mut seen = Vec::new();
-        let summary = pipeline::run(
-            pipeline::Source::Stream(&mut reader),
-            options,
-            &|| |_: &RecordView<'_>| (),
-            |item| {
-                seen.push(match item {
-                    Item::Record(r, ()) => Seen {
-                        line: r.line,
-                        end_line: r.end_line,
-                        raw: r.raw.to_vec(),
-                        fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
-                    },
-                    Item::Upcoming(_) => return Ok(()),
-                    Item::Oversized(o) => {
-                        let mut raw = Vec::new();
-                        std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
-                        assert_eq!(raw.len() as u64, o.len);
-                        Seen {
-                            line: o.line,
-                            end_line: o.end_line,
-                            raw,
-                            fields: Vec::new(),
-                        }
-                    }
-                });
-                Ok::<(), ()>(())
-            },
-        )
-        .unwrap();
-        let (bytes, sha) = reader.finish();
-        (seen, summary.blank, bytes, sha)
+        );
+        let (bytes, digest) = reader.finish();
+        (seen, summary.blank, bytes, digest)
     }
 
     /// The same as [`read_with`], the input read as a file in blocks of
@@ -846,40 +856,7 @@ mod tests {
             after_cr: false,
         };
         let reader = crate::blocks::BlockReader::new(&file, data.len() as u64, block_bytes, start);
-        let options = PassOptions {
-            delimiter: b',',
-            threads,
-            max_record_bytes,
-        };
-        let mut seen = Vec::new();
-        let summary = pipeline::run::<&[u8], _, _, _, _>(
-            pipeline::Source::Blocks(&reader),
-            options,
-            &|| |_: &RecordView<'_>| (),
-            |item| {
-                seen.push(match item {
-                    Item::Record(r, ()) => Seen {
-                        line: r.line,
-                        end_line: r.end_line,
-                        raw: r.raw.to_vec(),
-                        fields: r.fields.iter().map(<[u8]>::to_vec).collect(),
-                    },
-                    Item::Upcoming(_) => return Ok(()),
-                    Item::Oversized(o) => {
-                        let mut raw = Vec::new();
-                        std::io::Read::read_to_end(&mut o.spill, &mut raw).unwrap();
-                        Seen {
-                            line: o.line,
-                            end_line: o.end_line,
-                            raw,
-                            fields: Vec::new(),
-                        }
-                    }
-                });
-                Ok::<(), ()>(())
-            },
-        )
-        .unwrap();
+        let (seen, summary) = seen_in(pipeline::Source::Blocks(&reader), threads, max_record_bytes);
         let digest = summary.digest.expect("a file read in blocks is digested");
         (seen, summary.blank, data.len() as u64, digest)
     }

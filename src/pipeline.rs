@@ -927,6 +927,28 @@ mod tests {
         }
     }
 
+    /// Runs a pass that must end with a read error: the error, and how
+    /// many records came before it.
+    fn read_error_after<R: Read + Send>(
+        source: Source<'_, '_, R>,
+        threads: usize,
+    ) -> (io::Error, u64) {
+        let mut seen = 0u64;
+        let result = run(
+            source,
+            options(threads),
+            &|| |_: &RecordView<'_>| (),
+            |_| {
+                seen += 1;
+                Ok::<(), ()>(())
+            },
+        );
+        match result {
+            Err(PipelineError::Io(e)) => (e, seen),
+            other => panic!("expected a read error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_read_error_ends_the_pass_with_that_error_on_any_thread() {
         let data = many_records(20_000);
@@ -936,20 +958,8 @@ mod tests {
                 good: data.len() / 2,
             };
             let mut reader = ChunkReader::with_chunk_bytes(source, 256);
-            let mut seen = 0u64;
-            let result = run(
-                Source::Stream(&mut reader),
-                options(threads),
-                &|| |_: &RecordView<'_>| (),
-                |_| {
-                    seen += 1;
-                    Ok::<(), ()>(())
-                },
-            );
-            match result {
-                Err(PipelineError::Io(e)) => assert_eq!(e.to_string(), "disk gone"),
-                other => panic!("expected the read error, got {other:?}"),
-            }
+            let (error, seen) = read_error_after(Source::Stream(&mut reader), threads);
+            assert_eq!(error.to_string(), "disk gone");
             assert!(seen < 20_000, "the pass stopped at the error");
         }
     }
@@ -966,25 +976,12 @@ mod tests {
                 after_cr: false,
             };
             let blocks = BlockReader::new(&file, data.len() as u64, 1024, start);
-            let mut seen = 0u64;
-            let result = run::<&[u8], _, _, _, _>(
-                Source::Blocks(&blocks),
-                options(threads),
-                &|| |_: &RecordView<'_>| (),
-                |_| {
-                    seen += 1;
-                    Ok::<(), ()>(())
-                },
+            let (error, seen) = read_error_after::<&[u8]>(Source::Blocks(&blocks), threads);
+            let message = error.to_string();
+            assert!(
+                message.contains("the file shrank while it was read"),
+                "{message}"
             );
-            match result {
-                Err(PipelineError::Io(e)) => {
-                    assert!(
-                        e.to_string().contains("the file shrank while it was read"),
-                        "{e}"
-                    );
-                }
-                other => panic!("expected the read error, got {other:?}"),
-            }
             assert!(seen < 20_000, "the pass stopped at the error");
         }
     }
