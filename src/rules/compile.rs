@@ -448,9 +448,14 @@ fn compile_column(
         let built = regex_automata::util::syntax::parse(p.get_ref())
             .map_err(|err| err.to_string())
             .and_then(|_| {
+                // The one-pass DFA and the backtracker find capture groups,
+                // which a check never asks for: they are not built.
                 regex_automata::meta::Regex::builder()
                     .configure(
-                        regex_automata::meta::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)),
+                        regex_automata::meta::Config::new()
+                            .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+                            .onepass(false)
+                            .backtrack(false),
                     )
                     .build(&format!("^(?:{})$", p.get_ref()))
                     .map_err(|err| match err.size_limit() {
