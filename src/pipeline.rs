@@ -51,6 +51,12 @@ type Recycled = (Vec<u8>, ParseBuffers);
 /// cores are busy anyway and the extra copy of every block would only cost.
 const HASH_THREAD_FROM_THREADS: usize = 4;
 
+/// Most chunks parsed ahead of the one the consumer waits for (with few
+/// threads, two more than threads). Each holds about 0.9 MiB of buffers:
+/// at twice the threads plus two, 16 threads held 79 MiB at the peak on
+/// the 1 GB file, within 4 MiB of the memory budget; with this cap, 70.
+const MOST_CHUNKS_AHEAD: usize = 8;
+
 /// Where a pass reads its chunks from.
 #[derive(Debug)]
 pub enum Source<'s, 'f, R> {
@@ -197,7 +203,9 @@ where
     let threads = options.threads;
     // Chunks in flight (read, parsed or waiting to be consumed) are bounded
     // by the buffers in the pool: taking a chunk takes a pair, consuming it
-    // gives the pair back, so the same few buffers circulate.
+    // gives the pair back, so the same few buffers circulate. One pair for
+    // each thread's chunk in progress, and a few for chunks parsed ahead
+    // of the one the consumer waits for.
     let feed = match source {
         Source::Stream(reader) => {
             if threads >= HASH_THREAD_FROM_THREADS {
@@ -210,7 +218,7 @@ where
             next: AtomicU64::new(0),
         },
     };
-    let pool = Pool::new(2 * threads + 2, &feed);
+    let pool = Pool::new(threads + (threads + 2).min(MOST_CHUNKS_AHEAD), &feed);
     std::thread::scope(|scope| {
         // However this closure ends (done, an error, a panic), the other
         // threads are told to stop taking chunks, so the scope can end.
