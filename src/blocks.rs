@@ -35,8 +35,6 @@ pub struct RecordsStart {
     pub offset: u64,
     /// The line that byte lies on.
     pub line: u64,
-    /// The byte before it is a CR (a LF there then ends no line).
-    pub after_cr: bool,
 }
 
 /// One block as read: its chunk and what the pass needs to place it.
@@ -294,12 +292,9 @@ mod tests {
     }
 
     fn start_after(bytes: &[u8], offset: usize) -> RecordsStart {
-        let mut after_cr = false;
-        let line = 1 + count_breaks(&bytes[..offset], &mut after_cr);
         RecordsStart {
             offset: offset as u64,
-            line,
-            after_cr,
+            line: 1 + count_breaks(&bytes[..offset], &mut false),
         }
     }
 

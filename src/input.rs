@@ -661,7 +661,6 @@ pub fn read_header<R: Read>(
             let records = crate::blocks::RecordsStart {
                 offset: (parsed.chunk.data.len() - rest.data.len()) as u64,
                 line: rest.first_line,
-                after_cr: rest.after_cr,
             };
             let header = Header {
                 fields: record.fields.to_byte_record(),
@@ -850,11 +849,7 @@ mod tests {
         use std::io::Write;
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(data).unwrap();
-        let start = crate::blocks::RecordsStart {
-            offset: 0,
-            line: 1,
-            after_cr: false,
-        };
+        let start = crate::blocks::RecordsStart { offset: 0, line: 1 };
         let reader = crate::blocks::BlockReader::new(&file, data.len() as u64, block_bytes, start);
         let (seen, summary) = seen_in(pipeline::Source::Blocks(&reader), threads, max_record_bytes);
         let digest = summary.digest.expect("a file read in blocks is digested");

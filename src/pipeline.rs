@@ -873,11 +873,7 @@ mod tests {
         let mut reader = ChunkReader::with_chunk_bytes(data, chunk_bytes);
         let streamed = pass(Source::Stream(&mut reader));
         let file = file_of(data);
-        let start = RecordsStart {
-            offset: 0,
-            line: 1,
-            after_cr: false,
-        };
+        let start = RecordsStart { offset: 0, line: 1 };
         let blocks = BlockReader::new(&file, data.len() as u64, 1024, start);
         [streamed, pass(Source::Blocks(&blocks))]
     }
@@ -978,11 +974,7 @@ mod tests {
         for threads in [1, 2, 4].repeat(5) {
             // The reader was told the file's length before half of it went.
             let file = file_of(&data[..data.len() / 2]);
-            let start = RecordsStart {
-                offset: 8,
-                line: 2,
-                after_cr: false,
-            };
+            let start = RecordsStart { offset: 8, line: 2 };
             let blocks = BlockReader::new(&file, data.len() as u64, 1024, start);
             let (error, seen) = read_error_after::<&[u8]>(Source::Blocks(&blocks), threads);
             let message = error.to_string();

@@ -55,14 +55,19 @@ impl KeyReader {
     /// The record's primary key, if the rules have one and the record
     /// holds an integer there.
     pub fn read(&self, record: &RecordView<'_>) -> Option<ReadKey> {
-        use std::hash::BuildHasher;
         let (field, hasher) = self.primary.as_ref()?;
-        let key = int_key(record, *field)?;
-        Some(ReadKey {
-            key,
-            hash: hasher.hash_one(key),
-        })
+        read_int_key(record, *field, hasher)
     }
+}
+
+/// The integer key in field `field` of `record`, hashed by `hasher`.
+fn read_int_key(record: &RecordView<'_>, field: usize, hasher: &Hasher) -> Option<ReadKey> {
+    use std::hash::BuildHasher;
+    let key = int_key(record, field)?;
+    Some(ReadKey {
+        key,
+        hash: hasher.hash_one(key),
+    })
 }
 
 /// The text of field `field`, when it is UTF-8 and not empty.
@@ -88,14 +93,8 @@ impl UniqueColumn {
         if !self.integer {
             return key_text(record, self.field).map(Key::Text);
         }
-        if let Some(read) = read {
-            return Some(Key::Int(read));
-        }
-        let key = int_key(record, self.field)?;
-        Some(Key::Int(ReadKey {
-            key,
-            hash: self.ints.hash(key),
-        }))
+        read.or_else(|| read_int_key(record, self.field, self.ints.hasher()))
+            .map(Key::Int)
     }
 
     fn first_line(&self, key: &Key<'_>) -> Option<u64> {
