@@ -24,10 +24,23 @@
 //!          | column | `any column` | func "(" expr ")" | "(" expr ")"
 //! func    := len | year | month | day | abs
 //! ```
+//!
+//! Expressions are bounded so that nothing the parser accepts can exhaust a
+//! thread's stack when it is parsed, evaluated or dropped: at most
+//! [`MAX_TOKENS`] tokens, and a tree at most [`MAX_DEPTH`] levels deep.
+//! Chains of `and` or `or` are kept flat (one node with many terms), so a
+//! long list of alternatives costs no depth.
 
 use chrono::{Datelike, NaiveDate};
 
 use crate::value::{Ty, Value};
+
+/// The most tokens an expression may hold.
+pub const MAX_TOKENS: usize = 4096;
+
+/// The deepest an expression's tree may be: nesting of parentheses, `not`,
+/// unary minus and function calls, and chains of arithmetic.
+pub const MAX_DEPTH: usize = 64;
 
 /// A parse or type error inside an expression, at a byte offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,10 +137,10 @@ pub enum Expr {
     Column(usize),
     /// `not e`
     Not(Box<Expr>),
-    /// `a and b`
-    And(Box<Expr>, Box<Expr>),
-    /// `a or b`
-    Or(Box<Expr>, Box<Expr>),
+    /// `a and b and ...`, two terms or more.
+    And(Vec<Expr>),
+    /// `a or b or ...`, two terms or more.
+    Or(Vec<Expr>),
     /// `a OP b`
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
     /// `a OP b`
@@ -167,13 +180,30 @@ pub fn compile(text: &str, columns: &dyn Columns) -> Result<Expr, ExprError> {
 /// Parses and type-checks an expression of any type, returning its type.
 pub fn compile_typed(text: &str, columns: &dyn Columns) -> Result<(Expr, Ty), ExprError> {
     let tokens = tokenize(text)?;
+    if let Some(extra) = tokens.get(MAX_TOKENS) {
+        return Err(ExprError {
+            offset: extra.offset,
+            message: format!(
+                "the expression is too long: at most {MAX_TOKENS} tokens (names, values, operators); split it into several rules"
+            ),
+        });
+    }
     let mut parser = Parser {
         tokens,
         pos: 0,
         columns,
         end: text.len(),
+        nesting: 0,
     };
     let (expr, ty) = parser.or()?;
+    if tree_depth(&expr) > MAX_DEPTH {
+        return Err(ExprError {
+            offset: 0,
+            message: format!(
+                "the expression nests too deeply: at most {MAX_DEPTH} levels of operators; split it into several rules"
+            ),
+        });
+    }
     if let Some(tok) = parser.tokens.get(parser.pos) {
         return Err(ExprError {
             offset: tok.offset,
@@ -196,25 +226,11 @@ impl Expr {
                 Value::Bool(b) => Value::Bool(!b),
                 _ => Value::Null,
             },
-            // Three-valued logic: a false side decides `and`, a true side
-            // `or`, whatever the other side is (expressions have no effects,
-            // so the other side need not be evaluated).
-            Expr::And(a, b) => match a.eval(row) {
-                Value::Bool(false) => Value::Bool(false),
-                first => match (first, b.eval(row)) {
-                    (_, Value::Bool(false)) => Value::Bool(false),
-                    (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
-                    _ => Value::Null,
-                },
-            },
-            Expr::Or(a, b) => match a.eval(row) {
-                Value::Bool(true) => Value::Bool(true),
-                first => match (first, b.eval(row)) {
-                    (_, Value::Bool(true)) => Value::Bool(true),
-                    (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
-                    _ => Value::Null,
-                },
-            },
+            // Three-valued logic: a false term decides `and`, a true term
+            // `or`, whatever the others are (expressions have no effects,
+            // so the terms after it need not be evaluated).
+            Expr::And(terms) => decide(terms, row, false),
+            Expr::Or(terms) => decide(terms, row, true),
             Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => {
                 let Some(equal) = a.operand(row).equals(b.operand(row)) else {
                     return Value::Null;
@@ -280,12 +296,62 @@ impl Expr {
             | Expr::IsNull(e, _)
             | Expr::In(e, _, _)
             | Expr::Call(_, e) => e.columns(out),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Arith(_, a, b) => {
+            Expr::And(terms) | Expr::Or(terms) => {
+                for term in terms {
+                    term.columns(out);
+                }
+            }
+            Expr::Cmp(_, a, b) | Expr::Arith(_, a, b) => {
                 a.columns(out);
                 b.columns(out);
             }
         }
     }
+}
+
+/// `and` (`decisive` false) or `or` (`decisive` true) over `terms` in
+/// three-valued logic: the decisive value wins, else null if any term is
+/// null, else the other value.
+fn decide<'a>(terms: &'a [Expr], row: &[Value<'a>], decisive: bool) -> Value<'a> {
+    let mut unknown = false;
+    for term in terms {
+        match term.eval(row) {
+            Value::Bool(b) if b == decisive => return Value::Bool(decisive),
+            Value::Bool(_) => {}
+            _ => unknown = true,
+        }
+    }
+    if unknown {
+        Value::Null
+    } else {
+        Value::Bool(!decisive)
+    }
+}
+
+/// The depth of a tree, walked without recursion (a tree the limits
+/// refuse may be deeper than a stack allows).
+fn tree_depth(root: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(root, 1)];
+    while let Some((expr, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        match expr {
+            Expr::Const(_) | Expr::Column(_) => {}
+            Expr::Not(e)
+            | Expr::Neg(e)
+            | Expr::IsNull(e, _)
+            | Expr::In(e, _, _)
+            | Expr::Call(_, e) => stack.push((e, depth + 1)),
+            Expr::And(terms) | Expr::Or(terms) => {
+                stack.extend(terms.iter().map(|t| (t, depth + 1)));
+            }
+            Expr::Cmp(_, a, b) | Expr::Arith(_, a, b) => {
+                stack.push((a, depth + 1));
+                stack.push((b, depth + 1));
+            }
+        }
+    }
+    deepest
 }
 
 fn arith<'a>(op: ArithOp, a: Value<'a>, b: Value<'a>) -> Value<'a> {
@@ -521,6 +587,8 @@ struct Parser<'c> {
     pos: usize,
     columns: &'c dyn Columns,
     end: usize,
+    /// How many parentheses, `not`s and unary minuses enclose the parser.
+    nesting: usize,
 }
 
 type Typed = (Expr, Ty);
@@ -587,44 +655,63 @@ impl Parser<'_> {
         }
     }
 
+    /// Parses `inner` one level deeper, refusing to go past [`MAX_DEPTH`]
+    /// so that nested input cannot exhaust the stack.
+    fn nested(
+        &mut self,
+        at: usize,
+        inner: impl FnOnce(&mut Self) -> Result<Typed, ExprError>,
+    ) -> Result<Typed, ExprError> {
+        if self.nesting >= MAX_DEPTH {
+            return self.error(
+                at,
+                format!("the expression nests too deeply: at most {MAX_DEPTH} levels of parentheses, 'not' and '-'"),
+            );
+        }
+        self.nesting += 1;
+        let parsed = inner(self);
+        self.nesting -= 1;
+        parsed
+    }
+
     fn or(&mut self) -> Result<Typed, ExprError> {
-        let start = self.offset();
-        let (mut left, ty) = self.and()?;
-        if self.keyword("or") {
-            self.require_bool(ty, start, "or")?;
-        }
-        let mut ty = ty;
-        while self.eat_keyword("or") {
-            let at = self.offset();
-            let (right, rty) = self.and()?;
-            self.require_bool(rty, at, "or")?;
-            left = Expr::Or(Box::new(left), Box::new(right));
-            ty = Ty::Bool;
-        }
-        Ok((left, ty))
+        self.chain("or", Self::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Typed, ExprError> {
+        self.chain("and", Self::not, Expr::And)
+    }
+
+    /// `term (keyword term)*`, kept as one flat node of all its terms.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        term: fn(&mut Self) -> Result<Typed, ExprError>,
+        node: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Typed, ExprError> {
         let start = self.offset();
-        let (mut left, mut ty) = self.not()?;
-        if self.keyword("and") {
-            self.require_bool(ty, start, "and")?;
+        let (first, ty) = term(self)?;
+        if !self.keyword(keyword) {
+            return Ok((first, ty));
         }
-        while self.eat_keyword("and") {
+        self.require_bool(ty, start, keyword)?;
+        let mut terms = vec![first];
+        while self.eat_keyword(keyword) {
             let at = self.offset();
-            let (right, rty) = self.not()?;
-            self.require_bool(rty, at, "and")?;
-            left = Expr::And(Box::new(left), Box::new(right));
-            ty = Ty::Bool;
+            let (next, nty) = term(self)?;
+            self.require_bool(nty, at, keyword)?;
+            terms.push(next);
         }
-        Ok((left, ty))
+        Ok((node(terms), Ty::Bool))
     }
 
     fn not(&mut self) -> Result<Typed, ExprError> {
-        if self.eat_keyword("not") {
+        if self.keyword("not") {
             let at = self.offset();
-            let (e, ty) = self.not()?;
-            self.require_bool(ty, at, "not")?;
+            self.pos += 1;
+            let operand = self.offset();
+            let (e, ty) = self.nested(at, Self::not)?;
+            self.require_bool(ty, operand, "not")?;
             return Ok((Expr::Not(Box::new(e)), Ty::Bool));
         }
         self.comparison()
@@ -792,7 +879,7 @@ impl Parser<'_> {
         if self.peek_op() == Some("-") {
             let at = self.offset();
             self.pos += 1;
-            let (e, ty) = self.unary()?;
+            let (e, ty) = self.nested(at, Self::unary)?;
             if !ty.is_numeric() {
                 return self.error(at, format!("'-' needs a number, found a {}", ty.name()));
             }
@@ -818,7 +905,7 @@ impl Parser<'_> {
             TokKind::Num(x) => Ok((Expr::Const(Const::Num(x)), Ty::Num)),
             TokKind::Str(s) => Ok((Expr::Const(Const::Str(s.into())), Ty::Str)),
             TokKind::LParen => {
-                let inner = self.or()?;
+                let inner = self.nested(tok.offset, Self::or)?;
                 self.expect(TokKind::RParen, "')'")?;
                 Ok(inner)
             }
@@ -872,7 +959,7 @@ impl Parser<'_> {
             }
         };
         self.expect(TokKind::LParen, "'('")?;
-        let (arg, ty) = self.or()?;
+        let (arg, ty) = self.nested(offset, Self::or)?;
         self.expect(TokKind::RParen, "')'")?;
         let out = match (func, ty) {
             (Func::Len, Ty::Str | Ty::List | Ty::Null) => Ty::Int,
@@ -1049,5 +1136,74 @@ mod tests {
             assert!(err.message.contains(needle), "{text}: {}", err.message);
             assert_eq!(err.offset, *offset, "{text}: {}", err.message);
         }
+    }
+
+    /// Compiles on this thread, then evaluates on a thread with a small
+    /// stack (smaller than any worker's), as a check does.
+    fn eval_on_small_stack(text: &str) -> Value<'static> {
+        let expr = compile(text, &Cols).unwrap_or_else(|err| panic!("{err:?}"));
+        std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || match expr.eval(&row()) {
+                Value::Bool(b) => Value::Bool(b),
+                Value::Null => Value::Null,
+                other => panic!("not a truth value: {other:?}"),
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn long_chains_of_or_and_and_are_flat() {
+        let or = vec!["vote_count == 1"; 1000].join(" or ");
+        assert_eq!(eval_on_small_stack(&or), Value::Bool(false));
+        let and = vec!["vote_count < 1"; 1000].join(" and ");
+        assert_eq!(eval_on_small_stack(&and), Value::Bool(true));
+    }
+
+    #[test]
+    fn the_deepest_accepted_expression_evaluates_on_a_small_stack() {
+        // vote_count is 0: `vote_count > 1` is false under an even number of `not`s.
+        let nots = format!("{}vote_count > 1", "not ".repeat(MAX_DEPTH - 2));
+        assert_eq!(eval_on_small_stack(&nots), Value::Bool(MAX_DEPTH % 2 == 1));
+        let parens = format!(
+            "{}vote_count{} < 1",
+            "(".repeat(MAX_DEPTH - 2),
+            ")".repeat(MAX_DEPTH - 2)
+        );
+        assert_eq!(eval_on_small_stack(&parens), Value::Bool(true));
+    }
+
+    #[test]
+    fn nesting_and_length_beyond_the_limits_are_refused_with_their_position() {
+        let nots = format!("{}vote_count > 1", "not ".repeat(1000));
+        let err = compile(&nots, &Cols).unwrap_err();
+        assert!(err.message.contains("nests too deeply"), "{err:?}");
+        assert_eq!(err.offset, 4 * MAX_DEPTH, "{err:?}");
+
+        let parens = format!("{}vote_count > 1", "(".repeat(1000));
+        let err = compile(&parens, &Cols).unwrap_err();
+        assert!(err.message.contains("nests too deeply"), "{err:?}");
+        assert_eq!(err.offset, MAX_DEPTH, "{err:?}");
+
+        let calls = format!("{}vote_count{} > 1", "abs(".repeat(1000), ")".repeat(1000));
+        let err = compile(&calls, &Cols).unwrap_err();
+        assert!(err.message.contains("nests too deeply"), "{err:?}");
+
+        let sum = format!("{} > 1", vec!["vote_count"; 200].join(" + "));
+        let err = compile(&sum, &Cols).unwrap_err();
+        assert!(err.message.contains("nests too deeply"), "{err:?}");
+
+        let long = vec!["vote_count == 1"; 2000].join(" or ");
+        let err = compile(&long, &Cols).unwrap_err();
+        assert!(err.message.contains("too long"), "{err:?}");
+        // Four tokens a term ("vote_count", "==", "1", "or"), 19 bytes a term:
+        // the first token past the limit starts term 1024.
+        assert_eq!(
+            err.offset,
+            (MAX_TOKENS / 4) * "vote_count == 1 or ".len(),
+            "{err:?}"
+        );
     }
 }

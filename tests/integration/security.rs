@@ -154,3 +154,71 @@ fn hostile_values_reach_the_store_as_values() {
         .unwrap();
     assert_eq!(tables, 1);
 }
+
+/// A rule file with one more `[[rules]]` entry whose expression is `expr`.
+fn movies_rules_with_expr(dir: &Path, expr: &str) -> String {
+    movies_rules_with(dir, |text| {
+        format!("{text}\n[[rules]]\nname = \"generated\"\nexpr = \"{expr}\"\n")
+    })
+}
+
+#[test]
+fn a_long_chain_of_alternatives_is_checked_on_every_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = movies_rules_with_expr(dir.path(), "vote_count != 7");
+    let expected = crate::harness::rule(
+        &crate::harness::check(&fixture("movies_sample.csv"), &single, &[]).report(),
+        "generated",
+    )["failed"]
+        .clone();
+    assert!(expected.as_u64().unwrap() > 0, "the fixture has votes of 7");
+    let chain = vec!["vote_count != 7"; 1000].join(" or ");
+    let rules = movies_rules_with_expr(dir.path(), &chain);
+    assert_eq!(rules_check(&rules).0, Some(0));
+    for threads in ["1", "2"] {
+        let run = crate::harness::check(
+            &fixture("movies_sample.csv"),
+            &rules,
+            &["--threads", threads],
+        );
+        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+        assert_eq!(
+            crate::harness::rule(&run.report(), "generated")["failed"],
+            expected
+        );
+    }
+}
+
+#[test]
+fn expressions_nested_or_long_past_the_limits_are_rule_file_errors_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            format!("{}vote_count > 1", "not ".repeat(1000)),
+            "nests too deeply",
+        ),
+        (format!("{}vote_count > 1", "(".repeat(100_000)), "too long"),
+        (
+            format!("{}vote_count > 1", "(".repeat(1000)),
+            "nests too deeply",
+        ),
+        (
+            format!("{}vote_count{} > 1", "abs(".repeat(300), ")".repeat(300)),
+            "nests too deeply",
+        ),
+        (
+            format!("{} > 1", vec!["vote_count"; 500].join(" - ")),
+            "nests too deeply",
+        ),
+        (vec!["vote_count == 1"; 5000].join(" or "), "too long"),
+    ];
+    for (expr, needle) in cases {
+        let rules = movies_rules_with_expr(dir.path(), &expr);
+        let (code, stderr) = rules_check(&rules);
+        assert_eq!(code, Some(2), "{needle}: {stderr}");
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+        assert!(stderr.contains("in rule `generated`"), "{stderr}");
+        let run = crate::harness::check(&fixture("movies_sample.csv"), &rules, &[]);
+        assert_eq!(run.code, 2, "{needle}: {}", run.stderr);
+    }
+}
