@@ -396,7 +396,7 @@ fn compile_one(
 
     let (query, query_path) = match &spec.query {
         None => (None, None),
-        Some(q) => match read_query(ctx.base_dir, q.get_ref()) {
+        Some(q) => match read_query(ctx.base_dir, q.get_ref(), None) {
             Ok((sql, path)) => (Some(sql), Some(path)),
             Err(message) => {
                 problems.span(&q.span(), format!("aggregate `{name}`: {message}"));
@@ -421,7 +421,7 @@ fn compile_one(
                 if !exists {
                     return None;
                 }
-                match read_query(ctx.base_dir, &candidate.to_string_lossy()) {
+                match read_query(ctx.base_dir, &candidate.to_string_lossy(), Some(engine)) {
                     Ok((sql, path)) => Some(((*engine).to_owned(), sql, path)),
                     Err(message) => {
                         problems.span(&q.span(), format!("aggregate `{name}`: {message}"));
@@ -653,8 +653,13 @@ fn agg_name(agg: AggFn) -> &'static str {
 }
 
 /// Reads a query file, confined to the rule file's folder: a rule file
-/// cannot make dqgate read anything outside it.
-pub(crate) fn read_query(base_dir: &Path, relative: &str) -> Result<(String, PathBuf), String> {
+/// cannot make dqgate read anything outside it. The file must hold one
+/// read-only query (for `engine`'s dialect, or any when `None`).
+pub(crate) fn read_query(
+    base_dir: &Path,
+    relative: &str,
+    engine: Option<&str>,
+) -> Result<(String, PathBuf), String> {
     let candidate = base_dir.join(relative);
     let base = base_dir.canonicalize().map_err(|e| {
         format!(
@@ -674,5 +679,11 @@ pub(crate) fn read_query(base_dir: &Path, relative: &str) -> Result<(String, Pat
     }
     let sql = std::fs::read_to_string(&resolved)
         .map_err(|e| format!("cannot read query file {}: {e}", candidate.display()))?;
+    if let Some(why) = super::sql::not_a_read_only_query(&sql, engine) {
+        return Err(format!(
+            "query file {} is refused: {why}",
+            candidate.display()
+        ));
+    }
     Ok((sql, candidate))
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod expr;
 mod load;
 pub mod spec;
+mod sql;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -297,6 +297,16 @@ pub enum StoreError {
         /// The driver's error.
         source: DriverError,
     },
+    /// A query file tried to change the store; nothing was changed.
+    #[error(
+        "query {name} was refused: it is not a read-only query (audit queries may only read; {detail})"
+    )]
+    NotReadOnly {
+        /// The aggregate whose query was refused.
+        name: String,
+        /// What the engine said.
+        detail: String,
+    },
     /// Another process held the store's lock for longer than dqgate waits.
     #[error(
         "{doing}: the store is locked by another process, and it stayed locked for {waited_s} s"
@@ -386,5 +396,111 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
         _ => Err(StoreError::Url {
             url: url.to_owned(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `test` on an in-memory SQLite store and, when `DQGATE_TEST_PG`
+    /// names a server, on a fresh PostgreSQL schema dropped afterwards.
+    fn on_every_engine(test: impl Fn(&mut dyn Store)) {
+        test(&mut SqliteStore::open_in_memory().unwrap());
+        let Ok(base) = std::env::var("DQGATE_TEST_PG") else {
+            eprintln!("DQGATE_TEST_PG is not set: the PostgreSQL half did not run");
+            return;
+        };
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let schema = format!(
+            "dqgate_unit_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let mut store = PostgresStore::open(&format!("{base}{separator}schema={schema}")).unwrap();
+        test(&mut store);
+        drop(store);
+        let mut client = ::postgres::Client::connect(&base, ::postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .unwrap();
+    }
+
+    /// What no audit query may do, whatever the parser of rule files let through.
+    const HOSTILE: &[&str] = &[
+        "DELETE FROM dq_batches RETURNING batch_id",
+        "WITH gone AS (DELETE FROM dq_batches RETURNING batch_id) SELECT count(*) FROM gone",
+        "UPDATE dq_batches SET status = 'x' RETURNING batch_id",
+        "INSERT INTO stg_movies (id, title) VALUES (1, 'x') RETURNING id",
+        "DROP TABLE dq_batches",
+        "COMMIT",
+        "BEGIN",
+        "PRAGMA query_only = 0",
+        "ATTACH DATABASE ':memory:' AS other",
+        "CREATE TABLE other AS SELECT 1 AS x",
+    ];
+
+    fn ledger(store: &mut dyn Store) -> Vec<BatchEntry> {
+        store.history().unwrap()
+    }
+
+    #[test]
+    fn audit_queries_cannot_change_production_the_ledger_or_staging() {
+        on_every_engine(|store| {
+            let entry = BatchEntry {
+                file: "a.csv".into(),
+                status: "promoted".into(),
+                ..BatchEntry::default()
+            };
+            store.insert_batch(&entry).unwrap();
+            let before = ledger(store);
+            for target in [Target::Production, Target::Staging] {
+                for sql in HOSTILE {
+                    let result = store.query("hostile", sql, target);
+                    assert!(result.is_err(), "{} ran: {sql}", store.engine());
+                    assert_eq!(ledger(store), before, "{}: {sql}", store.engine());
+                }
+                let staged = store
+                    .query("staged", "SELECT count(*) AS n FROM movies", target)
+                    .unwrap();
+                assert_eq!(staged.rows, vec![vec![crate::cell::Cell::Int(0)]]);
+            }
+            // Inside the promotion's transaction: refused the same way, and
+            // the transaction goes on writing afterwards.
+            store.begin().unwrap();
+            for sql in HOSTILE {
+                assert!(store.query("hostile", sql, Target::Production).is_err());
+            }
+            let read = store
+                .query(
+                    "ledger",
+                    "SELECT count(*) AS n FROM dq_batches",
+                    Target::Production,
+                )
+                .unwrap();
+            assert_eq!(read.rows, vec![vec![crate::cell::Cell::Int(1)]]);
+            store.insert_batch(&entry).unwrap();
+            store.commit().unwrap();
+            assert_eq!(ledger(store).len(), 2, "{}", store.engine());
+        });
+    }
+
+    #[test]
+    fn a_write_is_reported_as_a_refused_query() {
+        on_every_engine(|store| {
+            let err = store
+                .query(
+                    "genre_year",
+                    "DELETE FROM dq_batches RETURNING batch_id",
+                    Target::Production,
+                )
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("query genre_year was refused: it is not a read-only query"),
+                "{err}"
+            );
+        });
     }
 }

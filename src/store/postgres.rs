@@ -37,6 +37,8 @@ pub struct PostgresStore {
     schema: String,
     target: Target,
     locked: bool,
+    /// Inside the promotion's transaction (between `begin` and its end).
+    in_transaction: bool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -202,9 +204,64 @@ impl PostgresStore {
             schema: url.schema,
             target: Target::Production,
             locked: false,
+            in_transaction: false,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Runs `sql` inside the read-only transaction [`Store::query`] opened.
+    fn read_only_query(&mut self, name: &str, sql: &str) -> Result<QueryOutput, StoreError> {
+        let query_error = |e: postgres::Error| {
+            if e.code() == Some(&postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION) {
+                StoreError::NotReadOnly {
+                    name: name.to_owned(),
+                    detail: format!("PostgreSQL: {}", driver(e)),
+                }
+            } else {
+                StoreError::Query {
+                    name: name.to_owned(),
+                    source: driver(e),
+                }
+            }
+        };
+        let started = Instant::now();
+        // The prepared statement gives the column types; the simple protocol
+        // gives every value as text, NUMERIC included, without a decimal type.
+        // Preparing also refuses more than one statement.
+        let statement = self.client.prepare(sql).map_err(query_error)?;
+        if statement.columns().is_empty() {
+            // Transaction control, DDL and writes without RETURNING.
+            return Err(StoreError::NotReadOnly {
+                name: name.to_owned(),
+                detail: "PostgreSQL: the statement returns no rows".into(),
+            });
+        }
+        let types: Vec<Type> = statement
+            .columns()
+            .iter()
+            .map(|c| c.type_().clone())
+            .collect();
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let mut rows = Vec::new();
+        for message in self.client.simple_query(sql).map_err(query_error)? {
+            if let SimpleQueryMessage::Row(row) = message {
+                rows.push(
+                    (0..types.len())
+                        .map(|i| cell(row.get(i), &types[i]))
+                        .collect(),
+                );
+            }
+        }
+        Ok(QueryOutput {
+            columns,
+            rows,
+            elapsed: started.elapsed(),
+        })
     }
 
     fn db(doing: &'static str) -> impl Fn(postgres::Error) -> StoreError {
@@ -450,39 +507,27 @@ impl Store for PostgresStore {
 
     fn query(&mut self, name: &str, sql: &str, target: Target) -> Result<QueryOutput, StoreError> {
         self.set_target(target)?;
-        let query_error = |e: postgres::Error| StoreError::Query {
-            name: name.to_owned(),
-            source: driver(e),
+        // Audit queries may only read. They run in a read-only transaction
+        // (a read-only savepoint inside the promotion's), which PostgreSQL
+        // enforces on every table but temporary ones, and that transaction
+        // is always rolled back, which undoes whatever a query wrote to a
+        // temporary (staging) table.
+        let (open, close) = if self.in_transaction {
+            (
+                "SAVEPOINT dq_audit; SET TRANSACTION READ ONLY",
+                "ROLLBACK TO SAVEPOINT dq_audit; RELEASE SAVEPOINT dq_audit",
+            )
+        } else {
+            ("BEGIN READ ONLY", "ROLLBACK")
         };
-        let started = Instant::now();
-        // The prepared statement gives the column types; the simple protocol
-        // gives every value as text, NUMERIC included, without a decimal type.
-        let statement = self.client.prepare(sql).map_err(query_error)?;
-        let types: Vec<Type> = statement
-            .columns()
-            .iter()
-            .map(|c| c.type_().clone())
-            .collect();
-        let columns: Vec<String> = statement
-            .columns()
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect();
-        let mut rows = Vec::new();
-        for message in self.client.simple_query(sql).map_err(query_error)? {
-            if let SimpleQueryMessage::Row(row) = message {
-                rows.push(
-                    (0..types.len())
-                        .map(|i| cell(row.get(i), &types[i]))
-                        .collect(),
-                );
-            }
-        }
-        Ok(QueryOutput {
-            columns,
-            rows,
-            elapsed: started.elapsed(),
-        })
+        self.client.batch_execute(open).map_err(Self::db(
+            "starting a read-only transaction for an audit query",
+        ))?;
+        let output = self.read_only_query(name, sql);
+        self.client
+            .batch_execute(close)
+            .map_err(Self::db("ending an audit query's read-only transaction"))?;
+        output
     }
 
     fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError> {
@@ -531,16 +576,20 @@ impl Store for PostgresStore {
         self.set_target(Target::Production)?;
         self.client
             .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-            .map_err(Self::db("starting the promotion"))
+            .map_err(Self::db("starting the promotion"))?;
+        self.in_transaction = true;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
+        self.in_transaction = false;
         self.client
             .batch_execute("COMMIT")
             .map_err(Self::db("committing the promotion"))
     }
 
     fn rollback(&mut self) -> Result<(), StoreError> {
+        self.in_transaction = false;
         self.client
             .batch_execute("ROLLBACK")
             .map_err(Self::db("rolling back the promotion"))

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -581,12 +582,64 @@ impl Store for SqliteStore {
 
     fn query(&mut self, name: &str, sql: &str, target: Target) -> Result<QueryOutput, StoreError> {
         self.set_target(target)?;
-        let query_error = |source: rusqlite::Error| StoreError::Query {
-            name: name.to_owned(),
-            source: source.into(),
+        // Audit queries may only read: `query_only` refuses any write while
+        // the statement runs, and the authorizer refuses, when the statement
+        // is prepared, anything but reading tables and calling functions
+        // (no PRAGMA, ATTACH, transaction control or temp-table writes).
+        let doing = "making the connection read-only for an audit query";
+        self.conn
+            .pragma_update(None, "query_only", true)
+            .map_err(db(doing))?;
+        self.conn
+            .authorizer(Some(read_only_authorizer))
+            .map_err(db(doing))?;
+        let output = self.read_only_query(name, sql);
+        let doing = "making the connection writable again after an audit query";
+        self.conn
+            .authorizer(None::<fn(AuthContext<'_>) -> Authorization>)
+            .map_err(db(doing))?;
+        self.conn
+            .pragma_update(None, "query_only", false)
+            .map_err(db(doing))?;
+        output
+    }
+}
+
+/// Allows what a read-only query needs and nothing else.
+fn read_only_authorizer(context: AuthContext<'_>) -> Authorization {
+    match context.action {
+        AuthAction::Select
+        | AuthAction::Read { .. }
+        | AuthAction::Function { .. }
+        | AuthAction::Recursive => Authorization::Allow,
+        _ => Authorization::Deny,
+    }
+}
+
+impl SqliteStore {
+    /// Runs `sql` under the read-only guards [`Store::query`] set.
+    fn read_only_query(&mut self, name: &str, sql: &str) -> Result<QueryOutput, StoreError> {
+        let query_error = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(
+                rusqlite::ErrorCode::AuthorizationForStatementDenied
+                | rusqlite::ErrorCode::ReadOnly,
+            ) => StoreError::NotReadOnly {
+                name: name.to_owned(),
+                detail: format!("SQLite: {source}"),
+            },
+            _ => StoreError::Query {
+                name: name.to_owned(),
+                source: source.into(),
+            },
         };
         let started = Instant::now();
         let mut statement = self.conn.prepare(sql).map_err(query_error)?;
+        if !statement.readonly() || statement.column_count() == 0 {
+            return Err(StoreError::NotReadOnly {
+                name: name.to_owned(),
+                detail: "SQLite: the statement returns no rows or writes".into(),
+            });
+        }
         let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
         let width = columns.len();
         let mut rows = statement.query([]).map_err(query_error)?;

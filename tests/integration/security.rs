@@ -222,3 +222,56 @@ fn expressions_nested_or_long_past_the_limits_are_rule_file_errors_not_crashes()
         assert_eq!(run.code, 2, "{needle}: {}", run.stderr);
     }
 }
+
+#[test]
+fn query_files_that_write_or_hold_several_statements_are_rule_file_errors() {
+    let cases = [
+        ("DROP TABLE movies;", "it is a DROP statement, not a query"),
+        (
+            "DELETE FROM movie_sources RETURNING movie_id",
+            "it is a DELETE statement, not a query",
+        ),
+        (
+            "WITH gone AS (DELETE FROM dq_batches RETURNING batch_id) SELECT count(*) AS n FROM gone",
+            "its query contains a DELETE statement, which changes data",
+        ),
+        (
+            "SELECT 1 AS year; DELETE FROM dq_batches",
+            "it holds 2 statements",
+        ),
+    ];
+    for (sql, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = movies_rules_with(dir.path(), |text| text);
+        std::fs::write(dir.path().join("queries/genre_year.sql"), sql).unwrap();
+        let (code, stderr) = rules_check(&rules);
+        assert_eq!(code, Some(2), "{sql}: {stderr}");
+        assert!(stderr.contains("genre_year.sql is refused"), "{stderr}");
+        assert!(stderr.contains(needle), "{sql}: {stderr}");
+
+        // `export` refuses to run it too, and production keeps its tables.
+        let store = dir.path().join("store.db");
+        let url = format!("sqlite://{}", store.display());
+        let promoted = run(
+            "run",
+            &fixture("movies_sample.csv"),
+            "rules/movies.toml",
+            &["--store", &url],
+        );
+        assert_eq!(promoted.code, 0, "{}", promoted.stderr);
+        let export = dqgate()
+            .args(["export", "--rules", &rules, "--store", &url, "--out"])
+            .arg(dir.path().join("export"))
+            .output()
+            .unwrap();
+        assert_eq!(export.status.code(), Some(2), "{sql}");
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        let movies: i64 = conn
+            .query_row("SELECT count(*) FROM movies", [], |r| r.get(0))
+            .unwrap();
+        let batches: i64 = conn
+            .query_row("SELECT count(*) FROM dq_batches", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((movies, batches), (301, 1), "{sql}");
+    }
+}
