@@ -107,9 +107,7 @@ pub fn run_file(
     };
 
     if let Some(earlier) = store.promoted_batch(&report.blake3)? {
-        promotion.status = PromotionStatus::AlreadyPromoted;
-        promotion.batch_id = Some(earlier);
-        report.promotion = Some(promotion);
+        already_promoted(&mut report, promotion, earlier);
         return Ok(report);
     }
 
@@ -180,7 +178,7 @@ pub fn run_file(
         return Ok(report);
     }
 
-    if let Some(reason) = promote(
+    let outcome = promote(
         rules,
         store.as_mut(),
         &mut collector,
@@ -189,7 +187,12 @@ pub fn run_file(
         &mut entry,
         &mut promotion,
         options,
-    )? {
+    )?;
+    if let Outcome::AlreadyPromoted(earlier) = outcome {
+        already_promoted(&mut report, promotion, earlier);
+        return Ok(report);
+    }
+    if let Outcome::RolledBack(reason) = outcome {
         report.verdict = Verdict::Fail;
         report.reasons.push(reason);
         report.reasons.extend(disagreements(
@@ -205,9 +208,33 @@ pub fn run_file(
     Ok(report)
 }
 
+/// A file whose content the store already holds is not promoted again, and
+/// not judged again: whatever today's rules say of it (shown for
+/// information), the run changes nothing, passes and exits 0.
+fn already_promoted(report: &mut Report, mut promotion: PromotionReport, earlier: i64) {
+    promotion.status = PromotionStatus::AlreadyPromoted;
+    promotion.batch_id = Some(earlier);
+    promotion.applied = Applied::default();
+    promotion.reconciliation.clear();
+    report.promotion = Some(promotion);
+    report.verdict = Verdict::Pass;
+    report.reasons.clear();
+}
+
+/// How the promotion's transaction ended.
+enum Outcome {
+    /// Committed.
+    Promoted,
+    /// Another run promoted the same content first; nothing was written.
+    AlreadyPromoted(i64),
+    /// Rolled back, for this reason.
+    RolledBack(String),
+}
+
 /// The transaction: ledger row, production rows, running totals, and their
 /// reconciliation with the production queries; committed only if all agree.
-/// Returns why it rolled back, or `None` when the batch was promoted.
+/// Whether the file's content is already promoted is decided here, under
+/// the store's write lock, so two runs of one file promote it once.
 #[allow(clippy::too_many_arguments)] // the parts of one run, passed down once
 fn promote(
     rules: &RuleSet,
@@ -218,9 +245,12 @@ fn promote(
     entry: &mut BatchEntry,
     promotion: &mut PromotionReport,
     options: &RunOptions,
-) -> Result<Option<String>, RunError> {
+) -> Result<Outcome, RunError> {
     store.begin()?;
-    let outcome = (|| -> Result<Option<String>, RunError> {
+    let outcome = (|| -> Result<Outcome, RunError> {
+        if let Some(earlier) = store.promoted_batch(&entry.blake3)? {
+            return Ok(Outcome::AlreadyPromoted(earlier));
+        }
         entry.status = "promoted".into();
         entry.reasons = "[]".into();
         entry.finished_at = now();
@@ -228,7 +258,7 @@ fn promote(
         promotion.batch_id = Some(batch_id);
         let existing = store.staged_existing()?;
         if policy == OnExisting::Reject && !existing.is_empty() {
-            return Ok(Some(format!(
+            return Ok(Outcome::RolledBack(format!(
                 "the promotion was rolled back: {} of its movie ids were promoted by another run meanwhile (on_existing = reject)",
                 existing.len()
             )));
@@ -270,32 +300,34 @@ fn promote(
             options.max_examples,
         )?;
         if !totals.is_exact() {
-            return Ok(Some(
+            return Ok(Outcome::RolledBack(
                 "the promotion was rolled back: a min, max or argmax running total cannot forget replaced rows".into(),
             ));
         }
         if !promotion.reconciliation.iter().all(|a| a.diff.agrees()) {
-            return Ok(Some(
+            return Ok(Outcome::RolledBack(
                 "the promotion was rolled back: the running totals do not reconcile with the production queries".into(),
             ));
         }
         store.write_rollups(&totals.state())?;
         failpoint("pause");
         failpoint("hold");
-        Ok(None)
+        Ok(Outcome::Promoted)
     })();
     match outcome {
-        Ok(None) => {
+        Ok(Outcome::Promoted) => {
             store.commit()?;
             promotion.status = PromotionStatus::Promoted;
-            Ok(None)
+            Ok(Outcome::Promoted)
         }
-        Ok(Some(reason)) => {
+        Ok(other) => {
             store.rollback()?;
-            promotion.status = PromotionStatus::RolledBack;
+            if matches!(other, Outcome::RolledBack(_)) {
+                promotion.status = PromotionStatus::RolledBack;
+            }
             promotion.batch_id = None;
             promotion.applied = Applied::default();
-            Ok(Some(reason))
+            Ok(other)
         }
         Err(err) => {
             // Production is left exactly as it was; the error is reported.

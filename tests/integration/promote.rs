@@ -698,3 +698,66 @@ fn a_read_only_store_is_an_error_that_changes_nothing() {
     );
     assert_eq!(std::fs::read(&store).unwrap(), before);
 }
+
+store_test!(
+    two_concurrent_runs_of_one_file_promote_it_once_whatever_the_policy,
+    |store| {
+        let world = World::new(store);
+        let (header, records) = sample_records();
+        for (part, policy) in ["update", "skip", "reject"].into_iter().enumerate() {
+            let file = world.path(&format!("{policy}.csv"));
+            write_csv(&file, &header, &records[part * 100..(part + 1) * 100]);
+            let spawn = |out: &str, failpoint: Option<&str>| {
+                let mut command = dqgate();
+                if let Some(failpoint) = failpoint {
+                    command.env("DQGATE_FAILPOINT", failpoint);
+                }
+                command
+                    .args(["run", file.to_str().unwrap(), "--store", &world.url()])
+                    .args(["--on-existing", policy, "--out"])
+                    .arg(world.path(&format!("{policy}-{out}")))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            };
+            // The first run stops inside its promotion transaction, holding
+            // the store's lock; the second has checked the same file and
+            // found it not yet promoted before the first is let go.
+            let mut first = spawn("first", Some("hold"));
+            let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+            assert!(
+                lines.any(|l| l.is_ok_and(|l| l.contains("holding inside the promotion"))),
+                "{policy}: the first run never reached its promotion"
+            );
+            let second = spawn("second", None);
+            std::thread::sleep(std::time::Duration::from_millis(2000));
+            drop(first.stdin.take());
+            assert!(first.wait().unwrap().success(), "{policy}: first run");
+            let second = second.wait_with_output().unwrap();
+            assert!(
+                second.status.success(),
+                "{policy}: second run: {}",
+                String::from_utf8_lossy(&second.stderr)
+            );
+            let statuses: Vec<String> = ["first", "second"]
+                .iter()
+                .map(|out| {
+                    let report = world.path(&format!("{policy}-{out}/report.json"));
+                    let report: Value =
+                        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+                    assert_eq!(report["verdict"], "pass", "{policy} {out}");
+                    report["promotion"]["status"].as_str().unwrap().to_owned()
+                })
+                .collect();
+            assert_eq!(statuses, ["promoted", "already_promoted"], "{policy}");
+            let promoted = world
+                .history()
+                .iter()
+                .filter(|b| b["file"] == file.to_str().unwrap() && b["status"] == "promoted")
+                .count();
+            assert_eq!(promoted, 1, "{policy}: the file is in the ledger once");
+        }
+    }
+);
