@@ -173,7 +173,12 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub check: CheckArgs,
     /// The production store.
-    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    #[arg(
+        long,
+        env = "DQGATE_STORE",
+        hide_env_values = true,
+        default_value = "sqlite://dqgate.db"
+    )]
     pub store: String,
     /// Rows compared: a number of accepted rows from the start, or `all`
     /// (default: `[reference].subset` of the rule file).
@@ -198,7 +203,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub check: CheckArgs,
     /// The production store.
-    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    #[arg(
+        long,
+        env = "DQGATE_STORE",
+        hide_env_values = true,
+        default_value = "sqlite://dqgate.db"
+    )]
     pub store: String,
     /// Rows diffed on staging: a number of accepted rows, or `all`
     /// (default: `[reference].subset` of the rule file).
@@ -217,7 +227,12 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// The production store.
-    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    #[arg(
+        long,
+        env = "DQGATE_STORE",
+        hide_env_values = true,
+        default_value = "sqlite://dqgate.db"
+    )]
     pub store: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
@@ -231,7 +246,12 @@ pub struct ExportArgs {
     #[arg(long, default_value = "rules/movies.toml")]
     pub rules: PathBuf,
     /// The production store.
-    #[arg(long, env = "DQGATE_STORE", default_value = "sqlite://dqgate.db")]
+    #[arg(
+        long,
+        env = "DQGATE_STORE",
+        hide_env_values = true,
+        default_value = "sqlite://dqgate.db"
+    )]
     pub store: String,
     /// Directory for the CSV files.
     #[arg(long, default_value = "dqgate-export")]

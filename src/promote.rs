@@ -89,6 +89,12 @@ pub fn run_file(
     options: &RunOptions,
 ) -> Result<Report, RunError> {
     let started_at = now();
+    if store::keeps_nothing(&options.store) {
+        return Err(store::StoreError::KeepsNothing {
+            location: store::redact(&options.store),
+        }
+        .into());
+    }
     let mut store = store::open(&options.store)?;
     let policy = options.on_existing.unwrap_or(rules.on_existing);
     let mut check = check.clone();

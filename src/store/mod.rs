@@ -6,12 +6,14 @@
 //! store written by a newer dqgate is refused.
 
 mod postgres;
+mod redact;
 mod sqlite;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use postgres::{PostgresStore, redact};
+pub use postgres::PostgresStore;
+pub use redact::redact;
 pub use sqlite::SqliteStore;
 
 use crate::cell::Cell;
@@ -243,9 +245,11 @@ pub(crate) fn applied(policy: OnExisting, staged: u64, existing: u64) -> Applied
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The `--store` URL is not understood.
-    #[error("unsupported store {url:?}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    #[error(
+        "unsupported store {url}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB (schemes are lower case)"
+    )]
     Url {
-        /// The URL as given.
+        /// The URL, redacted.
         url: String,
     },
     /// The store could not be opened.
@@ -306,6 +310,14 @@ pub enum StoreError {
         name: String,
         /// What the engine said.
         detail: String,
+    },
+    /// `run` was given a store that keeps nothing once the run ends.
+    #[error(
+        "store {location} keeps nothing after the run (it lives in memory), so `dqgate run` would report a promotion that no one can read; give a file (sqlite://PATH) or a server (postgres://...)"
+    )]
+    KeepsNothing {
+        /// The store, redacted.
+        location: String,
     },
     /// Another process held the store's lock for longer than dqgate waits.
     #[error(
@@ -375,11 +387,31 @@ pub fn open_existing(url: &str) -> Result<Box<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         if !path.is_empty() && !std::path::Path::new(path).exists() {
             return Err(StoreError::Missing {
-                location: url.to_owned(),
+                location: redact(url),
             });
         }
     }
     open(url)
+}
+
+/// Whether a store URL names a database that is gone when the run ends
+/// (SQLite in memory: `sqlite::memory:`, `sqlite://:memory:`, a URI file
+/// name with `mode=memory`, or the empty name of a temporary database).
+pub fn keeps_nothing(url: &str) -> bool {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return false;
+    };
+    let lower = path.to_ascii_lowercase();
+    let (name, query) = lower.split_once('?').unwrap_or((&lower, ""));
+    name.is_empty()
+        || name == ":memory:"
+        || (lower.starts_with("file:")
+            && (name == "file:"
+                || name == "file::memory:"
+                || query.split('&').any(|p| p == "mode=memory")))
 }
 
 /// Opens the store named by a URL: `sqlite://PATH`, `sqlite::memory:` or
@@ -393,9 +425,7 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
     }
     match url.strip_prefix("sqlite://") {
         Some(path) if !path.is_empty() => Ok(Box::new(SqliteStore::open(&PathBuf::from(path))?)),
-        _ => Err(StoreError::Url {
-            url: url.to_owned(),
-        }),
+        _ => Err(StoreError::Url { url: redact(url) }),
     }
 }
 
@@ -502,5 +532,28 @@ mod tests {
                 "{err}"
             );
         });
+    }
+
+    #[test]
+    fn stores_in_memory_are_told_from_stores_on_disk() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://",
+            "sqlite://file:x?mode=memory",
+            "sqlite://file:x?cache=shared&mode=memory",
+            "sqlite://FILE:x?MODE=MEMORY",
+            "sqlite://file::memory:",
+        ] {
+            assert!(keeps_nothing(url), "{url}");
+        }
+        for url in [
+            "sqlite://dqgate.db",
+            "sqlite://memory.db",
+            "sqlite://file:x.db?mode=rwc",
+            "postgres://ann@h/db",
+        ] {
+            assert!(!keeps_nothing(url), "{url}");
+        }
     }
 }

@@ -28,6 +28,9 @@ const SCHEMA: &str = include_str!("postgres_schema.sql");
 
 /// How long a run waits for another run's lock, and for the server.
 const LOCK_TIMEOUT: &str = "10s";
+/// The longest name PostgreSQL keeps whole (`NAMEDATALEN - 1`); it
+/// truncates longer ones silently.
+const MAX_IDENTIFIER_BYTES: usize = 63;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A PostgreSQL store.
@@ -67,7 +70,7 @@ impl PgUrl {
     /// Without a password in the URL, `PGPASSWORD` and then `~/.pgpass` are
     /// consulted, as libpq does.
     pub(super) fn parse(url: &str) -> Result<PgUrl, StoreError> {
-        let redacted = redact(url);
+        let redacted = super::redact(url);
         let bad = |why: String| StoreError::Url {
             url: format!("{redacted} ({why})"),
         };
@@ -83,6 +86,12 @@ impl PgUrl {
         if !is_identifier(&schema) {
             return Err(bad(format!(
                 "schema {schema:?} must be letters, digits and _"
+            )));
+        }
+        if schema.len() > MAX_IDENTIFIER_BYTES {
+            return Err(bad(format!(
+                "schema {schema:?} is {} bytes long; PostgreSQL keeps only the first {MAX_IDENTIFIER_BYTES}, so two longer names could share a schema",
+                schema.len()
             )));
         }
         let rebuilt = if kept.is_empty() {
@@ -111,6 +120,11 @@ impl PgUrl {
             })
             .unwrap_or_else(|| "localhost".into());
         let port = config.get_ports().first().copied().unwrap_or(5432);
+        if !read_alike(url, &config, &user) {
+            return Err(bad(
+                "its user name, password or host reads differently to different URL parsers; percent-encode '@', ':', '/', '?' and '#' in the user name and password (for example %40 for @)".into(),
+            ));
+        }
         let dbname = config.get_dbname().unwrap_or(&user).to_owned();
         if config.get_password().is_none() {
             if let Ok(password) = std::env::var("PGPASSWORD") {
@@ -127,18 +141,45 @@ impl PgUrl {
     }
 }
 
-/// The URL with any password replaced, for messages.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// Whether the driver read `url`'s user and host as the URL standard does.
+/// Where they differ (an unencoded `@` in a password, say), a part of the
+/// password may have been taken for the host and shown in messages.
+fn read_alike(url: &str, config: &Config, user: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    let username = percent_decoded(parsed.username());
+    if !username.is_empty() && username != user {
+        return false;
     }
+    match config.get_hosts() {
+        [postgres::config::Host::Tcp(host)] => {
+            parsed.host_str().map(|h| h.trim_matches(['[', ']'])) == Some(host.as_str())
+        }
+        _ => true,
+    }
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -801,10 +842,6 @@ mod tests {
         );
         assert_eq!(url.config.get_password(), Some(&b"s3cret"[..]));
         assert_eq!(url.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
-        assert_eq!(
-            redact("postgres://ann:s3cret@h/db"),
-            "postgres://ann:***@h/db"
-        );
         let err = PgUrl::parse("postgres://ann:s3cret@h/db?schema=x;drop")
             .unwrap_err()
             .to_string();
@@ -812,6 +849,16 @@ mod tests {
             !err.contains("s3cret") && err.contains("must be letters"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn schema_names_the_server_would_truncate_are_refused() {
+        let longest = "s".repeat(MAX_IDENTIFIER_BYTES);
+        assert!(PgUrl::parse(&format!("postgres://ann@h/db?schema={longest}")).is_ok());
+        let err = PgUrl::parse(&format!("postgres://ann@h/db?schema={longest}x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is 64 bytes long"), "{err}");
     }
 
     #[test]

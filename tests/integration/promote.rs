@@ -761,3 +761,26 @@ store_test!(
         }
     }
 );
+
+#[test]
+fn run_refuses_a_store_that_keeps_nothing() {
+    for url in [
+        "sqlite::memory:",
+        "sqlite://file:x?mode=memory",
+        "sqlite://:memory:",
+    ] {
+        let run = run(
+            "run",
+            "tests/fixtures/movies_sample.csv",
+            RULES,
+            &["--store", url],
+        );
+        assert_eq!(run.code, 2, "{url}: {}", run.stdout);
+        assert!(
+            run.stderr.contains("keeps nothing after the run"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("promoted"), "{}", run.stdout);
+    }
+}

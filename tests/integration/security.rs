@@ -275,3 +275,87 @@ fn query_files_that_write_or_hold_several_statements_are_rule_file_errors() {
         assert_eq!((movies, batches), (301, 1), "{sql}");
     }
 }
+
+#[test]
+fn no_form_of_store_url_shows_its_password_in_any_command_or_output() {
+    // Every password holds `s3cr`; every URL fails somewhere (a port nobody
+    // listens on, a bad schema name, a wrong scheme, a broken form).
+    let urls = [
+        "postgres://ann:s3cret@127.0.0.1:1/movies",
+        "postgres://ann:s3cr%40t@127.0.0.1:1/movies",
+        "postgres://ann:s3cr@t@127.0.0.1:1/movies",
+        "postgres://ann:x@s3cret@127.0.0.1:1/movies",
+        "postgres://ann:s3cr:t@127.0.0.1:1/movies",
+        "postgres://ann:s3cr/t@127.0.0.1:1/movies",
+        "postgres://ann@127.0.0.1:1/movies?password=s3cret",
+        "postgres://ann@127.0.0.1:1/movies?password=s3cret&schema=x;drop",
+        "postgres://ann@127.0.0.1:1/movies?sslmode=bogus&password=s3cret",
+        "postgres://ann:s3cret@127.0.0.1:1/movies?schema=x;drop",
+        "postgres://ann:s3cret@127.0.0.1:99999/movies",
+        "Postgres://ann:s3cret@127.0.0.1:1/movies",
+        "pgsql://ann:s3cret@127.0.0.1:1/movies",
+        "postgres:/ann:s3cret@127.0.0.1:1/movies",
+        "ann:s3cret@127.0.0.1:1/movies",
+    ];
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let file = fixture("movies_sample.csv");
+    let commands: [&[&str]; 4] = [
+        &["run", &file, "--out", out_dir],
+        &["diff", &file, "--out", out_dir],
+        &["export", "--out", out_dir],
+        &["history"],
+    ];
+    for url in urls {
+        for args in commands {
+            for via_env in [false, true] {
+                let mut command = dqgate();
+                command.args(args);
+                if via_env {
+                    command.env("DQGATE_STORE", url);
+                } else {
+                    command.args(["--store", url]);
+                }
+                let output = command.output().unwrap();
+                let shown = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                assert_eq!(output.status.code(), Some(2), "{url} {args:?}: {shown}");
+                assert!(
+                    !shown.contains("s3cr") && !shown.contains("3cr"),
+                    "{url} {args:?} (env: {via_env}): {shown}"
+                );
+            }
+        }
+        let help = dqgate()
+            .args(["run", "--help"])
+            .env("DQGATE_STORE", url)
+            .output()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&help.stdout).contains("s3cr"));
+    }
+    for entry in walk(out.path()) {
+        let text = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains("s3cr"),
+            "{}",
+            entry.display()
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
