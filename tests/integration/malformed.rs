@@ -526,3 +526,31 @@ fn peak_rss_kib(file: &str) -> Option<u64> {
         .parse()
         .ok()
 }
+
+#[test]
+fn a_header_of_200000_columns_is_bound_whole_with_its_duplicates_and_hints() {
+    // Binding a header is linear in its width (it was quadratic: a minute
+    // for this file); bench/run.sh measures it against reading the file.
+    let dir = tempfile::tempdir().unwrap();
+    let mut names: Vec<String> = (0..200_000).map(|i| format!("c{i}")).collect();
+    for i in (0..200_000).step_by(1000) {
+        names[i + 1] = format!("c{i}");
+    }
+    names[7] = "Title".into();
+    let path = dir.path().join("wide.csv");
+    std::fs::write(&path, format!("{}\n", names.join(","))).unwrap();
+    let run = check(path.to_str().unwrap(), "rules/movies.toml", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let header = &run.report()["header"];
+    assert_eq!(header["columns"], 200_000);
+    assert_eq!(header["duplicates"].as_array().unwrap().len(), 200);
+    assert_eq!(header["duplicates"][0], "c0");
+    assert!(
+        header["hints"].as_array().unwrap().iter().any(|h| h
+            .as_str()
+            .unwrap()
+            .contains("`title` may be the header's \"Title\"")),
+        "{:#}",
+        header["hints"]
+    );
+}
