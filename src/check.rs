@@ -3,7 +3,7 @@
 //! the end, and the report written.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::blocks::BlockReader;
@@ -167,8 +167,7 @@ fn progress_bar(wanted: bool, size: u64) -> indicatif::ProgressBar {
 
 /// Writes `report.json` atomically into the output directory.
 pub fn write_report(report: &Report, options: &CheckOptions) -> Result<(), CheckError> {
-    let mut json = serde_json::to_vec_pretty(report)?;
-    json.push(b'\n');
+    let json = crate::report::to_json(report)?;
     output::write_atomic(&options.out_dir.join(output::REPORT_FILE), &json)?;
     Ok(())
 }
@@ -329,7 +328,9 @@ fn check_streaming<R: Read + Send>(
             PipelineError::Consumer(e) => e,
         })?;
         if options.timings {
-            eprintln!(
+            // Best effort: a closed standard error does not fail the check.
+            let _ = writeln!(
+                std::io::stderr(),
                 "{}",
                 timings_line(started.elapsed(), &summary, pass.threads)
             );

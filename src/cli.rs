@@ -12,7 +12,7 @@ use crate::promote::{RunOptions, run_file};
 use crate::report::{
     Report, Verdict, render_github, render_history, render_junit, render_markdown, render_table,
 };
-use crate::row::Limits;
+use crate::row::{Limits, printable};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
 use crate::store::OnExisting;
@@ -337,20 +337,23 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => {
             let rules = RuleSet::load(&args.rules)?;
             let mut store = crate::store::open_existing(&args.store)?;
-            for path in crate::compare::export_production(&rules, store.as_mut(), &args.out)? {
-                println!("{}", path.display());
-            }
+            let written = crate::compare::export_production(&rules, store.as_mut(), &args.out)?;
+            let listing: String = written
+                .iter()
+                .map(|path| format!("{}\n", printable(&path.display().to_string())))
+                .collect();
+            write_stdout(&listing)?;
             Ok(Outcome::Passed)
         }
         Command::Rules(RulesCommand::Check { rules }) => {
             let set = RuleSet::load(&rules)?;
-            println!(
-                "{}: ok ({} columns, {} row rules, {} rules in all)",
-                rules.display(),
+            write_stdout(&format!(
+                "{}: ok ({} columns, {} row rules, {} rules in all)\n",
+                printable(&rules.display().to_string()),
                 set.columns.len(),
                 set.row_rules.len(),
                 set.catalog.len()
-            );
+            ))?;
             Ok(Outcome::Passed)
         }
     }
@@ -442,7 +445,7 @@ fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {
     let batches = store.history()?;
     let text = match args.format {
         HistoryFormat::Table => render_history(&store.location(), &batches),
-        HistoryFormat::Json => serde_json::to_string_pretty(&batches)? + "\n",
+        HistoryFormat::Json => crate::report::to_json_string(&batches)?,
     };
     write_stdout(&text)?;
     Ok(Outcome::Passed)
@@ -504,7 +507,7 @@ fn print_report(report: &Report, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let text = match args.format {
         _ if args.quiet => quiet_line(report),
         Format::Table => render_table(report),
-        Format::Json => serde_json::to_string_pretty(report)? + "\n",
+        Format::Json => crate::report::to_json_string(report)?,
         Format::Markdown => render_markdown(report),
         Format::Junit => render_junit(report),
         Format::Github => {

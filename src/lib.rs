@@ -18,6 +18,7 @@ pub mod digest;
 pub mod header;
 pub mod input;
 pub mod int_index;
+pub mod interrupt;
 pub mod list_layout;
 pub mod literal;
 pub mod model;

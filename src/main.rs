@@ -1,18 +1,28 @@
 //! The `dqgate` binary: parse the command line, run, map the outcome to an
 //! exit code (0 pass, 1 the gate failed, 2 usage or runtime error).
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
 use dqgate::cli::{Cli, Outcome, run};
+use dqgate::row::printable;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(err) = dqgate::interrupt::install() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "dqgate: warning: cannot watch for interrupts ({err}); an interrupted run may leave .dqgate-*.tmp files"
+        );
+    }
     match run(cli) {
         Ok(Outcome::Passed) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(err) => {
-            eprintln!("error: {}", describe(&err));
+            // A closed or full standard error must not turn exit 2 into a
+            // panic: the message is lost, the exit code is not.
+            let _ = writeln!(std::io::stderr(), "error: {}", describe(&err));
             ExitCode::from(2)
         }
     }
@@ -20,6 +30,8 @@ fn main() -> ExitCode {
 
 /// The error and its causes, skipping a cause whose text the message
 /// already contains (most of dqgate's errors name their cause inline).
+/// Messages name files and values from outside: every line is made
+/// printable, and none may start a GitHub workflow command.
 fn describe(err: &anyhow::Error) -> String {
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
@@ -29,5 +41,14 @@ fn describe(err: &anyhow::Error) -> String {
             text.push_str(&cause);
         }
     }
-    text
+    text.split('\n')
+        .map(|line| {
+            let line = printable(line);
+            match line.trim_start().strip_prefix("::") {
+                Some(rest) => format!("\\u{{3a}}:{rest}"),
+                None => line,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -1,6 +1,8 @@
 //! Output files: `quarantine.csv`, `accepted.csv` and `report.json`, each
 //! written to a temporary file in the output directory and renamed into
 //! place only when complete, so no reader ever sees a half-written file.
+//! A run removes the previous `report.json` before it writes anything and
+//! writes its own last: a folder with a report holds one run's files.
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -174,15 +176,35 @@ impl Outputs {
         }
     }
 
-    /// Flushes and renames the files into place.
+    /// Flushes the files to disk, then renames them into place. Until the
+    /// first rename the folder keeps the previous run's files untouched (a
+    /// full disk fails here); right before it, the previous `report.json`
+    /// is removed: the report is written last and names the files of its
+    /// run, so a run stopped while it publishes never leaves its files
+    /// beside another run's report.
     pub fn finish(mut self) -> Result<OutputPaths, OutputError> {
         self.quarantine_writer()?;
         let Some(writer) = self.quarantine.take() else {
             unreachable!("quarantine_writer checked it")
         };
-        let quarantine = persist(writer, &self.dir.join(QUARANTINE_FILE))?;
+        let quarantine = seal(writer, &self.dir.join(QUARANTINE_FILE))?;
         let accepted = match self.accepted {
-            Some(w) => Some(persist(w, &self.dir.join(ACCEPTED_FILE))?),
+            Some(w) => Some(seal(w, &self.dir.join(ACCEPTED_FILE))?),
+            None => None,
+        };
+        let report = self.dir.join(REPORT_FILE);
+        match fs::remove_file(&report) {
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                return Err(OutputError {
+                    path: report,
+                    source,
+                });
+            }
+            _ => {}
+        }
+        let quarantine = publish(quarantine, &self.dir.join(QUARANTINE_FILE))?;
+        let accepted = match accepted {
+            Some(file) => Some(publish(file, &self.dir.join(ACCEPTED_FILE))?),
             None => None,
         };
         Ok(OutputPaths {
@@ -224,6 +246,7 @@ fn temp_csv(dir: &Path) -> Result<CsvSink, OutputError> {
             path: dir.to_owned(),
             source,
         })?;
+    crate::interrupt::register(file.path());
     Ok(temp_csv_writer(BufWriter::with_capacity(256 * 1024, file)))
 }
 
@@ -243,7 +266,8 @@ fn csv_error(dir: &Path, err: csv::Error) -> OutputError {
     }
 }
 
-fn persist(writer: CsvSink, path: &Path) -> Result<PathBuf, OutputError> {
+/// Flushes a temporary output file to disk; `path` is where it goes.
+fn seal(writer: CsvSink, path: &Path) -> Result<NamedTempFile, OutputError> {
     let err = |source| OutputError {
         path: path.to_owned(),
         source,
@@ -251,7 +275,18 @@ fn persist(writer: CsvSink, path: &Path) -> Result<PathBuf, OutputError> {
     let buffered = writer.into_inner().map_err(|e| err(e.into_error()))?;
     let file = buffered.into_inner().map_err(|e| err(e.into_error()))?;
     file.as_file().sync_all().map_err(err)?;
-    file.persist(path).map_err(|e| err(e.error))?;
+    Ok(file)
+}
+
+/// Renames a sealed temporary file to `path`.
+fn publish(file: NamedTempFile, path: &Path) -> Result<PathBuf, OutputError> {
+    let temp = file.path().to_owned();
+    let published = file.persist(path).map_err(|e| OutputError {
+        path: path.to_owned(),
+        source: e.error,
+    });
+    crate::interrupt::forget(&temp);
+    published?;
     Ok(path.to_owned())
 }
 
@@ -270,8 +305,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(err)?;
-    file.write_all(bytes).map_err(err)?;
-    file.as_file().sync_all().map_err(err)?;
-    file.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    let temp = file.path().to_owned();
+    crate::interrupt::register(&temp);
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(err)
+        .and_then(|()| file.persist(path).map_err(|e| err(e.error)));
+    crate::interrupt::forget(&temp);
+    written.map(drop)
 }

@@ -6,9 +6,11 @@ use std::fmt::Write as _;
 
 use super::{Report, Verdict};
 
-/// Escapes a workflow command's message.
+/// Escapes a workflow command's message: printable (no control or
+/// invisible formatting character), then the runner's own escapes.
 fn data(text: &str) -> String {
-    text.replace('%', "%25")
+    crate::row::printable(text)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -73,7 +75,8 @@ mod tests {
 
     #[test]
     fn escapes_commands_so_data_cannot_end_them() {
-        assert_eq!(data("50% done\nnext"), "50%25 done%0Anext");
+        assert_eq!(data("50% done\nnext"), "50%25 done\\nnext");
+        assert_eq!(data("a\u{1b}[31m\u{202e}b\r"), "a\\u{1b}[31m\\u{202e}b\\r");
         assert_eq!(property("a:b,c"), "a%3Ab%2Cc");
     }
 }

@@ -9,21 +9,27 @@ use std::fmt::Write as _;
 use quick_xml::escape::escape;
 
 use super::{Report, Verdict};
+use crate::row::printable;
 
-/// Text made safe for XML: control characters that XML 1.0 does not allow
-/// (all but tab, LF and CR) spelled out, markup characters escaped.
+/// An element's text made safe for XML: its lines kept, each printable
+/// (control and invisible formatting characters spelled out), markup
+/// characters escaped.
 fn xml(text: &str) -> String {
-    let allowed: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    escape(allowed).into_owned()
+    text.split('\n')
+        .map(xml_attr)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An attribute's value made safe for XML: one printable line, escaped.
+fn xml_attr(text: &str) -> String {
+    escape(printable(text)).into_owned()
+}
+
+/// Pieces of text from outside as lines: each piece's own line breaks
+/// escaped, so no piece can start a line of its own.
+fn lines(pieces: impl Iterator<Item = String>) -> String {
+    pieces.map(|p| printable(&p)).collect::<Vec<_>>().join("\n")
 }
 
 struct Case {
@@ -37,17 +43,19 @@ struct Case {
 pub fn render_junit(report: &Report) -> String {
     let mut cases = Vec::new();
     for rule in &report.rules {
-        let examples = rule
-            .examples
-            .iter()
-            .map(|e| format!("line {}: {}", e.line, e.reason))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let examples = lines(
+            rule.examples
+                .iter()
+                .map(|e| format!("line {}: {}", e.line, e.reason)),
+        );
         let message = format!("{} rows failed {}: {}", rule.failed, rule.name, rule.rule);
         let (failure, output) = match (rule.failed, rule.severity.as_str()) {
             (0, _) => (None, None),
             (_, "error") => (Some((message, "quarantined".to_owned(), examples)), None),
-            _ => (None, Some(format!("warning: {message}\n{examples}"))),
+            _ => (
+                None,
+                Some(format!("warning: {}\n{examples}", printable(&message))),
+            ),
         };
         cases.push(Case {
             classname: "dqgate.rules",
@@ -73,21 +81,16 @@ pub fn render_junit(report: &Report) -> String {
     if let Some(diff) = &report.diff {
         for a in &diff.aggregates {
             let d = &a.diff;
-            let details = d
-                .examples
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{} {} {}: reference {} store {}",
-                        e.kind,
-                        e.key,
-                        e.measure.as_deref().unwrap_or(""),
-                        e.reference.as_deref().unwrap_or("-"),
-                        e.store.as_deref().unwrap_or("-")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
+            let details = lines(d.examples.iter().map(|e| {
+                format!(
+                    "{} {} {}: reference {} store {}",
+                    e.kind,
+                    e.key,
+                    e.measure.as_deref().unwrap_or(""),
+                    e.reference.as_deref().unwrap_or("-"),
+                    e.store.as_deref().unwrap_or("-")
+                )
+            }));
             let message = d.error.clone().unwrap_or_else(|| {
                 format!(
                     "{} missing, {} extra, {} duplicate, {} mismatched keys",
@@ -109,7 +112,7 @@ pub fn render_junit(report: &Report) -> String {
             (
                 "the gate failed".into(),
                 "verdict".into(),
-                report.reasons.join("\n"),
+                lines(report.reasons.iter().cloned()),
             )
         }),
         output: None,
@@ -125,7 +128,7 @@ pub fn render_junit(report: &Report) -> String {
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-        xml(&report.file),
+        xml_attr(&report.file),
         cases.len()
     );
     let _ = writeln!(out, "    <properties>");
@@ -141,14 +144,14 @@ pub fn render_junit(report: &Report) -> String {
         let _ = writeln!(
             out,
             "      <property name=\"{name}\" value=\"{}\"/>",
-            xml(&value)
+            xml_attr(&value)
         );
     }
     let _ = writeln!(out, "    </properties>");
     for case in &cases {
         let open = format!(
             "    <testcase name=\"{}\" classname=\"{}\"",
-            xml(&case.name),
+            xml_attr(&case.name),
             case.classname
         );
         match (&case.failure, &case.output) {
@@ -161,7 +164,7 @@ pub fn render_junit(report: &Report) -> String {
                     let _ = writeln!(
                         out,
                         "      <failure message=\"{}\" type=\"{kind}\">{}</failure>",
-                        xml(message),
+                        xml_attr(message),
                         xml(details)
                     );
                 }

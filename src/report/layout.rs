@@ -4,6 +4,7 @@
 
 use super::{DiffReport, Report, Verdict};
 use crate::promote::PromotionReport;
+use crate::row::printable;
 
 /// Widest cell of the examples column on a terminal, in characters.
 pub(crate) const EXAMPLES_WIDTH: usize = 72;
@@ -54,8 +55,34 @@ pub(crate) fn share(part: u64, whole: u64) -> String {
     }
 }
 
-/// The blocks of a report, in order.
+/// The blocks of a report, in order, every text from outside (file and
+/// rule names, keys, values) made printable: no control character, newline
+/// or invisible formatting character reaches a renderer, except the line
+/// breaks that separate the lines of a table cell.
 pub(crate) fn layout(report: &Report) -> Vec<Block> {
+    let lines = |text: &str| {
+        text.split('\n')
+            .map(printable)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    blocks(report)
+        .into_iter()
+        .map(|block| match block {
+            Block::Heading(text) => Block::Heading(printable(&text)),
+            Block::Line(text) => Block::Line(printable(&text)),
+            Block::Gap => Block::Gap,
+            Block::Table(mut t) => {
+                for cell in t.header.iter_mut().chain(t.rows.iter_mut().flatten()) {
+                    *cell = lines(cell);
+                }
+                Block::Table(t)
+            }
+        })
+        .collect()
+}
+
+fn blocks(report: &Report) -> Vec<Block> {
     let mut out = vec![
         Block::Heading(format!(
             "dqgate {} · {} ({} bytes, blake3 {})",
@@ -134,11 +161,12 @@ pub(crate) fn layout(report: &Report) -> Vec<Block> {
                 .examples
                 .iter()
                 .map(|e| {
-                    if e.value.is_empty() || e.reason.contains(&e.value) {
+                    // One line per example: its own line breaks are escaped.
+                    printable(&if e.value.is_empty() || e.reason.contains(&e.value) {
                         format!("{}: {}", e.line, e.reason)
                     } else {
                         format!("{}: {} — {}", e.line, e.value, e.reason)
-                    }
+                    })
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
@@ -296,7 +324,9 @@ fn diff_blocks(out: &mut Vec<Block>, diff: &DiffReport) {
         .iter()
         .flat_map(|a| {
             a.diff.examples.iter().map(|e| {
-                vec![
+                // Keys and values may come from another engine's export:
+                // each cell is one line.
+                [
                     a.diff.name.clone(),
                     e.kind.clone(),
                     e.key.clone(),
@@ -305,6 +335,9 @@ fn diff_blocks(out: &mut Vec<Block>, diff: &DiffReport) {
                     e.store.clone().unwrap_or_default(),
                     e.delta.map_or_else(String::new, |d| format!("{d:+}")),
                 ]
+                .iter()
+                .map(|cell| printable(cell))
+                .collect::<Vec<_>>()
             })
         })
         .collect();

@@ -7,11 +7,62 @@ use std::fmt::Write as _;
 use super::Report;
 use super::layout::{Block, layout};
 
-/// Backslash-escapes the characters that carry meaning in Markdown, and
-/// writes `<` and `>` as entities so no HTML gets through.
+/// Backslash-escapes the characters that carry meaning in Markdown, writes
+/// `<` and `>` as entities so no HTML gets through, and shows words that a
+/// Markdown viewer would turn into links (URLs, `www.` names, e-mail
+/// addresses) as code. No line starts a GitHub workflow command.
 fn escape(text: &str) -> String {
+    let text = crate::row::printable(text);
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if looks_like_link(word) {
+            // Brackets and punctuation around a link stay outside the code.
+            let core = word
+                .trim_start_matches(['(', '[', '{', '"', '\''])
+                .trim_end_matches([')', ']', '}', '"', '\'', ',', '.', ';', ':', '!', '?']);
+            let start = word.len() - word.trim_start_matches(['(', '[', '{', '"', '\'']).len();
+            escape_word(&word[..start], &mut out);
+            out.push_str(&code_span(core));
+            escape_word(&word[start + core.len()..], &mut out);
+        } else {
+            escape_word(word, &mut out);
+        }
+    }
+    if out.starts_with("::") {
+        out.insert(0, '\\');
+    }
+    out
+}
+
+/// Whether a Markdown viewer (GitHub's autolinks) would make a link of `word`.
+fn looks_like_link(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    lower.contains("://")
+        || lower.contains("www.")
+        || lower.starts_with("mailto:")
+        || lower
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+}
+
+/// `word` as inline code: a fence longer than any run of backticks in it,
+/// and `|` escaped so that it cannot end a table cell.
+fn code_span(word: &str) -> String {
+    let longest_run = word.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run + 1);
+    let pad = if word.starts_with('`') || word.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{}{pad}{fence}", word.replace('|', "\\|"))
+}
+
+fn escape_word(word: &str, out: &mut String) {
+    for c in word.chars() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -20,11 +71,9 @@ fn escape(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() && c != '\n' => out.extend(c.escape_default()),
             c => out.push(c),
         }
     }
-    out
 }
 
 /// A table cell: escaped, its lines joined with `<br>`.
@@ -94,11 +143,27 @@ mod tests {
             escape("<script>alert(1)</script>"),
             "&lt;script&gt;alert(1)&lt;/script&gt;"
         );
-        assert_eq!(escape("![x](http://evil)"), "\\!\\[x\\](http://evil)");
+        assert_eq!(escape("![x](http://evil)"), "`![x](http://evil`)");
+        assert_eq!(escape("![x](evil)"), "\\!\\[x\\](evil)");
         assert_eq!(
             escape("**bold** _it_ `code`"),
             "\\*\\*bold\\*\\* \\_it\\_ \\`code\\`"
         );
         assert_eq!(cell("line 1\nline|2"), "line 1<br>line\\|2");
+    }
+
+    #[test]
+    fn urls_from_data_are_code_and_no_line_starts_a_workflow_command() {
+        assert_eq!(
+            escape("see http://evil.example/x|y now"),
+            "see `http://evil.example/x\\|y` now"
+        );
+        assert_eq!(escape("www.evil.example"), "`www.evil.example`");
+        assert_eq!(escape("(sqlite://a.db):"), "(`sqlite://a.db`):");
+        assert_eq!(escape("ann@evil.example"), "`ann@evil.example`");
+        assert_eq!(escape("javascript://x`y"), "``javascript://x`y``");
+        assert_eq!(escape("::error::x"), "\\::error::x");
+        // Shown as the escapes `\u{202e}` and `\n` once rendered.
+        assert_eq!(escape("a\u{202e}b\nc"), "a\\\\u{202e}b\\\\nc");
     }
 }

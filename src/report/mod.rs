@@ -2,6 +2,7 @@
 //! renders. The JSON form is versioned by [`SCHEMA_VERSION`].
 
 mod github;
+mod json;
 mod junit;
 mod layout;
 mod markdown;
@@ -10,6 +11,7 @@ mod table;
 use serde::Serialize;
 
 pub use github::render_github;
+pub use json::{to_json, to_json_string};
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use table::{render_history, render_rules, render_table};

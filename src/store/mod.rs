@@ -246,7 +246,7 @@ pub(crate) fn applied(policy: OnExisting, staged: u64, existing: u64) -> Applied
 pub enum StoreError {
     /// The `--store` URL is not understood.
     #[error(
-        "unsupported store {url}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB (schemes are lower case)"
+        "unsupported store {url:?}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB (schemes are lower case)"
     )]
     Url {
         /// The URL, redacted.

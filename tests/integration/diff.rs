@@ -492,3 +492,46 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_run_that_fails_after_publishing_its_files_leaves_no_report_of_another_run() {
+    let (dir, rules) = rules_with_query(
+        "genre_year",
+        "SELECT no_such_column AS genre_id FROM movies",
+    );
+    let rules = rules.to_str().unwrap();
+    let out = dir.path().join("out");
+    let store = TestStore::sqlite();
+    let args = |file: &str| {
+        crate::harness::dqgate()
+            .args([
+                "diff", file, "--rules", rules, "--store", &store.url, "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let earlier = crate::harness::dqgate()
+        .args(["check", &fixture("movies_crlf.csv"), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(earlier.status.success());
+    assert!(out.join("report.json").exists());
+    let failed = args(SAMPLE);
+    assert_eq!(
+        failed.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("no_such_column"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    // This run's quarantine is in place; the earlier run's report is gone.
+    assert!(!out.join("report.json").exists());
+    let quarantine = std::fs::read_to_string(out.join("quarantine.csv")).unwrap();
+    assert!(quarantine.contains("105045"), "{quarantine}");
+}

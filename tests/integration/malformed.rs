@@ -554,3 +554,69 @@ fn a_header_of_200000_columns_is_bound_whole_with_its_duplicates_and_hints() {
         header["hints"]
     );
 }
+
+#[test]
+fn an_interrupted_run_leaves_no_temporary_files_and_the_earlier_outputs() {
+    use std::io::Write as _;
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("report.json"), "{\"an\": \"earlier run\"}").unwrap();
+        let fifo = dir.path().join("feed.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let mut child = crate::harness::dqgate()
+            .args(["check", fifo.to_str().unwrap(), "--write-accepted", "--out"])
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The header and a record, then the feed stays open: the check is
+        // under way, its temporary outputs created, when the signal comes.
+        let mut feed = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        let sample = std::fs::read_to_string(fixture("movies_sample.csv")).unwrap();
+        // Several chunks' worth (the reader takes 256 KiB at a time).
+        feed.write_all(sample.as_bytes()).unwrap();
+        let body = sample.split_once('\n').unwrap().1;
+        for _ in 0..4 {
+            feed.write_all(body.as_bytes()).unwrap();
+        }
+        feed.flush().unwrap();
+        let has_temp = |dir: &std::path::Path| {
+            std::fs::read_dir(dir).unwrap().any(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".dqgate-")
+            })
+        };
+        for _ in 0..200 {
+            if has_temp(&out) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(has_temp(&out), "the check never created its outputs");
+        let killed = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        drop(feed);
+        assert_eq!(status.code(), Some(code), "SIG{signal}");
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        // Stopped before it published anything: the earlier run's report
+        // is all the folder holds.
+        assert_eq!(left, ["report.json"], "SIG{signal}");
+        assert_eq!(
+            std::fs::read_to_string(out.join("report.json")).unwrap(),
+            "{\"an\": \"earlier run\"}"
+        );
+    }
+}

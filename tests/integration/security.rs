@@ -359,3 +359,81 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// What no output may hold: a raw escape, a bidi control, or a line that a
+/// GitHub runner would take for a command planted by the data.
+#[track_caller]
+fn assert_inert(shown: &str, context: &str) {
+    assert!(!shown.contains('\u{1b}'), "{context}: raw ESC in\n{shown}");
+    assert!(
+        !shown.contains('\u{202e}'),
+        "{context}: raw U+202E in\n{shown}"
+    );
+    assert!(
+        !shown.contains('\u{2066}'),
+        "{context}: raw U+2066 in\n{shown}"
+    );
+    for line in shown.lines() {
+        assert!(
+            !line.trim_start().starts_with("::error file=planted"),
+            "{context}: a planted workflow command starts a line:\n{shown}"
+        );
+    }
+}
+
+#[test]
+fn names_from_outside_are_escaped_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "evil\n::error file=planted::owned \u{1b}[2J\u{202e}vsc.\u{2066}csv";
+    let path = dir.path().join(name);
+    std::fs::copy(fixture("movies_sample.csv"), &path).unwrap();
+    let file = path.to_str().unwrap();
+    for format in ["table", "json", "markdown", "github", "junit"] {
+        let run = crate::harness::check(file, "rules/movies.toml", &["--format", format]);
+        assert_eq!(run.code, 0, "{format}: {}", run.stderr);
+        assert_inert(&run.stdout, format);
+        assert_inert(&run.stderr, format);
+        let report = std::fs::read_to_string(run.out_path().join("report.json")).unwrap();
+        assert_inert(&report, "report.json");
+        let parsed: serde_json::Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(parsed["file"], file, "JSON keeps the name, escaped");
+    }
+
+    // Keys and names read back from another engine's export.
+    let store = crate::harness::TestStore::sqlite();
+    let exported = run(
+        "diff",
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--store", &store.url, "--subset", "all"],
+    );
+    let reference = exported.out_path().join("reference");
+    let top = reference.join("genre_year_top.csv");
+    let text = std::fs::read_to_string(&top).unwrap();
+    std::fs::write(
+        &top,
+        text.replacen(
+            ",Drama,",
+            ",\"\u{1b}[2J\u{202e}Dr\n::error file=planted::ama\",",
+            1,
+        ),
+    )
+    .unwrap();
+    for format in ["table", "json", "markdown", "github", "junit"] {
+        let differ = run(
+            "diff",
+            &fixture("movies_sample.csv"),
+            "rules/movies.toml",
+            &[
+                "--store-output",
+                reference.to_str().unwrap(),
+                "--subset",
+                "all",
+                "--format",
+                format,
+            ],
+        );
+        assert_eq!(differ.code, 1, "{format}: {}", differ.stderr);
+        assert_inert(&differ.stdout, format);
+    }
+}
