@@ -15,6 +15,7 @@ pub mod cli;
 pub mod compare;
 pub mod diff;
 pub mod digest;
+pub mod exact_sum;
 pub mod header;
 pub mod input;
 pub mod int_index;

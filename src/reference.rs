@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cell::Cell;
+use crate::exact_sum::ExactSum;
 use crate::literal::{self, Literal};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::{Aggregate, DimSource, Measure, MeasureInput};
@@ -78,12 +79,12 @@ pub enum Acc {
     Count(i64),
     /// Exact integer sum.
     SumInt(i128),
-    /// Floating-point sum.
-    SumNum(f64),
+    /// Floating-point sum, held exactly.
+    SumNum(ExactSum),
     /// Sum and count of non-null values.
     Avg {
-        /// Sum of the values.
-        sum: f64,
+        /// Sum of the values, held exactly.
+        sum: ExactSum,
         /// How many values.
         n: u64,
     },
@@ -101,8 +102,11 @@ impl Acc {
         match measure.agg {
             AggFn::Count => Acc::Count(0),
             AggFn::Sum if measure.integer => Acc::SumInt(0),
-            AggFn::Sum => Acc::SumNum(0.0),
-            AggFn::Avg => Acc::Avg { sum: 0.0, n: 0 },
+            AggFn::Sum => Acc::SumNum(ExactSum::default()),
+            AggFn::Avg => Acc::Avg {
+                sum: ExactSum::default(),
+                n: 0,
+            },
             AggFn::Min => Acc::Min(None),
             AggFn::Max => Acc::Max(None),
             AggFn::Argmax => Acc::Argmax(None),
@@ -118,10 +122,10 @@ impl Acc {
                 Cell::Int(i) => *s += i128::from(*i),
                 other => *s += other.as_f64().unwrap_or(0.0) as i128,
             },
-            Acc::SumNum(s) => *s += value.as_f64().unwrap_or(0.0),
+            Acc::SumNum(s) => s.add(value.as_f64().unwrap_or(0.0)),
             Acc::Avg { sum, n } => {
                 if let Some(x) = value.as_f64() {
-                    *sum += x;
+                    sum.add(x);
                     *n += 1;
                 }
             }
@@ -166,10 +170,10 @@ impl Acc {
                 Cell::Int(i) => *s -= i128::from(*i),
                 other => *s -= other.as_f64().unwrap_or(0.0) as i128,
             },
-            Acc::SumNum(s) => *s -= value.as_f64().unwrap_or(0.0),
+            Acc::SumNum(s) => s.subtract(value.as_f64().unwrap_or(0.0)),
             Acc::Avg { sum, n } => {
                 if let Some(x) = value.as_f64() {
-                    *sum -= x;
+                    sum.subtract(x);
                     *n -= 1;
                 }
             }
@@ -183,9 +187,9 @@ impl Acc {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
             (Acc::SumInt(a), Acc::SumInt(b)) => *a += b,
-            (Acc::SumNum(a), Acc::SumNum(b)) => *a += b,
+            (Acc::SumNum(a), Acc::SumNum(b)) => a.merge(b),
             (Acc::Avg { sum, n }, Acc::Avg { sum: s2, n: n2 }) => {
-                *sum += s2;
+                sum.merge(s2);
                 *n += n2;
             }
             (acc @ (Acc::Min(_) | Acc::Max(_)), Acc::Min(Some(v)) | Acc::Max(Some(v))) => {
@@ -203,9 +207,9 @@ impl Acc {
         match self {
             Acc::Count(n) => Cell::Int(*n),
             Acc::SumInt(s) => i64::try_from(*s).map_or(Cell::Num(*s as f64), Cell::Int),
-            Acc::SumNum(s) => Cell::Num(*s),
+            Acc::SumNum(s) => Cell::Num(s.value()),
             Acc::Avg { n: 0, .. } => Cell::Null,
-            Acc::Avg { sum, n } => Cell::Num(sum / *n as f64),
+            Acc::Avg { sum, n } => Cell::Num(sum.value() / *n as f64),
             Acc::Min(v) | Acc::Max(v) => v.clone().unwrap_or(Cell::Null),
             Acc::Argmax(best) => best.as_ref().map_or(Cell::Null, |(_, _, v)| v.clone()),
         }

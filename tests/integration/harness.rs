@@ -239,6 +239,40 @@ impl TestStore {
     }
 }
 
+impl TestStore {
+    /// The rows of a query whose columns are all text, read by hand (not
+    /// through dqgate).
+    pub(crate) fn texts(&self, sql: &str) -> Vec<Vec<String>> {
+        match &self.pg {
+            None => {
+                let conn =
+                    rusqlite::Connection::open(self.url.trim_start_matches("sqlite://")).unwrap();
+                let mut statement = conn.prepare(sql).unwrap();
+                let width = statement.column_count();
+                statement
+                    .query_map([], |row| {
+                        (0..width).map(|i| row.get::<_, String>(i)).collect()
+                    })
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            }
+            Some((base, schema)) => {
+                let mut client = postgres::Client::connect(base, postgres::NoTls).unwrap();
+                client
+                    .batch_execute(&format!("SET search_path TO \"{schema}\""))
+                    .unwrap();
+                client
+                    .query(sql, &[])
+                    .unwrap()
+                    .iter()
+                    .map(|row| (0..row.len()).map(|i| row.get::<_, String>(i)).collect())
+                    .collect()
+            }
+        }
+    }
+}
+
 impl Drop for TestStore {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.pg {

@@ -784,3 +784,38 @@ fn run_refuses_a_store_that_keeps_nothing() {
         assert!(!run.stdout.contains("promoted"), "{}", run.stdout);
     }
 }
+
+store_test!(
+    a_batch_that_changes_nothing_leaves_the_running_totals_byte_for_byte,
+    |store| {
+        let world = World::new(store);
+        let (header, records) = sample_records();
+        let first = world.path("first.csv");
+        write_csv(&first, &header, &records);
+        assert_eq!(world.run(&first, &[]).code, 0);
+        let totals = || {
+            world
+                .store
+                .texts("SELECT aggregate, key, state FROM dq_rollups ORDER BY aggregate, key")
+        };
+        let before = totals();
+        assert!(!before.is_empty());
+        // The same rows in another order: another file, the same movies.
+        // Every movie is replaced by itself (on_existing = update).
+        let mut reordered = records.clone();
+        reordered.reverse();
+        let second = world.path("second.csv");
+        write_csv(&second, &header, &reordered);
+        let run = world.run(&second, &[]);
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        assert_eq!(promotion(&run)["status"], "promoted");
+        assert_eq!(promotion(&run)["applied"]["updated_movies"], 300);
+        let after = totals();
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|row| !before.contains(row))
+            .take(3)
+            .collect();
+        assert!(after == before, "the running totals changed: {changed:?}");
+    }
+);
