@@ -42,6 +42,10 @@ pub enum Command {
     /// Run the aggregates' production queries and write their results to
     /// `OUT/<aggregate>.csv` (the form `diff --store-output` reads).
     Export(ExportArgs),
+    /// Print the SQL that gives a PostgreSQL store's role its schema (no
+    /// superuser needed) and a reader role read access to production and
+    /// the ledger, and nothing else.
+    Grants(GrantsArgs),
     /// Profile a sample of a CSV file and print a starting rule file that
     /// passes on it: `dqgate init FILE > rules/new.toml`.
     Init {
@@ -239,6 +243,17 @@ pub struct HistoryArgs {
     pub format: HistoryFormat,
 }
 
+/// `dqgate grants ...`
+#[derive(Debug, Args)]
+pub struct GrantsArgs {
+    /// The PostgreSQL store; its user is the gate's own role.
+    #[arg(long, env = "DQGATE_STORE", hide_env_values = true)]
+    pub store: String,
+    /// The role that reads production and the ledger.
+    #[arg(long)]
+    pub reader: String,
+}
+
 /// `dqgate export ...`
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -308,6 +323,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 crate::profile::init_rules(&file.display().to_string(), reader, delimiter, sample)
                     .with_context(|| format!("cannot profile {}", file.display()))?;
             write_stdout(&text)?;
+            Ok(Outcome::Passed)
+        }
+        Command::Grants(args) => {
+            write_stdout(&crate::store::grants(&args.store, &args.reader)?)?;
             Ok(Outcome::Passed)
         }
         Command::Completions { shell } => {

@@ -5,6 +5,7 @@
 //! and versioned by dqgate: migrations run when a store is opened, and a
 //! store written by a newer dqgate is refused.
 
+mod access;
 mod postgres;
 mod redact;
 mod sqlite;
@@ -12,6 +13,7 @@ mod sqlite;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use access::grants;
 pub use postgres::PostgresStore;
 pub use redact::redact;
 pub use sqlite::SqliteStore;

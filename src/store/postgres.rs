@@ -61,6 +61,28 @@ pub(super) struct PgUrl {
     location: String,
 }
 
+impl PgUrl {
+    /// The role the URL connects as.
+    pub(super) fn user(&self) -> &str {
+        self.config.get_user().unwrap_or_default()
+    }
+
+    /// The database the URL names.
+    pub(super) fn dbname(&self) -> &str {
+        self.config.get_dbname().unwrap_or_else(|| self.user())
+    }
+
+    /// The schema dqgate keeps its tables in.
+    pub(super) fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The store, without its password.
+    pub(super) fn location(&self) -> &str {
+        &self.location
+    }
+}
+
 fn driver(err: postgres::Error) -> DriverError {
     Box::new(err)
 }
@@ -320,9 +342,23 @@ impl PostgresStore {
             .map_err(Self::db("starting the migration"))?;
         tx.batch_execute(&format!(
             "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
-             SELECT pg_advisory_xact_lock(hashtext('dqgate-migrate:{schema}'));
-             CREATE SCHEMA IF NOT EXISTS \"{schema}\";
-             SET search_path TO \"{schema}\";
+             SELECT pg_advisory_xact_lock(hashtext('dqgate-migrate:{schema}'));"
+        ))
+        .map_err(Self::db("waiting for the migration lock"))?;
+        // A schema made for the gate by an administrator (`dqgate grants`)
+        // is used as it is: creating it, even with IF NOT EXISTS, needs the
+        // right to create schemas in the database, which the gate's own
+        // role need not have.
+        let exists = tx
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+            .map_err(Self::db("looking for the schema"))?
+            .is_some();
+        if !exists {
+            tx.batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+                .map_err(Self::db("creating the schema"))?;
+        }
+        tx.batch_execute(&format!(
+            "SET search_path TO \"{schema}\";
              CREATE TABLE IF NOT EXISTS dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         ))
         .map_err(Self::db("creating the schema"))?;

@@ -437,3 +437,90 @@ fn names_from_outside_are_escaped_in_every_format() {
         assert_inert(&differ.stdout, format);
     }
 }
+
+#[test]
+fn the_gate_runs_without_superuser_rights_and_the_reader_reads_production_only() {
+    let Ok(base) = std::env::var("DQGATE_TEST_PG") else {
+        eprintln!("SKIPPED: DQGATE_TEST_PG is not set, so this PostgreSQL test did not run");
+        return;
+    };
+    let id = std::process::id();
+    let (gate, reader, schema) = (
+        format!("dq_gate_{id}"),
+        format!("dq_reader_{id}"),
+        format!("dq_access_{id}"),
+    );
+    let as_role = |role: &str| {
+        let mut url = url::Url::parse(&base).unwrap();
+        url.set_username(role).unwrap();
+        url.set_password(None).unwrap();
+        url.set_query(Some(&format!("schema={schema}")));
+        url.to_string()
+    };
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    let cleanup = |admin: &mut postgres::Client| {
+        let _ = admin.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE;
+             DROP OWNED BY \"{gate}\"; DROP OWNED BY \"{reader}\";
+             DROP ROLE IF EXISTS \"{gate}\"; DROP ROLE IF EXISTS \"{reader}\";"
+        ));
+    };
+    cleanup(&mut admin);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE \"{gate}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+             CREATE ROLE \"{reader}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;"
+        ))
+        .unwrap();
+    let script = dqgate()
+        .args(["grants", "--store", &as_role(&gate), "--reader", &reader])
+        .output()
+        .unwrap();
+    assert!(script.status.success());
+    let script = String::from_utf8(script.stdout).unwrap();
+    let (before_first_run, after_first_run) = script.split_at(script.find("-- 2.").unwrap());
+    admin.batch_execute(before_first_run).unwrap();
+
+    let promoted = run(
+        "run",
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--store", &as_role(&gate)],
+    );
+    let outcome = (promoted.code, promoted.stderr.clone());
+    admin.batch_execute(after_first_run).unwrap();
+
+    let reader_url = as_role(&reader);
+    let reader_url = reader_url.split('?').next().unwrap();
+    let mut read = postgres::Client::connect(reader_url, postgres::NoTls).unwrap();
+    let count = |client: &mut postgres::Client, table: &str| {
+        client
+            .query_one(&format!("SELECT count(*) FROM \"{schema}\".{table}"), &[])
+            .map(|row| row.get::<_, i64>(0))
+    };
+    let results = (
+        count(&mut read, "movies").ok(),
+        count(&mut read, "dq_batches").ok(),
+        count(&mut read, "stg_movies").is_err(),
+        count(&mut read, "movie_sources").is_err(),
+        count(&mut read, "dq_rollups").is_err(),
+        read.batch_execute(&format!("DELETE FROM \"{schema}\".movies"))
+            .is_err(),
+        read.batch_execute(&format!("UPDATE \"{schema}\".dq_batches SET status = 'x'"))
+            .is_err(),
+        read.batch_execute(&format!("CREATE TABLE \"{schema}\".mine (x int)"))
+            .is_err(),
+    );
+    drop(read);
+    cleanup(&mut admin);
+    assert_eq!(
+        outcome.0, 0,
+        "the gate's own role could not run: {}",
+        outcome.1
+    );
+    assert_eq!(
+        results,
+        (Some(301), Some(1), true, true, true, true, true, true),
+        "(movies, ledger, staging refused, sources refused, rollups refused, delete refused, update refused, create refused)"
+    );
+}
