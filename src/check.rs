@@ -305,7 +305,7 @@ fn check_streaming<R: Read + Send>(
                     )?;
                 }
             }
-            if tally.rows_in % PROGRESS_EVERY == 0 && !progress.is_hidden() {
+            if tally.rows_in.is_multiple_of(PROGRESS_EVERY) && !progress.is_hidden() {
                 let seconds = progress.elapsed().as_secs_f64().max(1e-3);
                 progress.set_message(format!("{:.0} rows/s", tally.rows_in as f64 / seconds));
             }

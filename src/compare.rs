@@ -46,6 +46,14 @@ pub enum CompareError {
     /// The rule file does not declare what the store model needs.
     #[error(transparent)]
     Model(#[from] MissingModelColumn),
+    /// A CSV text could not be written.
+    #[error("cannot write {what} as CSV: {source}")]
+    Csv {
+        /// What was being written.
+        what: String,
+        /// The writer's error.
+        source: csv::Error,
+    },
     /// An aggregate has no query file.
     #[error("aggregate `{0}` has no `query` file, so the store cannot compute it")]
     NoQuery(String),
@@ -193,22 +201,20 @@ pub fn export_production(
             .ok_or_else(|| CompareError::NoQuery(aggregate.name.clone()))?;
         let mut output = store.query(&aggregate.name, sql, Target::Production)?;
         output.rows.sort();
-        let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
-        let write = |w: &mut csv::Writer<Vec<u8>>, row: Vec<String>| w.write_record(row).ok();
-        write(&mut writer, output.columns.clone());
-        for row in &output.rows {
-            write(
-                &mut writer,
-                row.iter()
-                    .map(|c| match c {
-                        crate::cell::Cell::Null => String::new(),
-                        other => other.to_string(),
-                    })
-                    .collect(),
-            );
-        }
-        let bytes = writer.into_inner().unwrap_or_default();
         let path = dir.join(format!("{}.csv", aggregate.name));
+        let rows = output.rows.iter().map(|row| {
+            row.iter()
+                .map(|c| match c {
+                    crate::cell::Cell::Null => String::new(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+        });
+        let bytes = crate::output::csv_bytes(std::iter::once(output.columns.clone()).chain(rows))
+            .map_err(|source| CompareError::Csv {
+            what: path.display().to_string(),
+            source,
+        })?;
         crate::output::write_atomic(&path, &bytes).map_err(CheckError::Output)?;
         written.push(path);
     }

@@ -984,7 +984,7 @@ mod tests {
     impl Read for Trickle<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             self.reads += 1;
-            if self.reads % 3 == 0 {
+            if self.reads.is_multiple_of(3) {
                 return Err(io::ErrorKind::Interrupted.into());
             }
             let n = buf.len().min(7).min(self.data.len());

@@ -210,12 +210,12 @@ impl<'a> Parser<'a> {
                 },
             };
             entries += 1;
-            if let Some(k) = keys.clone().position(|want| want == name) {
-                if seen & (1 << k) == 0 {
-                    seen |= 1 << k;
-                    if !accepts(k, &value) {
-                        return None;
-                    }
+            if let Some(k) = keys.clone().position(|want| want == name)
+                && seen & (1 << k) == 0
+            {
+                seen |= 1 << k;
+                if !accepts(k, &value) {
+                    return None;
                 }
             }
             self.skip_ws();

@@ -290,6 +290,24 @@ fn publish(file: NamedTempFile, path: &Path) -> Result<PathBuf, OutputError> {
     Ok(path.to_owned())
 }
 
+/// Records as CSV text (LF line ends), or the writer's error: a record
+/// the writer refuses is an error, never a missing line.
+pub(crate) fn csv_bytes<R, F>(records: impl IntoIterator<Item = R>) -> Result<Vec<u8>, csv::Error>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for record in records {
+        writer.write_record(record)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
+}
+
 /// Writes `bytes` to `path` atomically (temporary file, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let dir = path
@@ -314,4 +332,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         .and_then(|()| file.persist(path).map_err(|e| err(e.error)));
     crate::interrupt::forget(&temp);
     written.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_text_is_written_whole_or_is_an_error() {
+        let text = csv_bytes([vec!["id", "name"], vec!["1", "a,b"]]).unwrap();
+        assert_eq!(text, b"id,name\n1,\"a,b\"\n");
+        // A record the writer refuses (another width) is an error, where it
+        // used to be a missing line in an export or an empty ledger field.
+        let refused = csv_bytes([vec!["id", "name"], vec!["1"]]).unwrap_err();
+        assert!(
+            refused.to_string().contains("found record with 1 fields"),
+            "{refused}"
+        );
+    }
 }

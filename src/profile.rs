@@ -367,15 +367,15 @@ pub fn init_rules<R: Read + Send>(
                 format!(", {} distinct", c.distinct.len())
             }
         );
-        if let (Some(lo), Some(hi)) = (c.min, c.max) {
-            if matches!(ty, "integer" | "number") {
-                let _ = writeln!(out, "# observed {} .. {}", number(lo), number(hi));
-            }
+        if let (Some(lo), Some(hi)) = (c.min, c.max)
+            && matches!(ty, "integer" | "number")
+        {
+            let _ = writeln!(out, "# observed {} .. {}", number(lo), number(hi));
         }
-        if let (Some(lo), Some(hi)) = (&c.min_text, &c.max_text) {
-            if ty == "date" {
-                let _ = writeln!(out, "# observed {lo} .. {hi}");
-            }
+        if let (Some(lo), Some(hi)) = (&c.min_text, &c.max_text)
+            && ty == "date"
+        {
+            let _ = writeln!(out, "# observed {lo} .. {hi}");
         }
         let _ = writeln!(out, "type = \"{ty}\"");
         if c.empty == 0 && c.non_empty() > 0 {
@@ -406,14 +406,14 @@ pub fn init_rules<R: Read + Send>(
                 let _ = writeln!(out, "false_values = [{}]", list(falsy));
             }
         }
-        if matches!(ty, "entity_list" | "entity") {
-            if let Some(keys) = c.keys.as_ref().filter(|k| !k.is_empty()) {
-                let keys: Vec<String> = keys
-                    .iter()
-                    .map(|(k, kind)| format!("{} = \"{kind}\"", toml_key(k)))
-                    .collect();
-                let _ = writeln!(out, "keys = {{ {} }}", keys.join(", "));
-            }
+        if matches!(ty, "entity_list" | "entity")
+            && let Some(keys) = c.keys.as_ref().filter(|k| !k.is_empty())
+        {
+            let keys: Vec<String> = keys
+                .iter()
+                .map(|(k, kind)| format!("{} = \"{kind}\"", toml_key(k)))
+                .collect();
+            let _ = writeln!(out, "keys = {{ {} }}", keys.join(", "));
         }
         let few = !c.too_many
             && (1..=MAX_ALLOWED).contains(&c.distinct.len())

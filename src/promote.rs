@@ -27,7 +27,8 @@ use crate::subset::SubsetCollector;
 /// Environment variable that makes a promotion stop at a fixed point, to
 /// prove atomicity in tests: `abort` aborts the process inside the
 /// transaction, `pause` announces itself on standard error and sleeps there
-/// so a test can kill it.
+/// so a test can kill it, `hold` waits there for a line on standard input.
+/// Read only by builds with the `failpoints` feature (the tests').
 pub const FAILPOINT_ENV: &str = "DQGATE_FAILPOINT";
 
 /// How `run` promotes.
@@ -118,7 +119,7 @@ pub fn run_file(
     }
 
     let header = collector.header.clone().unwrap_or_default();
-    let mut entry = ledger_entry(&report, &header, &started_at);
+    let mut entry = ledger_entry(&report, &header, &started_at)?;
     let results = collector.reference().finish();
     write_reference(&results, &check.out_dir)?;
 
@@ -287,15 +288,15 @@ fn promote(
         let mut replay = Replay::new(rules);
         if policy == OnExisting::Skip {
             let skipped: std::collections::HashSet<i64> = existing.into_iter().collect();
-            let header_line = header_csv(header);
+            let header_line = header_csv(header)?;
             for (id, _, record) in &collector.batch.sources {
                 if skipped.contains(id) {
-                    replay.apply(&mut totals, &header_line, record, false);
+                    replay.subtract(&mut totals, &header_line, record);
                 }
             }
         }
         for (old_header, _, record) in &replaced {
-            replay.apply(&mut totals, old_header, record, false);
+            replay.subtract(&mut totals, old_header, record);
         }
         let results = totals.finish();
         promotion.reconciliation = compare_with_store(
@@ -360,7 +361,8 @@ impl<'r> Replay<'r> {
         }
     }
 
-    fn apply(&mut self, totals: &mut Reference<'_>, header: &str, record: &[u8], add: bool) {
+    /// Takes the contribution of `record` (read under `header`) out of `totals`.
+    fn subtract(&mut self, totals: &mut Reference<'_>, header: &str, record: &[u8]) {
         let rules = self.rules;
         let parser = &mut self.parser;
         let binding = self.bindings.entry(header.to_owned()).or_insert_with(|| {
@@ -372,11 +374,7 @@ impl<'r> Replay<'r> {
         };
         let declared = declared_fields(binding, |i| fields.get(i));
         let values = declared_values(rules, &declared);
-        if add {
-            totals.add_row(&values, &declared);
-        } else {
-            totals.subtract_row(&values, &declared);
-        }
+        totals.subtract_row(&values, &declared);
     }
 }
 
@@ -431,30 +429,34 @@ impl OneRecord {
     }
 }
 
-fn header_csv(header: &ByteRecord) -> String {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let _ = writer.write_byte_record(header);
-    let bytes = writer.into_inner().unwrap_or_default();
-    String::from_utf8_lossy(&bytes)
+/// The header as one CSV line, as the ledger and the stored sources keep it.
+fn header_csv(header: &ByteRecord) -> Result<String, RunError> {
+    let bytes = crate::output::csv_bytes([header]).map_err(|source| CompareError::Csv {
+        what: "the header for the ledger".into(),
+        source,
+    })?;
+    Ok(String::from_utf8_lossy(&bytes)
         .trim_end_matches('\n')
-        .to_owned()
+        .to_owned())
 }
 
-fn ledger_entry(report: &Report, header: &ByteRecord, started_at: &str) -> BatchEntry {
-    BatchEntry {
+fn ledger_entry(
+    report: &Report,
+    header: &ByteRecord,
+    started_at: &str,
+) -> Result<BatchEntry, RunError> {
+    Ok(BatchEntry {
         file: report.file.clone(),
         blake3: report.blake3.clone(),
         rules_blake3: report.rules_file.blake3.clone(),
-        header: header_csv(header),
+        header: header_csv(header)?,
         rows_in: report.rows.rows_in,
         accepted: report.rows.accepted,
         quarantined: report.rows.quarantined,
         warned: report.rows.warned,
         started_at: started_at.to_owned(),
         ..BatchEntry::default()
-    }
+    })
 }
 
 fn timings(aggregates: &[AggregateReport]) -> String {
@@ -474,6 +476,12 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Stops the promotion at a named point when `DQGATE_FAILPOINT` asks for
+/// it; compiled only with the `failpoints` feature (tests).
+#[cfg(not(feature = "failpoints"))]
+fn failpoint(_name: &str) {}
+
+#[cfg(feature = "failpoints")]
 fn failpoint(name: &str) {
     if std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == name) {
         match name {

@@ -315,10 +315,10 @@ impl<'r> Reference<'r> {
         let mut parsed: Parsed<'_> = Vec::new();
         for aggregate in &rules.aggregates {
             for dim in aggregate.dimensions.iter().chain(&aggregate.labels) {
-                if let DimSource::Explode { column, .. } = &dim.source {
-                    if !parsed.iter().any(|(c, _)| c == column) {
-                        parsed.push((*column, list_elements(fields[*column])));
-                    }
+                if let DimSource::Explode { column, .. } = &dim.source
+                    && !parsed.iter().any(|(c, _)| c == column)
+                {
+                    parsed.push((*column, list_elements(fields[*column])));
                 }
             }
         }
@@ -333,10 +333,10 @@ impl<'r> Reference<'r> {
             if aggregate.parent.is_some() {
                 continue;
             }
-            if let Some(filter) = &aggregate.filter {
-                if filter.eval(values) != Value::Bool(true) {
-                    continue;
-                }
+            if let Some(filter) = &aggregate.filter
+                && filter.eval(values) != Value::Bool(true)
+            {
+                continue;
             }
             let keys = group_keys(aggregate, values, &parsed);
             if keys.is_empty() {
@@ -664,10 +664,10 @@ fn finish_derived(aggregate: &Aggregate, parent: &AggregateResult) -> AggregateR
 /// The measure's input for one row, or `None` when the row does not count
 /// (its filter is not true).
 fn measure_input(measure: &Measure, values: &[Value<'_>]) -> Option<Cell> {
-    if let Some(filter) = &measure.filter {
-        if filter.eval(values) != Value::Bool(true) {
-            return None;
-        }
+    if let Some(filter) = &measure.filter
+        && filter.eval(values) != Value::Bool(true)
+    {
+        return None;
     }
     match &measure.input {
         MeasureInput::Rows => Some(Cell::Int(1)),

@@ -188,21 +188,22 @@ impl<'r> RowChecker<'r> {
         // simdutf8 validates 32 bytes per step; where it fails, the slow
         // path below finds the field and the byte with std's validator.
         let joined = record.fields.joined();
-        if joined.len() <= self.limits.max_field_bytes && memchr::memchr(0, joined).is_none() {
-            if let Ok(text) = simdutf8::basic::from_utf8(joined) {
-                let mut start = 0;
-                for &end in record.fields.ends() {
-                    match text.get(start..end) {
-                        Some(field) => fields.push(field),
-                        None => break,
-                    }
-                    start = end;
+        if joined.len() <= self.limits.max_field_bytes
+            && memchr::memchr(0, joined).is_none()
+            && let Ok(text) = simdutf8::basic::from_utf8(joined)
+        {
+            let mut start = 0;
+            for &end in record.fields.ends() {
+                match text.get(start..end) {
+                    Some(field) => fields.push(field),
+                    None => break,
                 }
-                if fields.len() == record.fields.len() {
-                    return true;
-                }
-                fields.clear();
+                start = end;
             }
+            if fields.len() == record.fields.len() {
+                return true;
+            }
+            fields.clear();
         }
         let mut ok = true;
         for (index, field) in record.fields.iter().enumerate() {
@@ -310,44 +311,44 @@ fn check_column<'a>(
             return (Value::Null, false);
         }
     };
-    if let Some((bound, rule)) = &column.min {
-        if below(&value, bound) {
-            out.push(Violation {
-                rule: *rule,
-                value: shorten(text),
-                reason: format!(
-                    "{} is below the minimum {}",
-                    shorten(text),
-                    show_bound(bound)
-                ),
-            });
-        }
+    if let Some((bound, rule)) = &column.min
+        && below(&value, bound)
+    {
+        out.push(Violation {
+            rule: *rule,
+            value: shorten(text),
+            reason: format!(
+                "{} is below the minimum {}",
+                shorten(text),
+                show_bound(bound)
+            ),
+        });
     }
-    if let Some((bound, rule)) = &column.max {
-        if above(&value, bound) {
-            out.push(Violation {
-                rule: *rule,
-                value: shorten(text),
-                reason: format!(
-                    "{} is above the maximum {}",
-                    shorten(text),
-                    show_bound(bound)
-                ),
-            });
-        }
+    if let Some((bound, rule)) = &column.max
+        && above(&value, bound)
+    {
+        out.push(Violation {
+            rule: *rule,
+            value: shorten(text),
+            reason: format!(
+                "{} is above the maximum {}",
+                shorten(text),
+                show_bound(bound)
+            ),
+        });
     }
-    if let Some((lo, hi, rule)) = &column.length {
-        if let Some(n) = length_outside(text, *lo, *hi) {
-            out.push(Violation {
-                rule: *rule,
-                value: shorten(text),
-                reason: format!(
-                    "length {n} is outside {}..={}",
-                    lo.unwrap_or(0),
-                    hi.map_or("".into(), |h| h.to_string())
-                ),
-            });
-        }
+    if let Some((lo, hi, rule)) = &column.length
+        && let Some(n) = length_outside(text, *lo, *hi)
+    {
+        out.push(Violation {
+            rule: *rule,
+            value: shorten(text),
+            reason: format!(
+                "length {n} is outside {}..={}",
+                lo.unwrap_or(0),
+                hi.map_or("".into(), |h| h.to_string())
+            ),
+        });
     }
     if let (Some((re, rule)), Some(cache)) = (&column.pattern, pattern_cache) {
         let input = regex_automata::Input::new(text).earliest(true);
@@ -359,14 +360,14 @@ fn check_column<'a>(
             });
         }
     }
-    if let Some((set, rule)) = &column.allowed {
-        if !set.contains(text) {
-            out.push(Violation {
-                rule: *rule,
-                value: shorten(text),
-                reason: format!("{} is not an allowed value", shorten(text)),
-            });
-        }
+    if let Some((set, rule)) = &column.allowed
+        && !set.contains(text)
+    {
+        out.push(Violation {
+            rule: *rule,
+            value: shorten(text),
+            reason: format!("{} is not an allowed value", shorten(text)),
+        });
     }
     (value, true)
 }

@@ -25,9 +25,12 @@ pub const SCHEMA_VERSION: u32 = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every file-level rule held.
+    /// Every gate held: the file-level rules, and where they ran, the diff
+    /// with the store and the reconciliation of the promotion (a file
+    /// already promoted passes).
     Pass,
-    /// At least one file-level rule failed; `reasons` says which.
+    /// A gate failed: a file-level rule, the diff or the reconciliation;
+    /// `reasons` says which.
     Fail,
 }
 

@@ -1,9 +1,12 @@
 //! The production store: where accepted rows are staged, where the
-//! production queries run, and (later) where batches are promoted.
+//! production queries run (read-only), where batches are promoted in one
+//! transaction, and where the ledger of batches and the running totals are
+//! kept.
 //!
-//! SQLite is the embedded default (`sqlite://PATH`). The schema is created
-//! and versioned by dqgate: migrations run when a store is opened, and a
-//! store written by a newer dqgate is refused.
+//! SQLite is the embedded default (`sqlite://PATH`); PostgreSQL is the
+//! other engine (`postgres://...`). The schema is created and versioned by
+//! dqgate: migrations run when a store is opened, and a store written by a
+//! newer dqgate is refused.
 
 mod access;
 mod postgres;
@@ -386,12 +389,13 @@ pub trait Store {
 /// Opens an existing store for a command that only reads it (`history`,
 /// `export`): a SQLite path that does not exist is an error, not a new store.
 pub fn open_existing(url: &str) -> Result<Box<dyn Store>, StoreError> {
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        if !path.is_empty() && !std::path::Path::new(path).exists() {
-            return Err(StoreError::Missing {
-                location: redact(url),
-            });
-        }
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && !path.is_empty()
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(StoreError::Missing {
+            location: redact(url),
+        });
     }
     open(url)
 }

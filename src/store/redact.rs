@@ -86,10 +86,10 @@ fn secrets(url: &str, parsed: &url::Url) -> Vec<String> {
         }
     }
     for raw in url.split(['?', '&']) {
-        if let Some((key, value)) = raw.split_once('=') {
-            if SECRET_PARAMETERS.contains(&key.to_ascii_lowercase().as_str()) {
-                found.push(value.to_owned());
-            }
+        if let Some((key, value)) = raw.split_once('=')
+            && SECRET_PARAMETERS.contains(&key.to_ascii_lowercase().as_str())
+        {
+            found.push(value.to_owned());
         }
     }
     found.retain(|secret| !secret.is_empty());

@@ -378,13 +378,13 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        if let Some((path, opened)) = &self.file {
-            if file_identity(path) != Some(*opened) {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(StoreError::Vanished {
-                    location: self.location.clone(),
-                });
-            }
+        if let Some((path, opened)) = &self.file
+            && file_identity(path) != Some(*opened)
+        {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(StoreError::Vanished {
+                location: self.location.clone(),
+            });
         }
         self.conn
             .execute_batch("COMMIT")

@@ -275,11 +275,10 @@ impl TestStore {
 
 impl Drop for TestStore {
     fn drop(&mut self) {
-        if let Some((base, schema)) = &self.pg {
-            if let Ok(mut client) = postgres::Client::connect(base, postgres::NoTls) {
-                let _ =
-                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
-            }
+        if let Some((base, schema)) = &self.pg
+            && let Ok(mut client) = postgres::Client::connect(base, postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
         }
     }
 }

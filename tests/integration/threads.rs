@@ -26,13 +26,12 @@ fn many_chunks(dir: &Path) -> String {
     for copy in 0..8u64 {
         for (n, record) in records.iter().enumerate() {
             let mut fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
-            if copy % 2 == 1 {
-                if let Ok(i) = std::str::from_utf8(&fields[id])
+            if copy % 2 == 1
+                && let Ok(i) = std::str::from_utf8(&fields[id])
                     .unwrap_or("")
                     .parse::<u64>()
-                {
-                    fields[id] = (i + copy * 10_000_000).to_string().into_bytes();
-                }
+            {
+                fields[id] = (i + copy * 10_000_000).to_string().into_bytes();
             }
             if n == 17 * (copy as usize + 1) {
                 fields.pop();
@@ -48,11 +47,11 @@ fn many_chunks(dir: &Path) -> String {
 fn comparable(report: &serde_json::Value) -> serde_json::Value {
     let mut report = report.clone();
     report["outputs"] = serde_json::Value::Null;
-    if let Some(diff) = report.get_mut("diff") {
-        if let Some(aggregates) = diff["aggregates"].as_array_mut() {
-            for a in aggregates {
-                a["query_ms"] = serde_json::Value::Null;
-            }
+    if let Some(diff) = report.get_mut("diff")
+        && let Some(aggregates) = diff["aggregates"].as_array_mut()
+    {
+        for a in aggregates {
+            a["query_ms"] = serde_json::Value::Null;
         }
     }
     report
