@@ -13,7 +13,7 @@ use crate::output::{self, OutputError, Outputs};
 use crate::pipeline::{self, Item, PassOptions, PipelineError, Source};
 use crate::report::{
     BlankLines, FileRuleReport, HeaderReport, OutputsReport, Report, Rows, RuleReport, RulesFile,
-    SCHEMA_VERSION, Tool, Verdict,
+    SCHEMA_VERSION, Tool,
 };
 use crate::row::{Limits, RowChecker, Violation, record_too_large};
 use crate::rules::{RuleSet, UnexpectedColumns};
@@ -575,11 +575,7 @@ fn build_report(
         },
         rules: rule_reports,
         file_rules,
-        verdict: if reasons.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        },
+        verdict: crate::gate::verdict_for(&reasons),
         reasons,
         outputs,
         diff: None,

@@ -291,14 +291,7 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
     }
 }
 
-/// What a run decided; mapped to the exit code by `main`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0.
-    Passed,
-    /// Exit 1: the data failed the gate.
-    Failed,
-}
+pub use crate::gate::Outcome;
 
 /// Runs the parsed command line. Errors are usage, rule-file, I/O or store
 /// errors (exit 2); a failed gate is `Ok(Outcome::Failed)`.
@@ -543,8 +536,5 @@ fn print_report(report: &Report, args: &CheckArgs) -> anyhow::Result<Outcome> {
         text
     };
     write_stdout(&text)?;
-    Ok(match report.verdict {
-        Verdict::Pass => Outcome::Passed,
-        Verdict::Fail => Outcome::Failed,
-    })
+    Ok(Outcome::of(report))
 }

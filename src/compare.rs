@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::check::{CheckError, CheckOptions, check_path};
 use crate::diff::{self, StoreRows};
+use crate::gate;
 use crate::model::MissingModelColumn;
 use crate::reference::AggregateResult;
-use crate::report::{AggregateReport, DiffReport, Report, StagedReport, SubsetReport, Verdict};
+use crate::report::{AggregateReport, DiffReport, Report, StagedReport, SubsetReport};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
 use crate::store::{self, Store, StoreError, Target};
@@ -83,52 +84,67 @@ pub fn diff_file(
     let mut collector = SubsetCollector::new(rules, subset)?;
     let mut report = check_path(path, rules, check, &mut collector)?;
 
-    let staged = match store.as_deref_mut() {
-        Some(store) => Some(store.stage(&collector.batch, 0)?),
-        None => None,
-    };
     let results = collector.reference().finish();
     write_reference(&results, &check.out_dir)?;
-    let aggregates = match (&options.store, store.as_deref_mut()) {
-        (StoreSide::Exported(dir), _) => {
-            compare_exported(rules, &results, dir, options.max_examples)?
-        }
-        (StoreSide::Url(_), Some(store)) => compare_with_store(
-            rules,
-            &results,
+    let diff = match (&options.store, store.as_deref_mut()) {
+        (StoreSide::Url(_), Some(store)) => audit_staging(
             store,
-            Target::Staging,
+            rules,
+            &collector,
+            &results,
+            subset,
             options.max_examples,
         )?,
+        (StoreSide::Exported(dir), _) => {
+            let aggregates = compare_exported(rules, &results, dir, options.max_examples)?;
+            DiffReport {
+                store: dir.display().to_string(),
+                subset: subset_report(subset, collector.accepted, collector.taken),
+                staged: None,
+                name_conflicts: collector.batch.conflicts.clone(),
+                agrees: aggregates.iter().all(|a| a.diff.agrees()),
+                aggregates,
+            }
+        }
         (StoreSide::Url(_), None) => unreachable!("a URL store is opened above"),
     };
-    let agrees = aggregates.iter().all(|a| a.diff.agrees());
-    report.reasons.extend(disagreements(
-        &aggregates,
+    gate::record_diff(
+        &mut report,
+        &diff.aggregates,
         "the store disagrees with the reference",
-    ));
-    if !report.reasons.is_empty() {
-        report.verdict = Verdict::Fail;
-    }
-    report.diff = Some(DiffReport {
-        store: match (&options.store, &store) {
-            (_, Some(store)) => store.location(),
-            (StoreSide::Exported(dir), None) => dir.display().to_string(),
-            (StoreSide::Url(url), None) => url.clone(),
-        },
+    );
+    report.diff = Some(diff);
+    Ok(report)
+}
+
+/// The audit of staging that `diff` and `run` share: stage the collected
+/// batch, mark the rows compared, run every aggregate's query on staging
+/// (read-only) and compare each with the reference, key by key.
+pub(crate) fn audit_staging(
+    store: &mut dyn Store,
+    rules: &RuleSet,
+    collector: &SubsetCollector<'_>,
+    results: &[AggregateResult],
+    subset: Subset,
+    max_examples: usize,
+) -> Result<DiffReport, CompareError> {
+    let staged = store.stage(&collector.batch, 0)?;
+    store.set_subset(collector.compared_ids())?;
+    let aggregates = compare_with_store(rules, results, store, Target::Staging, max_examples)?;
+    Ok(DiffReport {
+        store: store.location(),
         subset: subset_report(subset, collector.accepted, collector.taken),
-        staged: staged.map(|s| StagedReport {
-            movies: s.movies,
-            genres: s.genres,
-            companies: s.companies,
-            movie_genres: s.movie_genres,
-            movie_companies: s.movie_companies,
+        staged: Some(StagedReport {
+            movies: staged.movies,
+            genres: staged.genres,
+            companies: staged.companies,
+            movie_genres: staged.movie_genres,
+            movie_companies: staged.movie_companies,
         }),
         name_conflicts: collector.batch.conflicts.clone(),
+        agrees: aggregates.iter().all(|a| a.diff.agrees()),
         aggregates,
-        agrees,
-    });
-    Ok(report)
+    })
 }
 
 /// Runs every aggregate's query on the store and compares it with `results`.
@@ -219,24 +235,6 @@ pub fn export_production(
         written.push(path);
     }
     Ok(written)
-}
-
-/// One reason per aggregate that does not agree.
-pub fn disagreements(aggregates: &[AggregateReport], what: &str) -> Vec<String> {
-    aggregates
-        .iter()
-        .filter(|a| !a.diff.agrees())
-        .map(|a| {
-            let d = &a.diff;
-            match &d.error {
-                Some(error) => format!("aggregate {}: {error}", d.name),
-                None => format!(
-                    "aggregate {}: {what} ({} missing, {} extra, {} duplicate, {} mismatched keys)",
-                    d.name, d.missing, d.extra, d.duplicate, d.mismatched
-                ),
-            }
-        })
-        .collect()
 }
 
 /// Writes each reference result to `OUT/reference/<aggregate>.csv`.

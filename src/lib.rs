@@ -16,6 +16,7 @@ pub mod compare;
 pub mod diff;
 pub mod digest;
 pub mod exact_sum;
+pub mod gate;
 pub mod header;
 pub mod input;
 pub mod int_index;

@@ -17,13 +17,12 @@ fn main() -> ExitCode {
         );
     }
     match run(cli) {
-        Ok(Outcome::Passed) => ExitCode::SUCCESS,
-        Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
             // A closed or full standard error must not turn exit 2 into a
             // panic: the message is lost, the exit code is not.
             let _ = writeln!(std::io::stderr(), "error: {}", describe(&err));
-            ExitCode::from(2)
+            ExitCode::from(Outcome::ERROR_CODE)
         }
     }
 }

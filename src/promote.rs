@@ -12,13 +12,12 @@ use csv::ByteRecord;
 use serde::Serialize;
 
 use crate::check::{CheckOptions, check_path};
-use crate::compare::{
-    CompareError, compare_with_store, disagreements, subset_report, write_reference,
-};
+use crate::compare::{CompareError, audit_staging, compare_with_store, write_reference};
+use crate::gate;
 use crate::header::HeaderBinding;
 use crate::model::{declared_fields, declared_values};
 use crate::reference::Reference;
-use crate::report::{AggregateReport, DiffReport, Report, StagedReport, Verdict};
+use crate::report::{AggregateReport, Report, Verdict};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
 use crate::store::{self, Applied, BatchEntry, OnExisting, Store, Target};
@@ -125,36 +124,21 @@ pub fn run_file(
 
     let mut aggregates = Vec::new();
     if report.verdict == Verdict::Pass {
-        let staged = store.stage(&collector.batch, 0)?;
-        store.set_subset(Some(&collector.subset_ids))?;
-        aggregates = compare_with_store(
-            rules,
-            &results,
+        let diff = audit_staging(
             store.as_mut(),
-            Target::Staging,
+            rules,
+            &collector,
+            &results,
+            subset,
             options.max_examples,
         )?;
-        report.reasons.extend(disagreements(
-            &aggregates,
+        gate::record_diff(
+            &mut report,
+            &diff.aggregates,
             "the staged rows disagree with the reference",
-        ));
-        report.diff = Some(DiffReport {
-            store: store.location(),
-            subset: subset_report(subset, collector.accepted, collector.taken),
-            staged: Some(StagedReport {
-                movies: staged.movies,
-                genres: staged.genres,
-                companies: staged.companies,
-                movie_genres: staged.movie_genres,
-                movie_companies: staged.movie_companies,
-            }),
-            name_conflicts: collector.batch.conflicts.clone(),
-            agrees: aggregates.iter().all(|a| a.diff.agrees()),
-            aggregates: aggregates.clone(),
-        });
-        if !report.reasons.is_empty() {
-            report.verdict = Verdict::Fail;
-        }
+        );
+        aggregates.clone_from(&diff.aggregates);
+        report.diff = Some(diff);
     }
     entry.verdict = report.verdict.as_str().to_owned();
     entry.diff_outcome = match &report.diff {
@@ -200,12 +184,7 @@ pub fn run_file(
         return Ok(report);
     }
     if let Outcome::RolledBack(reason) = outcome {
-        report.verdict = Verdict::Fail;
-        report.reasons.push(reason);
-        report.reasons.extend(disagreements(
-            &promotion.reconciliation,
-            "the running totals disagree with production",
-        ));
+        gate::record_rollback(&mut report, reason, &promotion.reconciliation);
         entry.status = "rolled_back".into();
         entry.reasons = serde_json::to_string(&report.reasons).unwrap_or_default();
         entry.finished_at = now();
@@ -215,17 +194,15 @@ pub fn run_file(
     Ok(report)
 }
 
-/// A file whose content the store already holds is not promoted again, and
-/// not judged again: whatever today's rules say of it (shown for
-/// information), the run changes nothing, passes and exits 0.
+/// A file whose content the store already holds is not promoted again;
+/// the gate decides it passes (see [`gate::record_already_promoted`]).
 fn already_promoted(report: &mut Report, mut promotion: PromotionReport, earlier: i64) {
     promotion.status = PromotionStatus::AlreadyPromoted;
     promotion.batch_id = Some(earlier);
     promotion.applied = Applied::default();
     promotion.reconciliation.clear();
     report.promotion = Some(promotion);
-    report.verdict = Verdict::Pass;
-    report.reasons.clear();
+    gate::record_already_promoted(report);
 }
 
 /// How the promotion's transaction ended.

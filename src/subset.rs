@@ -64,6 +64,13 @@ impl<'r> SubsetCollector<'r> {
         })
     }
 
+    /// The ids of the staged movies that are compared, when not every
+    /// staged movie is (`run` stages every accepted row; `diff` stages
+    /// only the subset, so all of them are compared).
+    pub fn compared_ids(&self) -> Option<&[i64]> {
+        self.all_rows.then_some(self.subset_ids.as_slice())
+    }
+
     /// Also stages every accepted row with its original bytes, as a
     /// promotion needs; the subset is still what the reference computes.
     pub fn staging_all_rows(mut self) -> Self {
