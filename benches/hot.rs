@@ -17,13 +17,13 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use dqgate::cell::Cell;
+use dqgate::check::header::HeaderBinding;
+use dqgate::check::row::{Limits, RowChecker};
 use dqgate::diff::{StoreRows, diff};
-use dqgate::header::HeaderBinding;
-use dqgate::input::{Chunk, ChunkParser, ParseBuffers, RecordView, parse_chunk};
-use dqgate::literal;
+use dqgate::fields::cell::Cell;
+use dqgate::fields::literal;
+use dqgate::read::input::{Chunk, ChunkParser, ParseBuffers, RecordView, parse_chunk};
 use dqgate::reference::AggregateResult;
-use dqgate::row::{Limits, RowChecker};
 use dqgate::rules::RuleSet;
 
 /// About 1 MiB of real records (the shipped sample, repeated) and its header.

@@ -15,11 +15,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use dqgate::check::{CheckOptions, check_path};
-use dqgate::model::ModelBatch;
+use dqgate::reference::subset::SubsetCollector;
 use dqgate::rules::RuleSet;
 use dqgate::rules::aggregate::Subset;
+use dqgate::store::model::ModelBatch;
 use dqgate::store::{PostgresStore, Store};
-use dqgate::subset::SubsetCollector;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args()

@@ -6,16 +6,17 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::check::row::Limits;
 use crate::check::{CheckOptions, check_file, write_report};
-use crate::compare::{DiffOptions, StoreSide, diff_file};
+use crate::diff::command::{DiffOptions, StoreSide, diff_file};
 use crate::promote::{RunOptions, run_file};
 use crate::report::{
     Report, Verdict, render_github, render_history, render_junit, render_markdown, render_table,
 };
-use crate::row::{Limits, printable};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
 use crate::store::OnExisting;
+use crate::text::printable;
 
 /// A data-quality gate for CSV feeds: declarative rules, quarantine, full accounting.
 #[derive(Debug, Parser)]
@@ -349,7 +350,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => {
             let rules = RuleSet::load(&args.rules)?;
             let mut store = crate::store::open_existing(&args.store)?;
-            let written = crate::compare::export_production(&rules, store.as_mut(), &args.out)?;
+            let written =
+                crate::diff::command::export_production(&rules, store.as_mut(), &args.out)?;
             let listing: String = written
                 .iter()
                 .map(|path| format!("{}\n", printable(&path.display().to_string())))
@@ -437,8 +439,8 @@ fn run_run(args: &RunArgs) -> anyhow::Result<Outcome> {
 
 /// Names the store (its URL without a password) in an error that happened
 /// inside it and does not say which store it was.
-fn name_the_store(err: crate::compare::CompareError, url: &str) -> anyhow::Error {
-    use crate::compare::CompareError;
+fn name_the_store(err: crate::diff::command::CompareError, url: &str) -> anyhow::Error {
+    use crate::diff::command::CompareError;
     use crate::store::StoreError;
     let unnamed = matches!(
         err,

@@ -1,40 +1,40 @@
 //! dqgate: a data-quality gate for CSV feeds.
 //!
-//! The pipeline: [`rules`] loads and compiles a rule file; [`input`] reads
-//! the CSV in chunks with raw bytes and true line numbers, hashing them with
-//! [`digest`]; [`header`] binds the rules to the file's header; [`check`]
-//! runs every record through the compiled rules ([`row`]) on worker threads
-//! ([`pipeline`]), then in file order through [`unique`] to the accepted or
-//! quarantined output ([`output`]) while [`tally`] counts; [`report`]
-//! renders the result as a table or JSON.
+//! The modules follow the stages a file goes through, lowest first; a
+//! stage uses only stages above it in this list (`.ci/cycles.py` fails CI
+//! when two stages import each other):
+//!
+//! 1. [`text`]: text from outside made safe to print (used everywhere).
+//! 2. [`fields`]: typed values, list literals, cells of aggregate outputs.
+//! 3. [`rules`]: a rule file loaded and compiled into a `RuleSet`.
+//! 4. [`read`]: bytes to records with their lines, on every thread, and the
+//!    file's digest.
+//! 5. [`report`]: the one `Report` value (the ledger's rows included) and its
+//!    renderings: table, JSON, Markdown, GitHub, JUnit.
+//! 6. [`gate`]: the verdict, its reasons and the exit code.
+//! 7. [`check`]: one pass of every record through the rules: the header,
+//!    the row checks, uniqueness, the tally, the quarantine and accepted
+//!    outputs.
+//! 8. [`store`]: the normalized model, staging, read-only audit queries, the
+//!    ledger and the running totals, on SQLite and PostgreSQL.
+//! 9. [`reference`](mod@reference): the business figures of the accepted rows, computed in
+//!    HashMaps, and the subset that is compared.
+//! 10. [`diff`]: reference against store, key by key (`dqgate diff`).
+//! 11. [`promote`]: write, audit, publish (`dqgate run`).
+//! 12. The edge: [`profile`] (`dqgate init`), [`interrupt`] (signals) and
+//!     [`cli`] (the command line).
 
-pub mod blocks;
-pub mod cell;
 pub mod check;
 pub mod cli;
-pub mod compare;
 pub mod diff;
-pub mod digest;
-pub mod exact_sum;
+pub mod fields;
 pub mod gate;
-pub mod header;
-pub mod input;
-pub mod int_index;
 pub mod interrupt;
-pub mod list_layout;
-pub mod literal;
-pub mod model;
-pub mod output;
-pub mod pipeline;
 pub mod profile;
 pub mod promote;
+pub mod read;
 pub mod reference;
 pub mod report;
-pub mod row;
 pub mod rules;
-pub mod split;
 pub mod store;
-pub mod subset;
-pub mod tally;
-pub mod unique;
-pub mod value;
+pub mod text;

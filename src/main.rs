@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dqgate::cli::{Cli, Outcome, run};
-use dqgate::row::printable;
+use dqgate::text::printable;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

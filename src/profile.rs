@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::io::Read;
 
-use crate::input::{ChunkReader, HeaderRead, RecordView, read_header};
-use crate::literal::{self, Literal};
-use crate::pipeline::{self, Item, PassOptions, PipelineError};
-use crate::row::Limits;
+use crate::check::row::Limits;
+use crate::fields::literal::{self, Literal};
+use crate::read::input::{ChunkReader, HeaderRead, RecordView, read_header};
+use crate::read::pipeline::{self, Item, PassOptions, PipelineError};
 
 /// Most distinct values a text column may have to get `allowed`.
 const MAX_ALLOWED: usize = 12;

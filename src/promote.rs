@@ -4,24 +4,25 @@
 //! running totals with the production queries and rolls back on any
 //! disagreement. The ledger records every batch, promoted or not.
 
+pub use crate::report::{PromotionReport, PromotionStatus};
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use csv::ByteRecord;
-use serde::Serialize;
 
+use crate::check::header::HeaderBinding;
 use crate::check::{CheckOptions, check_path};
-use crate::compare::{CompareError, audit_staging, compare_with_store, write_reference};
+use crate::diff::command::{CompareError, audit_staging, compare_with_store, write_reference};
 use crate::gate;
-use crate::header::HeaderBinding;
-use crate::model::{declared_fields, declared_values};
 use crate::reference::Reference;
+use crate::reference::subset::SubsetCollector;
 use crate::report::{AggregateReport, Report, Verdict};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
+use crate::store::model::{declared_fields, declared_values};
 use crate::store::{self, Applied, BatchEntry, OnExisting, Store, Target};
-use crate::subset::SubsetCollector;
 
 /// Environment variable that makes a promotion stop at a fixed point, to
 /// prove atomicity in tests: `abort` aborts the process inside the
@@ -43,39 +44,6 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Differences kept per aggregate.
     pub max_examples: usize,
-}
-
-/// What happened to the batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PromotionStatus {
-    /// Production now holds the batch.
-    Promoted,
-    /// A file with the same BLAKE3 digest was promoted before; nothing changed.
-    AlreadyPromoted,
-    /// A gate failed; production is untouched.
-    Rejected,
-    /// The promotion started but its reconciliation failed; rolled back.
-    RolledBack,
-    /// Every gate passed; `--dry-run` stopped before promoting.
-    DryRun,
-}
-
-/// The `promotion` section of the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PromotionReport {
-    /// What happened.
-    pub status: PromotionStatus,
-    /// The ledger's batch id (promoted, rejected, rolled back, or the
-    /// earlier batch for `already_promoted`).
-    pub batch_id: Option<i64>,
-    /// The policy for ids production already held.
-    pub on_existing: OnExisting,
-    /// What the promotion applied.
-    pub applied: Applied,
-    /// The running totals checked against the production queries inside
-    /// the transaction (empty when no promotion was attempted).
-    pub reconciliation: Vec<AggregateReport>,
 }
 
 /// A run that could not complete.
@@ -408,7 +376,7 @@ impl OneRecord {
 
 /// The header as one CSV line, as the ledger and the stored sources keep it.
 fn header_csv(header: &ByteRecord) -> Result<String, RunError> {
-    let bytes = crate::output::csv_bytes([header]).map_err(|source| CompareError::Csv {
+    let bytes = crate::check::output::csv_bytes([header]).map_err(|source| CompareError::Csv {
         what: "the header for the ledger".into(),
         source,
     })?;

@@ -8,13 +8,13 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use dqgate::blocks::BlockReader;
-use dqgate::header::HeaderBinding;
-use dqgate::input::{ChunkReader, HeaderRead, RecordView, read_header};
-use dqgate::pipeline::{self, Item, PassOptions};
-use dqgate::row::{Limits, RowChecker};
+use dqgate::read::blocks::BlockReader;
+use dqgate::check::header::HeaderBinding;
+use dqgate::read::input::{ChunkReader, HeaderRead, RecordView, read_header};
+use dqgate::read::pipeline::{self, Item, PassOptions};
+use dqgate::check::row::{Limits, RowChecker};
 use dqgate::rules::RuleSet;
-use dqgate::unique::UniqueKeys;
+use dqgate::check::unique::UniqueKeys;
 use libfuzzer_sys::fuzz_target;
 const RULES: &str = r#"
 [columns.id]

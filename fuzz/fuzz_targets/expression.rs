@@ -11,7 +11,7 @@
 #![no_main]
 
 use dqgate::rules::expr::{Columns, compile};
-use dqgate::value::{Ty, Value};
+use dqgate::fields::value::{Ty, Value};
 use libfuzzer_sys::fuzz_target;
 
 struct Cols;
@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn chrono_date() -> Value<'static> {
-    match dqgate::row::parse_value(
+    match dqgate::check::row::parse_value(
         &dqgate::rules::TypeCheck::Date {
             formats: vec!["%Y-%m-%d".into()],
         },

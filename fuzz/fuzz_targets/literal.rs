@@ -4,8 +4,8 @@
 //! layout accepts only lists that the fast path accepts, with that length.
 #![no_main]
 
-use dqgate::list_layout::{ListLayout, PlainKind};
-use dqgate::literal::{self, Literal};
+use dqgate::fields::list_layout::{ListLayout, PlainKind};
+use dqgate::fields::literal::{self, Literal};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

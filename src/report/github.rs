@@ -9,7 +9,7 @@ use super::{Report, Verdict};
 /// Escapes a workflow command's message: printable (no control or
 /// invisible formatting character), then the runner's own escapes.
 fn data(text: &str) -> String {
-    crate::row::printable(text)
+    crate::text::printable(text)
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")

@@ -9,7 +9,7 @@ use std::io;
 use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter};
 
-use crate::row::is_invisible_format;
+use crate::text::is_invisible_format;
 
 /// `value` as pretty-printed JSON, followed by a newline.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {

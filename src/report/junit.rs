@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use quick_xml::escape::escape;
 
 use super::{Report, Verdict};
-use crate::row::printable;
+use crate::text::printable;
 
 /// An element's text made safe for XML: its lines kept, each printable
 /// (control and invisible formatting characters spelled out), markup

@@ -2,9 +2,8 @@
 //! and tables, in order. The terminal and Markdown renderers lay these
 //! blocks out; neither decides what goes in a report.
 
-use super::{DiffReport, Report, Verdict};
-use crate::promote::PromotionReport;
-use crate::row::printable;
+use super::{DiffReport, PromotionReport, Report, Verdict};
+use crate::text::printable;
 
 /// Widest cell of the examples column on a terminal, in characters.
 pub(crate) const EXAMPLES_WIDTH: usize = 72;

@@ -12,7 +12,7 @@ use super::layout::{Block, layout};
 /// Markdown viewer would turn into links (URLs, `www.` names, e-mail
 /// addresses) as code. No line starts a GitHub workflow command.
 fn escape(text: &str) -> String {
-    let text = crate::row::printable(text);
+    let text = crate::text::printable(text);
     let mut out = String::with_capacity(text.len());
     for (i, word) in text.split(' ').enumerate() {
         if i > 0 {

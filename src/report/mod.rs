@@ -16,10 +16,177 @@ pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use table::{render_history, render_rules, render_table};
 
-use crate::tally::Example;
+use crate::rules::spec::OnExisting;
 
 /// Version of the JSON report's shape; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// One example failure, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Example {
+    /// Line where the record starts.
+    pub line: u64,
+    /// The offending value, shortened and escaped.
+    pub value: String,
+    /// Why the rule failed.
+    pub reason: String,
+}
+
+/// One row of the ledger, `dq_batches`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct BatchEntry {
+    /// Assigned by the store.
+    pub batch_id: i64,
+    /// The input file as given.
+    pub file: String,
+    /// Its BLAKE3 digest (hex); a batch recorded by a dqgate before schema
+    /// version 4 reads as `sha256:` and its SHA-256.
+    pub blake3: String,
+    /// The rule file's BLAKE3 digest, likewise.
+    pub rules_blake3: String,
+    /// The input's header, as a CSV line.
+    pub header: String,
+    /// Records read.
+    pub rows_in: u64,
+    /// Records accepted.
+    pub accepted: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Accepted records with warnings.
+    pub warned: u64,
+    /// Movies new to production.
+    pub new_movies: u64,
+    /// Movies that replaced a production row.
+    pub updated_movies: u64,
+    /// Movies not promoted because production holds them (`skip`).
+    pub skipped_movies: u64,
+    /// `pass` or `fail`.
+    pub verdict: String,
+    /// `agree`, `differ` or `not_run`.
+    pub diff_outcome: String,
+    /// Per-query timings as JSON: `{"genre_year": 4.2, ...}` in milliseconds.
+    pub query_timings: String,
+    /// `promoted`, `rejected` or `rolled_back`.
+    pub status: String,
+    /// Reasons as a JSON array.
+    pub reasons: String,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// RFC 3339 end time.
+    pub finished_at: String,
+}
+
+/// An id that arrived with two different names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameConflict {
+    /// `genres` or `companies`.
+    pub table: String,
+    /// The id.
+    pub id: i64,
+    /// The name kept (the first seen).
+    pub kept: String,
+    /// The other name.
+    pub other: String,
+    /// Line of the record that carried the other name.
+    pub line: u64,
+}
+
+/// What happened to the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionStatus {
+    /// Production now holds the batch.
+    Promoted,
+    /// A file with the same BLAKE3 digest was promoted before; nothing changed.
+    AlreadyPromoted,
+    /// A gate failed; production is untouched.
+    Rejected,
+    /// The promotion started but its reconciliation failed; rolled back.
+    RolledBack,
+    /// Every gate passed; `--dry-run` stopped before promoting.
+    DryRun,
+}
+
+/// The `promotion` section of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromotionReport {
+    /// What happened.
+    pub status: PromotionStatus,
+    /// The ledger's batch id (promoted, rejected, rolled back, or the
+    /// earlier batch for `already_promoted`).
+    pub batch_id: Option<i64>,
+    /// The policy for ids production already held.
+    pub on_existing: OnExisting,
+    /// What the promotion applied.
+    pub applied: Applied,
+    /// The running totals checked against the production queries inside
+    /// the transaction (empty when no promotion was attempted).
+    pub reconciliation: Vec<AggregateReport>,
+}
+
+/// One difference, for reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiffExample {
+    /// `missing`, `extra`, `duplicate` or `mismatch`.
+    pub kind: String,
+    /// The key, as `name=value` pairs.
+    pub key: String,
+    /// The measure or label that differs (mismatches only).
+    pub measure: Option<String>,
+    /// The reference's value.
+    pub reference: Option<String>,
+    /// The store's value.
+    pub store: Option<String>,
+    /// `store - reference`, for numbers.
+    pub delta: Option<f64>,
+}
+
+/// The comparison of one aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregateDiff {
+    /// Aggregate name.
+    pub name: String,
+    /// Keys the reference computed.
+    pub keys_reference: u64,
+    /// Distinct keys the store returned.
+    pub keys_store: u64,
+    /// Reference keys the store lacks.
+    pub missing: u64,
+    /// Store keys the reference lacks.
+    pub extra: u64,
+    /// Store keys returned more than once.
+    pub duplicate: u64,
+    /// Keys present on both sides whose values differ.
+    pub mismatched: u64,
+    /// Differing values, over all keys and measures.
+    pub mismatched_values: u64,
+    /// A problem that prevented the comparison (such as a missing column).
+    pub error: Option<String>,
+    /// The first few differences.
+    pub examples: Vec<DiffExample>,
+}
+
+impl AggregateDiff {
+    /// True when both sides agree on every key and value.
+    pub fn agrees(&self) -> bool {
+        self.error.is_none()
+            && self.missing == 0
+            && self.extra == 0
+            && self.duplicate == 0
+            && self.mismatched == 0
+    }
+}
+
+/// How many staged movies a promotion applied, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    /// New ids.
+    pub new_movies: u64,
+    /// Replaced ids.
+    pub updated_movies: u64,
+    /// Ids left as they were.
+    pub skipped_movies: u64,
+}
 
 /// The outcome of the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,7 +247,7 @@ pub struct Report {
     pub diff: Option<DiffReport>,
     /// What `dqgate run` did with the batch.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub promotion: Option<crate::promote::PromotionReport>,
+    pub promotion: Option<PromotionReport>,
 }
 
 /// The comparison of the reference aggregates with the store's output.
@@ -93,7 +260,7 @@ pub struct DiffReport {
     /// Rows loaded into staging (absent when comparing exported results).
     pub staged: Option<StagedReport>,
     /// Genre or company ids seen with two different names.
-    pub name_conflicts: Vec<crate::model::NameConflict>,
+    pub name_conflicts: Vec<NameConflict>,
     /// One entry per aggregate.
     pub aggregates: Vec<AggregateReport>,
     /// True when every aggregate agrees.
@@ -137,7 +304,7 @@ pub struct StagedReport {
 pub struct AggregateReport {
     /// Counts and examples.
     #[serde(flatten)]
-    pub diff: crate::diff::AggregateDiff,
+    pub diff: AggregateDiff,
     /// Where the store's side came from: the query file or the exported CSV.
     pub source: String,
     /// Time the store's query took, in milliseconds.

@@ -62,7 +62,7 @@ struct HistoryRow<'a> {
 }
 
 /// Renders the ledger: batches over time, movies in versus movies out.
-pub fn render_history(store: &str, batches: &[crate::store::BatchEntry]) -> String {
+pub fn render_history(store: &str, batches: &[super::BatchEntry]) -> String {
     let rows: Vec<HistoryRow<'_>> = batches
         .iter()
         .map(|b| {

@@ -9,7 +9,7 @@ use super::compile::value_type;
 use super::error::Problems;
 use super::expr::{self, Columns, Expr};
 use super::spec::{AggFn, AggregateSpec, ColumnSpec, DimensionSpec, MeasureSpec, ReferenceSpec};
-use crate::value::Ty;
+use crate::fields::value::Ty;
 
 /// Engines that may have their own query files (`queries/<engine>/NAME.sql`).
 pub const ENGINES: [&str; 2] = ["sqlite", "postgres"];

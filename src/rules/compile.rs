@@ -13,8 +13,8 @@ use super::error::Problems;
 use super::expr::{self, Columns};
 use super::spec::{ColumnSpec, ColumnType, KeyType, RuleFileSpec, Severity};
 use super::{Bound, Column, CsvRules, FileRules, RowRule, RuleInfo, RuleKind, RuleSet, TypeCheck};
-use crate::list_layout::{ListLayout, PlainKind};
-use crate::value::Ty;
+use crate::fields::list_layout::{ListLayout, PlainKind};
+use crate::fields::value::Ty;
 
 /// Largest compiled size of one `pattern`, so a rule file cannot make the
 /// checker slow or large. The regex crate's matching is linear in the input.

@@ -33,7 +33,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::value::{Ty, Value};
+use crate::fields::value::{Ty, Value};
 
 /// The most tokens an expression may hold.
 pub const MAX_TOKENS: usize = 4096;

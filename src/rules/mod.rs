@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 
 use error::Problems;
 
-use crate::list_layout::ListLayout;
+use crate::fields::list_layout::ListLayout;
 pub use error::{Problem, RuleFileError};
 pub use spec::{ColumnType, KeyType, Severity, UnexpectedColumns};
 
@@ -238,7 +238,7 @@ pub struct RuleSet {
     /// The default subset for the reference/diff stage.
     pub subset: aggregate::Subset,
     /// What promotion does with ids production already holds.
-    pub on_existing: crate::store::OnExisting,
+    pub on_existing: spec::OnExisting,
 }
 
 impl RuleSet {
@@ -271,7 +271,7 @@ impl RuleSet {
         problems.finish(path)?;
         Ok(RuleSet {
             path: path.to_owned(),
-            blake3: crate::input::blake3_hex(text.as_bytes()),
+            blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
             ..set
         })
     }

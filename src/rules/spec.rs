@@ -218,7 +218,7 @@ pub struct ReferenceSpec {
 pub struct PromotionSpec {
     /// What to do with a movie id production already holds.
     #[serde(default)]
-    pub on_existing: crate::store::OnExisting,
+    pub on_existing: OnExisting,
 }
 
 /// What an aggregate function computes.
@@ -321,4 +321,38 @@ pub struct RuleFileSpec {
     pub aggregates: Vec<AggregateSpec>,
     /// `[promotion]`.
     pub promotion: PromotionSpec,
+}
+
+/// What promotion does with a movie id that production already holds.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExisting {
+    /// Replace the movie and its genre and company links.
+    #[default]
+    Update,
+    /// Keep the production row; the batch's row is not promoted.
+    Skip,
+    /// Quarantine the batch's row, naming the batch that holds the id.
+    Reject,
+}
+
+impl OnExisting {
+    /// The spelling used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExisting::Update => "update",
+            OnExisting::Skip => "skip",
+            OnExisting::Reject => "reject",
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! newer dqgate is refused.
 
 mod access;
+pub mod model;
 mod postgres;
 mod redact;
 mod sqlite;
@@ -16,105 +17,18 @@ mod sqlite;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::report::{Applied, BatchEntry};
+pub use crate::rules::spec::OnExisting;
 pub use access::grants;
 pub use postgres::PostgresStore;
 pub use redact::redact;
 pub use sqlite::SqliteStore;
 
-use crate::cell::Cell;
-use crate::model::ModelBatch;
+use crate::fields::cell::Cell;
+use crate::store::model::ModelBatch;
 
 /// Schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 4;
-
-/// What promotion does with a movie id that production already holds.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Deserialize,
-    serde::Serialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OnExisting {
-    /// Replace the movie and its genre and company links.
-    #[default]
-    Update,
-    /// Keep the production row; the batch's row is not promoted.
-    Skip,
-    /// Quarantine the batch's row, naming the batch that holds the id.
-    Reject,
-}
-
-impl OnExisting {
-    /// The spelling used in rule files and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OnExisting::Update => "update",
-            OnExisting::Skip => "skip",
-            OnExisting::Reject => "reject",
-        }
-    }
-}
-
-/// One row of the ledger, `dq_batches`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct BatchEntry {
-    /// Assigned by the store.
-    pub batch_id: i64,
-    /// The input file as given.
-    pub file: String,
-    /// Its BLAKE3 digest (hex); a batch recorded by a dqgate before schema
-    /// version 4 reads as `sha256:` and its SHA-256.
-    pub blake3: String,
-    /// The rule file's BLAKE3 digest, likewise.
-    pub rules_blake3: String,
-    /// The input's header, as a CSV line.
-    pub header: String,
-    /// Records read.
-    pub rows_in: u64,
-    /// Records accepted.
-    pub accepted: u64,
-    /// Records quarantined.
-    pub quarantined: u64,
-    /// Accepted records with warnings.
-    pub warned: u64,
-    /// Movies new to production.
-    pub new_movies: u64,
-    /// Movies that replaced a production row.
-    pub updated_movies: u64,
-    /// Movies not promoted because production holds them (`skip`).
-    pub skipped_movies: u64,
-    /// `pass` or `fail`.
-    pub verdict: String,
-    /// `agree`, `differ` or `not_run`.
-    pub diff_outcome: String,
-    /// Per-query timings as JSON: `{"genre_year": 4.2, ...}` in milliseconds.
-    pub query_timings: String,
-    /// `promoted`, `rejected` or `rolled_back`.
-    pub status: String,
-    /// Reasons as a JSON array.
-    pub reasons: String,
-    /// RFC 3339 start time.
-    pub started_at: String,
-    /// RFC 3339 end time.
-    pub finished_at: String,
-}
-
-/// How many staged movies a promotion applied, by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Applied {
-    /// New ids.
-    pub new_movies: u64,
-    /// Replaced ids.
-    pub updated_movies: u64,
-    /// Ids left as they were.
-    pub skipped_movies: u64,
-}
 
 /// Which tables a query reads: the staged batch or production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,6 +258,16 @@ pub enum StoreError {
     },
 }
 
+/// The persistent state of an engine: its groups and label dictionary as
+/// JSON text, ready for the store's rollup tables.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RollupState {
+    /// `(aggregate, key as JSON, group as JSON)`.
+    pub groups: Vec<(String, String, String)>,
+    /// `(label as JSON, key as JSON, value as JSON)`.
+    pub labels: Vec<(String, String, String)>,
+}
+
 /// A production store.
 pub trait Store {
     /// Where the store is, for messages (never with credentials).
@@ -379,9 +303,9 @@ pub trait Store {
     /// Copies staging into production under a policy.
     fn apply_staging(&mut self, batch_id: i64, policy: OnExisting) -> Result<Applied, StoreError>;
     /// The running totals.
-    fn read_rollups(&mut self) -> Result<crate::reference::RollupState, StoreError>;
+    fn read_rollups(&mut self) -> Result<RollupState, StoreError>;
     /// Replaces the running totals.
-    fn write_rollups(&mut self, state: &crate::reference::RollupState) -> Result<(), StoreError>;
+    fn write_rollups(&mut self, state: &RollupState) -> Result<(), StoreError>;
     /// The ledger, oldest first.
     fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError>;
 }
@@ -500,7 +424,7 @@ mod tests {
                 let staged = store
                     .query("staged", "SELECT count(*) AS n FROM movies", target)
                     .unwrap();
-                assert_eq!(staged.rows, vec![vec![crate::cell::Cell::Int(0)]]);
+                assert_eq!(staged.rows, vec![vec![crate::fields::cell::Cell::Int(0)]]);
             }
             // Inside the promotion's transaction: refused the same way, and
             // the transaction goes on writing afterwards.
@@ -515,7 +439,7 @@ mod tests {
                     Target::Production,
                 )
                 .unwrap();
-            assert_eq!(read.rows, vec![vec![crate::cell::Cell::Int(1)]]);
+            assert_eq!(read.rows, vec![vec![crate::fields::cell::Cell::Int(1)]]);
             store.insert_batch(&entry).unwrap();
             store.commit().unwrap();
             assert_eq!(ledger(store).len(), 2, "{}", store.engine());

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use postgres::types::Type;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
+use super::RollupState;
 use super::{
     Applied, BatchEntry, DriverError, OnExisting, QueryOutput, SCHEMA_VERSION, StageCounts, Store,
     StoreError, Target,
 };
-use crate::cell::Cell;
-use crate::model::ModelBatch;
-use crate::reference::RollupState;
+use crate::fields::cell::Cell;
+use crate::store::model::ModelBatch;
 
 const SCHEMA: &str = include_str!("postgres_schema.sql");
 
@@ -476,7 +476,7 @@ fn opt<T: ToString>(value: &Option<T>) -> String {
 }
 
 fn hex_bytea(bytes: &[u8]) -> String {
-    format!("\\x{}", crate::input::hex(bytes))
+    format!("\\x{}", crate::read::input::hex(bytes))
 }
 
 impl Store for PostgresStore {

@@ -12,13 +12,13 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use super::RollupState;
 use super::{
     Applied, BatchEntry, OnExisting, QueryOutput, SCHEMA_VERSION, StageCounts, Store, StoreError,
     Target,
 };
-use crate::cell::Cell;
-use crate::model::ModelBatch;
-use crate::reference::RollupState;
+use crate::fields::cell::Cell;
+use crate::store::model::ModelBatch;
 
 /// Upper bound of each page cache (the store's and the staging tables'), in KiB.
 const PAGE_CACHE_KIB: u32 = 64 * 1024;
@@ -796,8 +796,8 @@ mod tests {
         assert_eq!(indexes, 2);
     }
 
-    fn movie(id: i64, title: &str) -> crate::model::Movie {
-        crate::model::Movie {
+    fn movie(id: i64, title: &str) -> crate::store::model::Movie {
+        crate::store::model::Movie {
             id,
             title: title.into(),
             release_date: None,

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
-use crate::value::Value;
+use crate::fields::value::Value;
 
 /// One value of an aggregate's output.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

@@ -9,7 +9,7 @@
 //! list is a few comparisons and one scan per value instead of a walk over
 //! every token. Whatever it does not match (another order, other keys,
 //! other spacing, an escape, a value of another kind) it leaves to
-//! [`crate::literal::entity_list_len`], so it only ever accepts lists that
+//! [`crate::fields::literal::entity_list_len`], so it only ever accepts lists that
 //! the walk, and the full parse behind it, accept.
 
 /// The kind of a value that a layout reads in place.
@@ -166,7 +166,7 @@ fn string_end(bytes: &[u8], pos: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::literal::{self, Literal};
+    use crate::fields::literal::{self, Literal};
 
     const KEYS: [(&str, PlainKind); 2] = [("id", PlainKind::Int), ("name", PlainKind::Str)];
 

@@ -1,18 +1,9 @@
 //! Counts: rows in, accepted, quarantined and warned, and failures per rule
 //! with a few examples each. The accounting invariant lives here.
 
-use crate::row::Violation;
+pub use crate::report::Example;
 
-/// One example failure, for reports.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Example {
-    /// Line where the record starts.
-    pub line: u64,
-    /// The offending value, shortened and escaped.
-    pub value: String,
-    /// Why the rule failed.
-    pub reason: String,
-}
+use crate::check::row::Violation;
 
 /// Failures of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,16 +5,17 @@
 //! reference reads the CSV columns through the rule file's expressions, the
 //! store answers through SQL over these tables, and the diff compares them.
 
+pub use crate::report::NameConflict;
+
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::Datelike;
-use serde::Serialize;
 
-use crate::header::HeaderBinding;
-use crate::literal::{self, Literal};
-use crate::row::typed_value;
+use crate::check::header::HeaderBinding;
+use crate::check::row::typed_value;
+use crate::fields::literal::{self, Literal};
+use crate::fields::value::Value;
 use crate::rules::RuleSet;
-use crate::value::Value;
 
 /// CSV columns the model reads; `id`, `title`, `genres` and
 /// `production_companies` must be declared in the rule file.
@@ -68,21 +69,6 @@ pub struct Movie {
     pub genre_ids: Vec<i64>,
     /// Distinct company ids.
     pub company_ids: Vec<i64>,
-}
-
-/// An id that arrived with two different names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NameConflict {
-    /// `genres` or `companies`.
-    pub table: String,
-    /// The id.
-    pub id: i64,
-    /// The name kept (the first seen).
-    pub kept: String,
-    /// The other name.
-    pub other: String,
-    /// Line of the record that carried the other name.
-    pub line: u64,
 }
 
 /// The rows of one batch, normalized.

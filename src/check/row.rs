@@ -5,15 +5,15 @@
 //! UTF-8), because misaligned or undecodable fields make every later check
 //! meaningless; then each column's type and constraints; then the
 //! cross-field rules. Uniqueness depends on the rows before, so it is not
-//! checked here but in file order by [`crate::unique`], and only for rows
+//! checked here but in file order by [`crate::check::unique`], and only for rows
 //! that are otherwise accepted (a bad first occurrence does not shadow a
 //! good second one).
 
-use crate::header::HeaderBinding;
-use crate::input::RecordView;
-use crate::literal::{self, Literal};
+use crate::check::header::HeaderBinding;
+use crate::fields::literal::{self, Literal};
+use crate::fields::value::Value;
+use crate::read::input::RecordView;
 use crate::rules::{Bound, Column, KeyType, RuleId, RuleSet, Severity, TypeCheck};
-use crate::value::Value;
 
 /// Longest value quoted in a violation, in characters.
 const SHOWN_VALUE_CHARS: usize = 60;
@@ -726,7 +726,7 @@ pub fn shorten(text: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || is_invisible_format(c) || c == '"' || c == '\\' {
+        if c.is_control() || crate::text::is_invisible_format(c) || c == '"' || c == '\\' {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -734,42 +734,6 @@ pub fn shorten(text: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Whether `c` is an invisible formatting character that can reorder or
-/// hide the text around it: bidirectional controls (U+202A-U+202E,
-/// U+2066-U+2069, U+200E, U+200F, U+061C), zero-width characters and the
-/// byte-order mark.
-pub fn is_invisible_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{FEFF}'
-    )
-}
-
-/// Text from outside (a file, its name, a rule file, a store) made safe to
-/// print: control characters (newlines included) and invisible formatting
-/// characters escaped, so it cannot send escape sequences to a terminal,
-/// start a new line, or reorder what is shown around it.
-pub fn printable(text: &str) -> String {
-    let unsafe_char = |c: char| c.is_control() || is_invisible_format(c);
-    if !text.chars().any(unsafe_char) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if unsafe_char(c) {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// [`shorten`] for bytes that may not be UTF-8.

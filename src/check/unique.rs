@@ -13,10 +13,10 @@
 
 use std::collections::HashMap;
 
-use crate::header::HeaderBinding;
-use crate::input::RecordView;
-use crate::int_index::{Hasher, IntIndex};
-use crate::row::{Violation, shorten};
+use crate::check::header::HeaderBinding;
+use crate::check::int_index::{Hasher, IntIndex};
+use crate::check::row::{Violation, shorten};
+use crate::read::input::RecordView;
 use crate::rules::{RuleId, RuleSet, Severity, TypeCheck};
 
 /// Most keys reserved per column before the first claim: an index of
@@ -271,7 +271,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::input::{Chunk, ParseBuffers, parse_chunk};
+    use crate::read::input::{Chunk, ParseBuffers, parse_chunk};
 
     /// Claims every record of `csv` (header first) in order: for each, its
     /// line, whether it was accepted and the reasons of its violations.
@@ -288,7 +288,7 @@ mod tests {
             eof: true,
             ..Chunk::default()
         };
-        let mut parser = crate::input::ChunkParser::new(b',');
+        let mut parser = crate::read::input::ChunkParser::new(b',');
         let mut parsed = parse_chunk(
             &mut parser,
             chunk,

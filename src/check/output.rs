@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use csv::ByteRecord;
 use tempfile::NamedTempFile;
 
-use crate::input::Fields;
-use crate::row::Violation;
+use crate::check::row::Violation;
+use crate::read::input::Fields;
 use crate::rules::RuleSet;
 
 /// Name of the quarantine file in the output directory.

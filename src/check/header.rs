@@ -146,10 +146,11 @@ impl HeaderBinding {
             ))
         }));
         // Names from the file are printed in reports: escape control characters.
-        let printable = |list: Vec<String>| list.iter().map(|n| crate::row::printable(n)).collect();
+        let printable =
+            |list: Vec<String>| list.iter().map(|n| crate::text::printable(n)).collect();
         let hints = hints
             .into_iter()
-            .map(|h: String| crate::row::printable(&h))
+            .map(|h: String| crate::text::printable(&h))
             .collect();
         HeaderBinding {
             width: names.len(),

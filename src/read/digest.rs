@@ -239,7 +239,7 @@ mod tests {
             let block = 1usize << size_log;
             let len = (blocks * block + extra).saturating_sub(1500);
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-            prop_assert_eq!(by_blocks(&data, block), crate::input::blake3_hex(&data));
+            prop_assert_eq!(by_blocks(&data, block), crate::read::input::blake3_hex(&data));
         }
     }
 
@@ -262,11 +262,11 @@ mod tests {
             let data = vec![7u8; blocks * 1024];
             assert_eq!(
                 by_blocks(&data, 1024),
-                crate::input::blake3_hex(&data),
+                crate::read::input::blake3_hex(&data),
                 "{blocks}"
             );
         }
-        assert_eq!(by_blocks(b"", 1024), crate::input::blake3_hex(b""));
+        assert_eq!(by_blocks(b"", 1024), crate::read::input::blake3_hex(b""));
     }
 
     fn digest_of(blocks: &[&[u8]], thread_after: Option<usize>) -> String {
@@ -284,12 +284,12 @@ mod tests {
     fn inline_and_threaded_hash_the_same_stream_alike() {
         let data: Vec<u8> = (0..200_000u32).flat_map(u32::to_le_bytes).collect();
         let blocks: Vec<&[u8]> = data.chunks(65_536).collect();
-        let want = crate::input::blake3_hex(&data);
+        let want = crate::read::input::blake3_hex(&data);
         assert_eq!(digest_of(&blocks, None), want);
         // Moved to a thread before any byte, and halfway through.
         assert_eq!(digest_of(&blocks, Some(0)), want);
         assert_eq!(digest_of(&blocks, Some(blocks.len() / 2)), want);
-        assert_eq!(digest_of(&[], Some(0)), crate::input::blake3_hex(b""));
+        assert_eq!(digest_of(&[], Some(0)), crate::read::input::blake3_hex(b""));
     }
 
     #[test]

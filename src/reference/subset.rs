@@ -5,14 +5,14 @@
 use csv::ByteRecord;
 
 use crate::check::AcceptedSink;
-use crate::header::HeaderBinding;
-use crate::input::Fields;
-use crate::model::{
-    MissingModelColumn, ModelBatch, ModelColumns, declared_fields, declared_values,
-};
+use crate::check::header::HeaderBinding;
+use crate::read::input::Fields;
 use crate::reference::Reference;
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
+use crate::store::model::{
+    MissingModelColumn, ModelBatch, ModelColumns, declared_fields, declared_values,
+};
 
 /// Collects the subset while the check streams.
 #[derive(Debug)]

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use crate::check::{CheckError, CheckOptions, check_path};
 use crate::diff::{self, StoreRows};
 use crate::gate;
-use crate::model::MissingModelColumn;
 use crate::reference::AggregateResult;
+use crate::reference::subset::SubsetCollector;
 use crate::report::{AggregateReport, DiffReport, Report, StagedReport, SubsetReport};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
+use crate::store::model::MissingModelColumn;
 use crate::store::{self, Store, StoreError, Target};
-use crate::subset::SubsetCollector;
 
 /// The store's side of the comparison.
 #[derive(Debug, Clone)]
@@ -206,7 +206,7 @@ pub fn export_production(
 ) -> Result<Vec<PathBuf>, CompareError> {
     let mut written = Vec::new();
     std::fs::create_dir_all(dir).map_err(|source| {
-        CheckError::Output(crate::output::OutputError {
+        CheckError::Output(crate::check::output::OutputError {
             path: dir.to_owned(),
             source,
         })
@@ -221,17 +221,18 @@ pub fn export_production(
         let rows = output.rows.iter().map(|row| {
             row.iter()
                 .map(|c| match c {
-                    crate::cell::Cell::Null => String::new(),
+                    crate::fields::cell::Cell::Null => String::new(),
                     other => other.to_string(),
                 })
                 .collect::<Vec<_>>()
         });
-        let bytes = crate::output::csv_bytes(std::iter::once(output.columns.clone()).chain(rows))
-            .map_err(|source| CompareError::Csv {
-            what: path.display().to_string(),
-            source,
-        })?;
-        crate::output::write_atomic(&path, &bytes).map_err(CheckError::Output)?;
+        let bytes =
+            crate::check::output::csv_bytes(std::iter::once(output.columns.clone()).chain(rows))
+                .map_err(|source| CompareError::Csv {
+                    what: path.display().to_string(),
+                    source,
+                })?;
+        crate::check::output::write_atomic(&path, &bytes).map_err(CheckError::Output)?;
         written.push(path);
     }
     Ok(written)
@@ -241,13 +242,13 @@ pub fn export_production(
 pub fn write_reference(results: &[AggregateResult], out_dir: &Path) -> Result<(), CheckError> {
     let dir = out_dir.join("reference");
     std::fs::create_dir_all(&dir).map_err(|source| {
-        CheckError::Output(crate::output::OutputError {
+        CheckError::Output(crate::check::output::OutputError {
             path: dir.clone(),
             source,
         })
     })?;
     for result in results {
-        crate::output::write_atomic(
+        crate::check::output::write_atomic(
             &dir.join(format!("{}.csv", result.name)),
             result.to_csv().as_bytes(),
         )

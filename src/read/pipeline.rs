@@ -12,7 +12,7 @@
 //! result are the same for any thread count.
 //!
 //! The input is a [`Source`]: a file is read in blocks at their offsets
-//! ([`crate::blocks`]), each thread reading, hashing and cutting its own,
+//! ([`crate::read::blocks`]), each thread reading, hashing and cutting its own,
 //! and only the line each chunk starts on is settled in order (a ledger
 //! adds up the blocks' line counts; a thread waits there only for blocks
 //! taken before its own, which are being read). A stream (standard input)
@@ -35,9 +35,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::blocks::{BlockRead, BlockReader};
-use crate::digest::TreeDigest;
-use crate::input::{
+use crate::read::blocks::{BlockRead, BlockReader};
+use crate::read::digest::TreeDigest;
+use crate::read::input::{
     BlankLines, Chunk, ChunkParser, ChunkReader, ParseBuffers, ParsedChunk, RecordView, csv_parser,
 };
 
@@ -242,7 +242,7 @@ where
                             || match take_chunk(pool, feed, true, &mut scratch) {
                                 Ok(Taken::Chunk(seq, chunk, buffers)) => Ok(Some((
                                     seq,
-                                    crate::input::parse_chunk(
+                                    crate::read::input::parse_chunk(
                                         &mut parser,
                                         chunk,
                                         buffers,
@@ -631,7 +631,7 @@ impl OpenRecord {
     }
 
     fn keep(&mut self, bytes: &[u8], limit: usize) -> io::Result<()> {
-        self.breaks += crate::input::count_breaks(bytes, &mut self.after_cr);
+        self.breaks += crate::read::input::count_breaks(bytes, &mut self.after_cr);
         for &b in bytes.iter().rev().take(2).rev() {
             self.last = [self.last[1], b];
         }
@@ -660,7 +660,8 @@ impl OpenRecord {
 
     /// The record, spilled: its terminator is left out of its length.
     fn into_oversized(self) -> io::Result<Oversized> {
-        let terminator = crate::input::terminator_len(&self.last, self.ended_with_input) as u64;
+        let terminator =
+            crate::read::input::terminator_len(&self.last, self.ended_with_input) as u64;
         let len = self.len.saturating_sub(terminator);
         let breaks_inside = if terminator > 0 {
             self.breaks - 1
@@ -702,7 +703,7 @@ impl<W> Stitcher<W> {
     where
         W: FnMut(&RecordView<'_>) -> T,
     {
-        crate::input::parse_chunk(&mut self.parser, chunk, buffers, &mut self.work)
+        crate::read::input::parse_chunk(&mut self.parser, chunk, buffers, &mut self.work)
     }
 
     /// Takes the next chunk in file order, parsed speculatively; returns
@@ -845,7 +846,7 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
-    use crate::blocks::RecordsStart;
+    use crate::read::blocks::RecordsStart;
 
     fn many_records(n: usize) -> Vec<u8> {
         let mut data = b"id,text\n".to_vec();
@@ -1030,7 +1031,7 @@ mod tests {
             assert_eq!(streamed.0, (1..=5_001).collect::<Vec<u64>>());
             assert_eq!(streamed.1, None, "a stream's reader keeps the digest");
             assert_eq!(blocks.0, streamed.0);
-            assert_eq!(blocks.1, Some(crate::input::blake3_hex(&data)));
+            assert_eq!(blocks.1, Some(crate::read::input::blake3_hex(&data)));
         }
     }
 }

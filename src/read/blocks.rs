@@ -11,18 +11,18 @@
 //! same bytes by the same rule: neighbours agree without talking. A block
 //! with no line break at all is cut at its own start (a line longer than a
 //! block: the pass joins the pieces, as it joins records whose quoted
-//! fields hold line breaks; see [`crate::pipeline`]).
+//! fields hold line breaks; see [`crate::read::pipeline`]).
 //!
 //! What a block cannot know alone is the line it starts on: its reader
 //! counts the chunk's line breaks, and the pass adds the counts up in file
 //! order. The file's digest is joined in file order from the blocks' hashes
-//! ([`crate::digest::TreeDigest`]).
+//! ([`crate::read::digest::TreeDigest`]).
 
 use std::fs::File;
 use std::io;
 
-use crate::digest::{BlockHash, block_hasher, hash_block, update_in_two};
-use crate::input::count_breaks;
+use crate::read::digest::{BlockHash, block_hasher, hash_block, update_in_two};
+use crate::read::input::count_breaks;
 
 /// Bytes read first to find where a block's chunk starts: lines are far
 /// shorter, so this nearly always holds the break.
@@ -265,7 +265,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::digest::TreeDigest;
+    use crate::read::digest::TreeDigest;
 
     /// Reads every block of `bytes` (records from `start` on) in order:
     /// the chunks, each with the line it starts on and whether a CR
@@ -306,7 +306,7 @@ mod tests {
         let (chunks, digest) = read_all(&bytes, 1024, start_after(&bytes, 2));
         let joined: Vec<u8> = chunks.iter().flat_map(|c| c.2.clone()).collect();
         assert_eq!(joined, &bytes[2..]);
-        assert_eq!(digest, crate::input::blake3_hex(&bytes));
+        assert_eq!(digest, crate::read::input::blake3_hex(&bytes));
         // Blocks 1 to 3 hold no line break: cut at their starts; block 4's
         // first break ends the chunk of block 3.
         assert_eq!(chunks[0].2.len(), 1022);
@@ -335,7 +335,7 @@ mod tests {
                 .sum();
             let start = start_after(&bytes, offset);
             let (chunks, digest) = read_all(&bytes, 1 << size_log, start);
-            prop_assert_eq!(digest, crate::input::blake3_hex(&bytes));
+            prop_assert_eq!(digest, crate::read::input::blake3_hex(&bytes));
             let mut at = offset;
             for (line, after_cr, data) in &chunks {
                 if data.is_empty() {

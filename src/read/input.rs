@@ -6,10 +6,10 @@
 //! hashes them, and cuts each block after its last line break, so that a
 //! chunk almost always holds whole records. [`parse_chunk`] splits the
 //! records of one chunk (strictly quoted ones on the fast path of
-//! [`crate::split`], the others with csv-core) and hands every record to a
+//! [`crate::read::split`], the others with csv-core) and hands every record to a
 //! closure while its bytes are hot. A cut can fall inside a quoted field that spans lines; the chunk
 //! then ends in an incomplete record (its *tail*), which
-//! [`crate::pipeline`] joins to the next chunk and parses again, so the
+//! [`crate::read::pipeline`] joins to the next chunk and parses again, so the
 //! records seen are always exactly csv-core's, whatever the cuts.
 //!
 //! Line numbers are counted here, because csv-core's own lag on CRLF files
@@ -18,8 +18,8 @@
 
 use std::io::{self, Read};
 
-use crate::digest::StreamDigest;
-use crate::split::Splitter;
+use crate::read::digest::StreamDigest;
+use crate::read::split::Splitter;
 
 /// Bytes read from the source for each chunk.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -44,8 +44,8 @@ pub struct Chunk {
     /// This chunk starts the file: a UTF-8 byte order mark is stripped.
     pub starts_file: bool,
     /// The hash of the block it was cut from, where the file is read in
-    /// blocks (see [`crate::blocks`]), to be joined in file order.
-    pub block_hash: Option<crate::digest::BlockHash>,
+    /// blocks (see [`crate::read::blocks`]), to be joined in file order.
+    pub block_hash: Option<crate::read::digest::BlockHash>,
 }
 
 /// Reads a byte source in chunks cut after line breaks, hashing every byte.
@@ -446,7 +446,7 @@ pub fn prime(core: &mut csv_core::Reader) {
 }
 
 /// Parses chunks: strictly quoted records on the fast path
-/// ([`crate::split`]), every other record with csv-core.
+/// ([`crate::read::split`]), every other record with csv-core.
 #[derive(Debug)]
 pub struct ChunkParser {
     core: csv_core::Reader,
@@ -606,7 +606,7 @@ pub struct Header {
     /// The blank lines before it.
     pub blank_before: BlankLines,
     /// Where the records after it begin in the input.
-    pub records: crate::blocks::RecordsStart,
+    pub records: crate::read::blocks::RecordsStart,
 }
 
 /// What the start of the input holds.
@@ -658,7 +658,7 @@ pub fn read_header<R: Read>(
             blank_before.add_lines(1, record.line - 1);
             // The chunks read so far start the input: the rest begins at
             // what the header and the lines before it leave.
-            let records = crate::blocks::RecordsStart {
+            let records = crate::read::blocks::RecordsStart {
                 offset: (parsed.chunk.data.len() - rest.data.len()) as u64,
                 line: rest.first_line,
             };
@@ -770,7 +770,7 @@ pub fn blake3_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{self, Item, PassOptions};
+    use crate::read::pipeline::{self, Item, PassOptions};
 
     #[derive(Debug, Clone, PartialEq)]
     struct Seen {
@@ -849,8 +849,9 @@ mod tests {
         use std::io::Write;
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(data).unwrap();
-        let start = crate::blocks::RecordsStart { offset: 0, line: 1 };
-        let reader = crate::blocks::BlockReader::new(&file, data.len() as u64, block_bytes, start);
+        let start = crate::read::blocks::RecordsStart { offset: 0, line: 1 };
+        let reader =
+            crate::read::blocks::BlockReader::new(&file, data.len() as u64, block_bytes, start);
         let (seen, summary) = seen_in(pipeline::Source::Blocks(&reader), threads, max_record_bytes);
         let digest = summary.digest.expect("a file read in blocks is digested");
         (seen, summary.blank, data.len() as u64, digest)

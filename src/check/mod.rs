@@ -2,23 +2,30 @@
 //! sent to the accepted or quarantined output, file-level rules evaluated at
 //! the end, and the report written.
 
+pub mod header;
+pub mod int_index;
+pub mod output;
+pub mod row;
+pub mod tally;
+pub mod unique;
+
 use std::fs::File;
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::blocks::BlockReader;
-use crate::header::HeaderBinding;
-use crate::input::{self, ChunkReader, Fields, RecordView};
-use crate::output::{self, OutputError, Outputs};
-use crate::pipeline::{self, Item, PassOptions, PipelineError, Source};
+use crate::check::header::HeaderBinding;
+use crate::check::output::{OutputError, Outputs};
+use crate::check::row::{Limits, RowChecker, Violation, record_too_large};
+use crate::check::tally::{Tally, Unbalanced};
+use crate::check::unique::{ReadKey, UniqueKeys};
+use crate::read::blocks::BlockReader;
+use crate::read::input::{self, ChunkReader, Fields, RecordView};
+use crate::read::pipeline::{self, Item, PassOptions, PipelineError, Source};
 use crate::report::{
     BlankLines, FileRuleReport, HeaderReport, OutputsReport, Report, Rows, RuleReport, RulesFile,
     SCHEMA_VERSION, Tool,
 };
-use crate::row::{Limits, RowChecker, Violation, record_too_large};
 use crate::rules::{RuleSet, UnexpectedColumns};
-use crate::tally::{Tally, Unbalanced};
-use crate::unique::{ReadKey, UniqueKeys};
 
 /// How a check runs and where it writes.
 #[derive(Debug, Clone)]

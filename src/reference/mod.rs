@@ -11,15 +11,19 @@
 //!   whole subset (the store keeps one name per id, the first loaded);
 //! - `sum` over no passing row is 0; `avg`, `min` and `max` skip nulls.
 
+pub mod exact_sum;
+pub mod subset;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::cell::Cell;
-use crate::exact_sum::ExactSum;
-use crate::literal::{self, Literal};
+use crate::fields::cell::Cell;
+use crate::fields::literal::{self, Literal};
+use crate::fields::value::Value;
+use crate::reference::exact_sum::ExactSum;
 use crate::rules::RuleSet;
 use crate::rules::aggregate::{Aggregate, DimSource, Measure, MeasureInput};
 use crate::rules::spec::AggFn;
-use crate::value::Value;
+pub use crate::store::RollupState;
 
 /// One aggregate's output: rows keyed by the dimension cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,16 +227,6 @@ struct Group {
     /// First-seen values of labels that are not tied to an exploded key.
     labels: Vec<Option<Cell>>,
     accs: Vec<Acc>,
-}
-
-/// The persistent state of an engine: its groups and label dictionary as
-/// JSON text, ready for the store's rollup tables.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RollupState {
-    /// `(aggregate, key as JSON, group as JSON)`.
-    pub groups: Vec<(String, String, String)>,
-    /// `(label as JSON, key as JSON, value as JSON)`.
-    pub labels: Vec<(String, String, String)>,
 }
 
 /// Hashes group keys and label keys: fast, and seeded per process, so that
@@ -745,7 +739,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::model::declared_values;
+    use crate::store::model::declared_values;
 
     const RULES: &str = r#"
 [columns.id]

@@ -2,11 +2,13 @@
 //! measure by measure: keys missing from the store, keys in excess,
 //! duplicate keys, and values outside tolerance.
 
+pub use crate::report::{AggregateDiff, DiffExample};
+
+pub mod command;
+
 use std::collections::HashMap;
 
-use serde::Serialize;
-
-use crate::cell::Cell;
+use crate::fields::cell::Cell;
 use crate::reference::AggregateResult;
 use crate::rules::aggregate::{Aggregate, Tolerance};
 
@@ -17,59 +19,6 @@ pub struct StoreRows {
     pub columns: Vec<String>,
     /// Rows of cells.
     pub rows: Vec<Vec<Cell>>,
-}
-
-/// One difference, for reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DiffExample {
-    /// `missing`, `extra`, `duplicate` or `mismatch`.
-    pub kind: String,
-    /// The key, as `name=value` pairs.
-    pub key: String,
-    /// The measure or label that differs (mismatches only).
-    pub measure: Option<String>,
-    /// The reference's value.
-    pub reference: Option<String>,
-    /// The store's value.
-    pub store: Option<String>,
-    /// `store - reference`, for numbers.
-    pub delta: Option<f64>,
-}
-
-/// The comparison of one aggregate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AggregateDiff {
-    /// Aggregate name.
-    pub name: String,
-    /// Keys the reference computed.
-    pub keys_reference: u64,
-    /// Distinct keys the store returned.
-    pub keys_store: u64,
-    /// Reference keys the store lacks.
-    pub missing: u64,
-    /// Store keys the reference lacks.
-    pub extra: u64,
-    /// Store keys returned more than once.
-    pub duplicate: u64,
-    /// Keys present on both sides whose values differ.
-    pub mismatched: u64,
-    /// Differing values, over all keys and measures.
-    pub mismatched_values: u64,
-    /// A problem that prevented the comparison (such as a missing column).
-    pub error: Option<String>,
-    /// The first few differences.
-    pub examples: Vec<DiffExample>,
-}
-
-impl AggregateDiff {
-    /// True when both sides agree on every key and value.
-    pub fn agrees(&self) -> bool {
-        self.error.is_none()
-            && self.missing == 0
-            && self.extra == 0
-            && self.duplicate == 0
-            && self.mismatched == 0
-    }
 }
 
 /// True when two cells agree within the tolerance.

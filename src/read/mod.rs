@@ -1,0 +1,8 @@
+//! Reading: bytes to records with their true line numbers and raw bytes,
+//! on every thread, and the file's BLAKE3 digest.
+
+pub mod blocks;
+pub mod digest;
+pub mod input;
+pub mod pipeline;
+pub mod split;
