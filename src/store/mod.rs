@@ -363,14 +363,12 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
 mod tests {
     use super::*;
 
-    /// Runs `test` on an in-memory SQLite store and, when `DQGATE_TEST_PG`
-    /// names a server, on a fresh PostgreSQL schema dropped afterwards.
-    fn on_every_engine(test: impl Fn(&mut dyn Store)) {
-        test(&mut SqliteStore::open_in_memory().unwrap());
-        let Ok(base) = std::env::var("DQGATE_TEST_PG") else {
-            eprintln!("DQGATE_TEST_PG is not set: the PostgreSQL half did not run");
-            return;
-        };
+    /// Runs `test` on a fresh PostgreSQL schema in the database
+    /// `DQGATE_TEST_PG` names, dropped afterwards. The tests that call this
+    /// are ignored unless asked for; asked for without a server, they fail.
+    fn on_postgres(test: impl Fn(&mut dyn Store)) {
+        let base = std::env::var("DQGATE_TEST_PG")
+            .expect("this test needs PostgreSQL: set DQGATE_TEST_PG=postgres://USER@HOST:PORT/DB");
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let schema = format!(
             "dqgate_unit_{}_{}",
@@ -385,6 +383,29 @@ mod tests {
         client
             .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
             .unwrap();
+    }
+
+    fn on_sqlite(test: impl Fn(&mut dyn Store)) {
+        test(&mut SqliteStore::open_in_memory().unwrap());
+    }
+
+    /// Declares a test that runs on SQLite, and one on PostgreSQL that is
+    /// ignored unless asked for.
+    macro_rules! on_both_engines {
+        ($name:ident, $check:path) => {
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::on_sqlite($check);
+                }
+
+                #[test]
+                #[ignore = "needs PostgreSQL: set DQGATE_TEST_PG and run cargo test -- --include-ignored, as .ci/run does"]
+                fn postgres() {
+                    super::on_postgres($check);
+                }
+            }
+        };
     }
 
     /// What no audit query may do, whatever the parser of rule files let through.
@@ -405,9 +426,13 @@ mod tests {
         store.history().unwrap()
     }
 
-    #[test]
-    fn audit_queries_cannot_change_production_the_ledger_or_staging() {
-        on_every_engine(|store| {
+    on_both_engines!(
+        audit_queries_cannot_change_production_the_ledger_or_staging,
+        super::audit_queries_cannot_change_anything
+    );
+
+    fn audit_queries_cannot_change_anything(store: &mut dyn Store) {
+        {
             let entry = BatchEntry {
                 file: "a.csv".into(),
                 status: "promoted".into(),
@@ -443,12 +468,16 @@ mod tests {
             store.insert_batch(&entry).unwrap();
             store.commit().unwrap();
             assert_eq!(ledger(store).len(), 2, "{}", store.engine());
-        });
+        }
     }
 
-    #[test]
-    fn a_write_is_reported_as_a_refused_query() {
-        on_every_engine(|store| {
+    on_both_engines!(
+        a_write_is_reported_as_a_refused_query,
+        super::a_write_is_refused
+    );
+
+    fn a_write_is_refused(store: &mut dyn Store) {
+        {
             let err = store
                 .query(
                     "genre_year",
@@ -461,7 +490,7 @@ mod tests {
                 err.contains("query genre_year was refused: it is not a read-only query"),
                 "{err}"
             );
-        });
+        }
     }
 
     #[test]

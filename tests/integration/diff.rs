@@ -403,9 +403,12 @@ fn postgres_connection_failures_exit_2_quickly_and_never_show_the_password() {
     for text in [&refused.stdout, &refused.stderr] {
         assert!(!text.contains("hunter2"), "the password leaked: {text}");
     }
-    let Some(store) = TestStore::postgres() else {
-        return;
-    };
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set DQGATE_TEST_PG and run cargo test -- --include-ignored, as .ci/run does"]
+fn a_missing_postgres_database_exits_2_naming_it() {
+    let store = TestStore::postgres();
     let base = store.url.split('?').next().unwrap().to_owned();
     let missing_db = format!("{}/dqgate_no_such_db", base.rsplit_once('/').unwrap().0);
     let run = run(
@@ -435,10 +438,9 @@ store_test!(the_crlf_fixture_agrees_too, |store| {
 });
 
 #[test]
+#[ignore = "needs PostgreSQL: set DQGATE_TEST_PG and run cargo test -- --include-ignored, as .ci/run does"]
 fn a_planted_postgres_password_appears_in_no_output() {
-    let Some(store) = TestStore::postgres() else {
-        return;
-    };
+    let store = TestStore::postgres();
     let planted = "Pl4nted-Secret";
     let url = with_password(&store.url, planted);
     for command in ["diff", "run"] {
