@@ -16,7 +16,19 @@ fn main() -> ExitCode {
             "dqgate: warning: cannot watch for interrupts ({err}); an interrupted run may leave .dqgate-*.tmp files"
         );
     }
-    match run(cli) {
+    // A panic (a bug, or an output that failed where nothing expected it
+    // to) is an error like any other: exit 2 with a message, never 101.
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: internal error, please report it: {}",
+            printable(&info.to_string())
+        );
+    }));
+    let Ok(result) = std::panic::catch_unwind(|| run(cli)) else {
+        return ExitCode::from(Outcome::ERROR_CODE);
+    };
+    match result {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
             // A closed or full standard error must not turn exit 2 into a
