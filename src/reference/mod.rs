@@ -11,18 +11,20 @@
 //!   whole subset (the store keeps one name per id, the first loaded);
 //! - `sum` over no passing row is 0; `avg`, `min` and `max` skip nulls.
 
+mod acc;
 pub mod exact_sum;
+mod rollup;
 pub mod subset;
+
+pub use acc::Acc;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::fields::cell::Cell;
 use crate::fields::literal::{self, Literal};
 use crate::fields::value::Value;
-use crate::reference::exact_sum::ExactSum;
 use crate::rules::RuleSet;
 use crate::rules::aggregate::{Aggregate, DimSource, Measure, MeasureInput};
-use crate::rules::spec::AggFn;
 pub use crate::store::RollupState;
 
 /// One aggregate's output: rows keyed by the dimension cells.
@@ -73,150 +75,6 @@ fn csv_cell(cell: &Cell) -> String {
             format!("\"{}\"", s.replace('"', "\"\""))
         }
         other => other.to_string(),
-    }
-}
-
-/// A mergeable accumulator of one measure in one group.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Acc {
-    /// Rows counted.
-    Count(i64),
-    /// Exact integer sum.
-    SumInt(i128),
-    /// Floating-point sum, held exactly.
-    SumNum(ExactSum),
-    /// Sum and count of non-null values.
-    Avg {
-        /// Sum of the values, held exactly.
-        sum: ExactSum,
-        /// How many values.
-        n: u64,
-    },
-    /// Smallest value so far.
-    Min(Option<Cell>),
-    /// Largest value so far.
-    Max(Option<Cell>),
-    /// Best `(by, tie_break, value)` so far.
-    Argmax(Option<(Cell, Cell, Cell)>),
-}
-
-impl Acc {
-    /// An empty accumulator for a measure.
-    pub fn new(measure: &Measure) -> Acc {
-        match measure.agg {
-            AggFn::Count => Acc::Count(0),
-            AggFn::Sum if measure.integer => Acc::SumInt(0),
-            AggFn::Sum => Acc::SumNum(ExactSum::default()),
-            AggFn::Avg => Acc::Avg {
-                sum: ExactSum::default(),
-                n: 0,
-            },
-            AggFn::Min => Acc::Min(None),
-            AggFn::Max => Acc::Max(None),
-            AggFn::Argmax => Acc::Argmax(None),
-        }
-    }
-
-    /// Adds one value (ignored when null, except by `count`).
-    pub fn add(&mut self, value: &Cell) {
-        match self {
-            Acc::Count(n) => *n += 1,
-            _ if *value == Cell::Null => {}
-            Acc::SumInt(s) => match value {
-                Cell::Int(i) => *s += i128::from(*i),
-                other => *s += other.as_f64().unwrap_or(0.0) as i128,
-            },
-            Acc::SumNum(s) => s.add(value.as_f64().unwrap_or(0.0)),
-            Acc::Avg { sum, n } => {
-                if let Some(x) = value.as_f64() {
-                    sum.add(x);
-                    *n += 1;
-                }
-            }
-            Acc::Min(best) => {
-                if best.as_ref().is_none_or(|b| value < b) {
-                    *best = Some(value.clone());
-                }
-            }
-            Acc::Max(best) => {
-                if best.as_ref().is_none_or(|b| value > b) {
-                    *best = Some(value.clone());
-                }
-            }
-            Acc::Argmax(_) => {}
-        }
-    }
-
-    /// Offers a candidate to an `argmax`: the larger `by` wins, ties go to
-    /// the smaller `tie`.
-    pub fn offer(&mut self, by: &Cell, tie: &Cell, value: &Cell) {
-        if let Acc::Argmax(best) = self {
-            if *by == Cell::Null {
-                return;
-            }
-            let better = match best {
-                None => true,
-                Some((b, t, _)) => by > b || (by == b && tie < t),
-            };
-            if better {
-                *best = Some((by.clone(), tie.clone(), value.clone()));
-            }
-        }
-    }
-
-    /// Removes one value added earlier. False for `min`, `max` and
-    /// `argmax`, which cannot forget a value.
-    pub fn subtract(&mut self, value: &Cell) -> bool {
-        match self {
-            Acc::Count(n) => *n -= 1,
-            _ if *value == Cell::Null => {}
-            Acc::SumInt(s) => match value {
-                Cell::Int(i) => *s -= i128::from(*i),
-                other => *s -= other.as_f64().unwrap_or(0.0) as i128,
-            },
-            Acc::SumNum(s) => s.subtract(value.as_f64().unwrap_or(0.0)),
-            Acc::Avg { sum, n } => {
-                if let Some(x) = value.as_f64() {
-                    sum.subtract(x);
-                    *n -= 1;
-                }
-            }
-            Acc::Min(_) | Acc::Max(_) | Acc::Argmax(_) => return false,
-        }
-        true
-    }
-
-    /// Merges another accumulator of the same measure into this one.
-    pub fn merge(&mut self, other: &Acc) {
-        match (self, other) {
-            (Acc::Count(a), Acc::Count(b)) => *a += b,
-            (Acc::SumInt(a), Acc::SumInt(b)) => *a += b,
-            (Acc::SumNum(a), Acc::SumNum(b)) => a.merge(b),
-            (Acc::Avg { sum, n }, Acc::Avg { sum: s2, n: n2 }) => {
-                sum.merge(s2);
-                *n += n2;
-            }
-            (acc @ (Acc::Min(_) | Acc::Max(_)), Acc::Min(Some(v)) | Acc::Max(Some(v))) => {
-                acc.add(v)
-            }
-            (acc @ Acc::Argmax(_), Acc::Argmax(Some((by, tie, value)))) => {
-                acc.offer(by, tie, value)
-            }
-            _ => {}
-        }
-    }
-
-    /// The measure's value.
-    pub fn finish(&self) -> Cell {
-        match self {
-            Acc::Count(n) => Cell::Int(*n),
-            Acc::SumInt(s) => i64::try_from(*s).map_or(Cell::Num(*s as f64), Cell::Int),
-            Acc::SumNum(s) => Cell::Num(s.value()),
-            Acc::Avg { n: 0, .. } => Cell::Null,
-            Acc::Avg { sum, n } => Cell::Num(sum.value() / *n as f64),
-            Acc::Min(v) | Acc::Max(v) => v.clone().unwrap_or(Cell::Null),
-            Acc::Argmax(best) => best.as_ref().map_or(Cell::Null, |(_, _, v)| v.clone()),
-        }
     }
 }
 
@@ -384,75 +242,6 @@ impl<'r> Reference<'r> {
                 }
             }
         }
-    }
-
-    /// The engine's groups and labels, for the store's rollup tables.
-    pub fn state(&self) -> RollupState {
-        let mut state = RollupState::default();
-        for (aggregate, groups) in self.rules.aggregates.iter().zip(&self.groups) {
-            if aggregate.parent.is_some() {
-                continue;
-            }
-            for (key, group) in groups {
-                state.groups.push((
-                    aggregate.name.clone(),
-                    serde_json::to_string(key).unwrap_or_default(),
-                    serde_json::to_string(group).unwrap_or_default(),
-                ));
-            }
-        }
-        for dict in &self.labels {
-            let label = (
-                &self.rules.columns[dict.column].name,
-                &dict.key_field,
-                &dict.label_field,
-            );
-            let label = serde_json::to_string(&label).unwrap_or_default();
-            for (key, value) in &dict.values {
-                state.labels.push((
-                    label.clone(),
-                    serde_json::to_string(key).unwrap_or_default(),
-                    serde_json::to_string(value).unwrap_or_default(),
-                ));
-            }
-        }
-        state.groups.sort();
-        state.labels.sort();
-        state
-    }
-
-    /// An engine resumed from stored state. Entries for aggregates or
-    /// columns the rules no longer declare, or that no longer parse, are
-    /// dropped (the reconciliation then reports the difference).
-    pub fn from_state(rules: &'r RuleSet, state: &RollupState) -> Self {
-        let mut engine = Reference::new(rules);
-        for (name, key, group) in &state.groups {
-            let Some(index) = rules.aggregates.iter().position(|a| &a.name == name) else {
-                continue;
-            };
-            let (Ok(key), Ok(group)) = (
-                serde_json::from_str::<Vec<Cell>>(key),
-                serde_json::from_str::<Group>(group),
-            ) else {
-                continue;
-            };
-            engine.groups[index].insert(key, group);
-        }
-        for (label, key, value) in &state.labels {
-            let (Ok((column, key_field, label_field)), Ok(key), Ok(value)) = (
-                serde_json::from_str::<(String, String, String)>(label),
-                serde_json::from_str::<Cell>(key),
-                serde_json::from_str::<Cell>(value),
-            ) else {
-                continue;
-            };
-            if let Some(column) = rules.column_index(&column) {
-                engine
-                    .label_dict(column, &key_field, &label_field)
-                    .insert(key, value);
-            }
-        }
-        engine
     }
 
     /// The label dictionary of `column`'s `label_field` by `key_field`,
@@ -739,6 +528,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::rules::spec::AggFn;
     use crate::store::model::declared_values;
 
     const RULES: &str = r#"
