@@ -5,8 +5,10 @@
 pub mod header;
 pub mod int_index;
 pub mod output;
+pub(crate) mod quoting;
 pub mod row;
 pub mod tally;
+mod typed;
 pub mod unique;
 
 use std::fs::File;

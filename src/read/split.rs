@@ -258,7 +258,7 @@ mod tests {
                 let raw = &data[..after];
                 let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                prop_assert!(crate::check::row::quotes_are_balanced(raw, b','), "{:?}", raw);
+                prop_assert!(crate::check::quoting::quotes_are_balanced(raw, b','), "{:?}", raw);
             }
         }
     }
