@@ -444,3 +444,59 @@ fn failpoint(name: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::AggregateDiff;
+
+    #[test]
+    fn one_record_is_parsed_whatever_its_size_quoting_and_line_ends() {
+        let mut parser = OneRecord::new(b',');
+        let long = "x".repeat(10_000);
+        let text = format!("1,\"a,\"\"b\"\"\nc\",{long},\r\n");
+        let record = parser.parse(text.as_bytes()).unwrap();
+        assert_eq!(record.len(), 4);
+        assert_eq!(&record[1], b"a,\"b\"\nc");
+        assert_eq!(&record[2], long.as_bytes());
+        assert_eq!(&record[3], b"");
+        // Reused for the next record, a narrower one.
+        assert_eq!(parser.parse(b"7,8").unwrap().len(), 2);
+        assert!(parser.parse(b"").is_none());
+    }
+
+    #[test]
+    fn the_header_is_kept_as_one_csv_line_that_parses_back() {
+        let header = ByteRecord::from(vec!["id", "a,b", "say \"hi\""]);
+        let line = header_csv(&header).unwrap();
+        assert_eq!(line, "id,\"a,b\",\"say \"\"hi\"\"\"");
+        assert_eq!(OneRecord::new(b',').parse(line.as_bytes()), Some(header));
+    }
+
+    #[test]
+    fn query_timings_are_milliseconds_by_aggregate_and_skip_exports() {
+        let report = |name: &str, query_ms| AggregateReport {
+            diff: AggregateDiff {
+                name: name.into(),
+                keys_reference: 0,
+                keys_store: 0,
+                missing: 0,
+                extra: 0,
+                duplicate: 0,
+                mismatched: 0,
+                mismatched_values: 0,
+                error: None,
+                examples: Vec::new(),
+            },
+            source: String::new(),
+            query_ms,
+        };
+        assert_eq!(
+            timings(&[
+                report("genre_year", Some(4.23456)),
+                report("exported", None)
+            ]),
+            r#"{"genre_year":4.235}"#
+        );
+    }
+}

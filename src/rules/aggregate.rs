@@ -687,3 +687,119 @@ pub(crate) fn read_query(
     }
     Ok((sql, candidate))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::rules::RuleSet;
+
+    const COLUMNS: &str = r#"
+[columns.id]
+type = "integer"
+[columns.genres]
+type = "entity_list"
+keys = { id = "integer", name = "string" }
+[columns.budget]
+type = "integer"
+[columns.popularity]
+type = "number"
+[columns.release_date]
+type = "date"
+"#;
+
+    /// Compiles `aggregates` (TOML) after the shared columns, in `dir`.
+    fn compile(dir: &Path, aggregates: &str) -> Result<RuleSet, String> {
+        let path = dir.join("rules.toml");
+        let text = format!("{COLUMNS}\n{aggregates}");
+        std::fs::write(&path, &text).unwrap();
+        RuleSet::from_source(&path, &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_aggregate_compiles_its_dimensions_measures_and_engine_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("queries/postgres")).unwrap();
+        std::fs::write(dir.path().join("queries/g.sql"), "SELECT 1 AS genre_id").unwrap();
+        std::fs::write(
+            dir.path().join("queries/postgres/g.sql"),
+            "SELECT 2 AS genre_id",
+        )
+        .unwrap();
+        let rules = compile(
+            dir.path(),
+            r#"
+[[aggregates]]
+name = "g"
+query = "queries/g.sql"
+where = "release_date is not null"
+dimensions = [
+  { name = "genre_id", explode = "genres", field = "id" },
+  { name = "year", expr = "year(release_date)" },
+]
+measures = [
+  { name = "n", agg = "count" },
+  { name = "money", agg = "sum", expr = "budget" },
+  { name = "pop", agg = "avg", expr = "popularity" },
+]
+
+[[aggregates]]
+name = "top"
+from = "g"
+dimensions = [{ name = "year", column = "year" }]
+measures = [{ name = "best", agg = "argmax", by = "money", value = "genre_id" }]
+"#,
+        )
+        .unwrap();
+        let g = &rules.aggregates[0];
+        assert_eq!(g.column_names(), ["genre_id", "year", "n", "money", "pop"]);
+        assert!(g.measures[1].integer, "a sum of integers is exact");
+        assert!(!g.measures[2].integer);
+        assert_eq!(g.query_for("sqlite").unwrap().0, "SELECT 1 AS genre_id");
+        assert_eq!(g.query_for("postgres").unwrap().0, "SELECT 2 AS genre_id");
+        assert_eq!(rules.aggregates[1].parent, Some(0));
+    }
+
+    #[test]
+    fn mistakes_in_aggregates_are_rule_file_errors_naming_the_aggregate() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                r#"[[aggregates]]
+name = "g"
+dimensions = [{ name = "x", column = "nope" }]
+measures = [{ name = "n", agg = "count" }]"#,
+                "nope",
+            ),
+            (
+                r#"[[aggregates]]
+name = "g"
+dimensions = [{ name = "x", column = "id" }]
+measures = [{ name = "x", agg = "count" }]"#,
+                "defined twice",
+            ),
+            (
+                r#"[[aggregates]]
+name = "g"
+from = "later"
+dimensions = [{ name = "x", column = "id" }]
+measures = [{ name = "n", agg = "count" }]"#,
+                "later",
+            ),
+            (
+                r#"[[aggregates]]
+name = "g"
+query = "../outside.sql"
+dimensions = [{ name = "x", column = "id" }]
+measures = [{ name = "n", agg = "count" }]"#,
+                "outside.sql",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = compile(dir.path(), text).unwrap_err();
+            assert!(err.contains("aggregate") || err.contains(needle), "{err}");
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
+}
