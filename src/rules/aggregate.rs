@@ -692,7 +692,6 @@ pub(crate) fn read_query(
 mod tests {
     use std::path::Path;
 
-    use super::*;
     use crate::rules::RuleSet;
 
     const COLUMNS: &str = r#"
