@@ -217,7 +217,7 @@ fn number(x: f64) -> String {
 
 /// Profiles up to `sample` records of CSV read from `reader` and returns a
 /// commented rule file. `name` names the source in the header comment.
-pub fn init_rules<R: Read + Send>(
+pub(crate) fn init_rules<R: Read + Send>(
     name: &str,
     reader: R,
     delimiter: u8,

@@ -4,7 +4,7 @@
 //! running totals with the production queries and rolls back on any
 //! disagreement. The ledger records every batch, promoted or not.
 
-pub use crate::report::{PromotionReport, PromotionStatus};
+pub(crate) use crate::report::{PromotionReport, PromotionStatus};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,11 +29,12 @@ use crate::store::{self, Applied, BatchEntry, OnExisting, Store, Target};
 /// transaction, `pause` announces itself on standard error and sleeps there
 /// so a test can kill it, `hold` waits there for a line on standard input.
 /// Read only by builds with the `failpoints` feature (the tests').
-pub const FAILPOINT_ENV: &str = "DQGATE_FAILPOINT";
+#[cfg(feature = "failpoints")]
+pub(crate) const FAILPOINT_ENV: &str = "DQGATE_FAILPOINT";
 
 /// How `run` promotes.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// The store URL.
     pub store: String,
     /// Rows diffed on staging; `None` takes the rule file's default.
@@ -47,10 +48,10 @@ pub struct RunOptions {
 }
 
 /// A run that could not complete.
-pub type RunError = CompareError;
+pub(crate) type RunError = CompareError;
 
 /// Checks, stages, diffs and promotes the file at `path`.
-pub fn run_file(
+pub(crate) fn run_file(
     path: &Path,
     rules: &RuleSet,
     check: &CheckOptions,

@@ -14,11 +14,15 @@
 //! fetched first, one after another ([`IntIndex::warm`]): those misses
 //! overlap.
 
+// The crate denies unsafe code; this module alone has two sound, documented
+// uses (a prefetch hint and a zeroed allocation), each with its SAFETY note.
+#![allow(unsafe_code)]
+
 use std::hash::BuildHasher;
 
 /// A hasher seeded per process: fast, and keys from a file cannot be
 /// chosen to collide.
-pub type Hasher = foldhash::fast::RandomState;
+pub(crate) type Hasher = foldhash::fast::RandomState;
 
 /// A key and the line that claimed it; line 0 (no record has it) marks a
 /// free slot.
@@ -38,7 +42,7 @@ struct Bucket([Slot; BUCKET_SLOTS]);
 
 /// Integer keys, each with the line that claimed it first.
 #[derive(Debug)]
-pub struct IntIndex {
+pub(crate) struct IntIndex {
     buckets: Vec<Bucket>,
     len: usize,
     /// 64 minus log2 of the bucket count: a hash's top bits pick the bucket.
@@ -58,7 +62,7 @@ const MAX_LOAD: (usize, usize) = (5, 8);
 
 impl IntIndex {
     /// An index that holds `keys` keys before it grows.
-    pub fn with_capacity(keys: usize) -> Self {
+    pub(crate) fn with_capacity(keys: usize) -> Self {
         let slots = keys
             .saturating_mul(MAX_LOAD.1)
             .div_ceil(MAX_LOAD.0)
@@ -74,18 +78,13 @@ impl IntIndex {
     }
 
     /// Keys held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    /// True when no key is held.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Makes room for `keys` keys in all, growing once now instead of
     /// step by step.
-    pub fn reserve(&mut self, keys: usize) {
+    pub(crate) fn reserve(&mut self, keys: usize) {
         if keys > self.capacity() {
             self.rebuild(Self::with_capacity(keys));
         }
@@ -96,19 +95,19 @@ impl IntIndex {
     }
 
     /// How many keys an index of `slots` slots holds before it grows.
-    pub const fn capacity_of(slots: usize) -> usize {
+    pub(crate) const fn capacity_of(slots: usize) -> usize {
         slots / MAX_LOAD.1 * MAX_LOAD.0
     }
 
     /// The hash of `key` that this index places it by: it may be computed
     /// elsewhere (on another thread, with a clone of [`IntIndex::hasher`])
     /// and handed to the `_hashed` methods.
-    pub fn hash(&self, key: i64) -> u64 {
+    pub(crate) fn hash(&self, key: i64) -> u64 {
         self.hasher.hash_one(key)
     }
 
     /// The hasher of this index's keys.
-    pub fn hasher(&self) -> &Hasher {
+    pub(crate) fn hasher(&self) -> &Hasher {
         &self.hasher
     }
 
@@ -132,12 +131,13 @@ impl IntIndex {
     }
 
     /// The line that claimed `key`, if one did.
-    pub fn get(&self, key: i64) -> Option<u64> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: i64) -> Option<u64> {
         self.get_hashed(key, self.hash(key))
     }
 
     /// [`IntIndex::get`] of a key whose [`IntIndex::hash`] is `hash`.
-    pub fn get_hashed(&self, key: i64, hash: u64) -> Option<u64> {
+    pub(crate) fn get_hashed(&self, key: i64, hash: u64) -> Option<u64> {
         let (at, i) = self.find(key, hash);
         let line = self.buckets[at].0[i].line;
         (line != 0).then_some(line)
@@ -145,12 +145,13 @@ impl IntIndex {
 
     /// Claims `key` for `line` unless an earlier line did: returns that
     /// earlier line then, and changes nothing.
-    pub fn claim(&mut self, key: i64, line: u64) -> Option<u64> {
+    #[cfg(test)]
+    pub(crate) fn claim(&mut self, key: i64, line: u64) -> Option<u64> {
         self.claim_hashed(key, self.hash(key), line)
     }
 
     /// [`IntIndex::claim`] of a key whose [`IntIndex::hash`] is `hash`.
-    pub fn claim_hashed(&mut self, key: i64, hash: u64, line: u64) -> Option<u64> {
+    pub(crate) fn claim_hashed(&mut self, key: i64, hash: u64, line: u64) -> Option<u64> {
         debug_assert!(line > 0, "lines start at 1");
         debug_assert_eq!(hash, self.hash(key), "the hash of this index");
         let (at, i) = self.find(key, hash);
@@ -186,7 +187,7 @@ impl IntIndex {
     /// processor's window until its miss is served); elsewhere a load.
     ///
     /// The keys are given by their [`IntIndex::hash`].
-    pub fn warm(&self, hashes: impl Iterator<Item = u64>) {
+    pub(crate) fn warm(&self, hashes: impl Iterator<Item = u64>) {
         #[cfg(target_arch = "x86_64")]
         for hash in hashes {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

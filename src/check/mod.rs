@@ -3,11 +3,11 @@
 //! the end, and the report written.
 
 pub mod header;
-pub mod int_index;
-pub mod output;
+pub(crate) mod int_index;
+pub(crate) mod output;
 pub(crate) mod quoting;
 pub mod row;
-pub mod tally;
+pub(crate) mod tally;
 mod typed;
 pub mod unique;
 

@@ -16,14 +16,14 @@ use crate::read::input::Fields;
 use crate::rules::RuleSet;
 
 /// Name of the quarantine file in the output directory.
-pub const QUARANTINE_FILE: &str = "quarantine.csv";
+pub(crate) const QUARANTINE_FILE: &str = "quarantine.csv";
 /// Name of the accepted-rows file in the output directory.
-pub const ACCEPTED_FILE: &str = "accepted.csv";
+pub(crate) const ACCEPTED_FILE: &str = "accepted.csv";
 /// Name of the JSON report in the output directory.
-pub const REPORT_FILE: &str = "report.json";
+pub(crate) const REPORT_FILE: &str = "report.json";
 
 /// Columns of `quarantine.csv`.
-pub const QUARANTINE_HEADER: [&str; 6] =
+pub(crate) const QUARANTINE_HEADER: [&str; 6] =
     ["line", "rule", "column", "reason", "other_rules", "record"];
 
 /// An output file could not be written.
@@ -40,7 +40,7 @@ type CsvSink = csv::Writer<BufWriter<NamedTempFile>>;
 
 /// Writers for the row-level outputs of one check.
 #[derive(Debug)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     dir: PathBuf,
     /// `None` only while a spilled record is copied by hand.
     quarantine: Option<CsvSink>,
@@ -49,7 +49,7 @@ pub struct Outputs {
 
 /// Where the outputs ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputPaths {
+pub(crate) struct OutputPaths {
     /// `quarantine.csv`.
     pub quarantine: PathBuf,
     /// `accepted.csv`, when asked for.
@@ -59,7 +59,7 @@ pub struct OutputPaths {
 impl Outputs {
     /// Creates the directory and the temporary files. `header` is the
     /// input's header, repeated at the top of `accepted.csv`.
-    pub fn create(
+    pub(crate) fn create(
         dir: &Path,
         header: Option<&ByteRecord>,
         write_accepted: bool,
@@ -90,7 +90,7 @@ impl Outputs {
 
     /// Writes one quarantined record: its line, the first error rule (and
     /// the others), the reason, and the record's original bytes.
-    pub fn quarantine(
+    pub(crate) fn quarantine(
         &mut self,
         rules: &RuleSet,
         line: u64,
@@ -113,7 +113,7 @@ impl Outputs {
     /// Writes a quarantined record too large to hold in memory: like
     /// [`Outputs::quarantine`], with the record's `len` bytes copied from
     /// `spill`, quoted, in pieces.
-    pub fn quarantine_spilled(
+    pub(crate) fn quarantine_spilled(
         &mut self,
         rules: &RuleSet,
         line: u64,
@@ -167,7 +167,7 @@ impl Outputs {
     }
 
     /// Writes one accepted record, when `accepted.csv` was asked for.
-    pub fn accept(&mut self, fields: &Fields<'_>) -> Result<(), OutputError> {
+    pub(crate) fn accept(&mut self, fields: &Fields<'_>) -> Result<(), OutputError> {
         match &mut self.accepted {
             Some(w) => w
                 .write_record(fields.iter())
@@ -182,7 +182,7 @@ impl Outputs {
     /// is removed: the report is written last and names the files of its
     /// run, so a run stopped while it publishes never leaves its files
     /// beside another run's report.
-    pub fn finish(mut self) -> Result<OutputPaths, OutputError> {
+    pub(crate) fn finish(mut self) -> Result<OutputPaths, OutputError> {
         self.quarantine_writer()?;
         let Some(writer) = self.quarantine.take() else {
             unreachable!("quarantine_writer checked it")
@@ -309,7 +309,7 @@ where
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

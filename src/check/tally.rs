@@ -1,13 +1,13 @@
 //! Counts: rows in, accepted, quarantined and warned, and failures per rule
 //! with a few examples each. The accounting invariant lives here.
 
-pub use crate::report::Example;
+pub(crate) use crate::report::Example;
 
 use crate::check::row::Violation;
 
 /// Failures of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RuleCount {
+pub(crate) struct RuleCount {
     /// Records on which the rule failed.
     pub failed: u64,
     /// The first few failures.
@@ -16,7 +16,7 @@ pub struct RuleCount {
 
 /// Running counts of a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Records read (the header excluded).
     pub rows_in: u64,
     /// Records accepted.
@@ -46,7 +46,7 @@ pub struct Unbalanced {
 
 impl Tally {
     /// Counts for a catalog of `rules` rules, keeping `max_examples` per rule.
-    pub fn new(rules: usize, max_examples: usize) -> Self {
+    pub(crate) fn new(rules: usize, max_examples: usize) -> Self {
         Tally {
             rows_in: 0,
             accepted: 0,
@@ -58,7 +58,7 @@ impl Tally {
     }
 
     /// Counts one record and its violations.
-    pub fn record(&mut self, line: u64, accepted: bool, violations: &[Violation]) {
+    pub(crate) fn record(&mut self, line: u64, accepted: bool, violations: &[Violation]) {
         self.rows_in += 1;
         if accepted {
             self.accepted += 1;
@@ -82,7 +82,7 @@ impl Tally {
     }
 
     /// Fraction of records quarantined (0 for an empty file).
-    pub fn quarantined_fraction(&self) -> f64 {
+    pub(crate) fn quarantined_fraction(&self) -> f64 {
         if self.rows_in == 0 {
             0.0
         } else {
@@ -91,7 +91,7 @@ impl Tally {
     }
 
     /// Checks `rows in = accepted + quarantined`.
-    pub fn balance(&self) -> Result<(), Unbalanced> {
+    pub(crate) fn balance(&self) -> Result<(), Unbalanced> {
         if self.rows_in == self.accepted + self.quarantined {
             Ok(())
         } else {

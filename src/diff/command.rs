@@ -17,7 +17,7 @@ use crate::store::{self, Store, StoreError, Target};
 
 /// The store's side of the comparison.
 #[derive(Debug, Clone)]
-pub enum StoreSide {
+pub(crate) enum StoreSide {
     /// A store URL: stage the rows and run the queries there.
     Url(String),
     /// A folder of `<aggregate>.csv` files exported from another engine.
@@ -26,7 +26,7 @@ pub enum StoreSide {
 
 /// How the comparison runs.
 #[derive(Debug, Clone)]
-pub struct DiffOptions {
+pub(crate) struct DiffOptions {
     /// Where the store's figures come from.
     pub store: StoreSide,
     /// Which accepted rows are compared; `None` takes the rule file's default.
@@ -37,7 +37,7 @@ pub struct DiffOptions {
 
 /// A comparison that could not complete.
 #[derive(Debug, thiserror::Error)]
-pub enum CompareError {
+pub(crate) enum CompareError {
     /// Reading the file or writing outputs failed.
     #[error(transparent)]
     Check(#[from] CheckError),
@@ -69,7 +69,7 @@ pub enum CompareError {
 }
 
 /// Runs the whole comparison for the file at `path`.
-pub fn diff_file(
+pub(crate) fn diff_file(
     path: &Path,
     rules: &RuleSet,
     check: &CheckOptions,
@@ -148,7 +148,7 @@ pub(crate) fn audit_staging(
 }
 
 /// Runs every aggregate's query on the store and compares it with `results`.
-pub fn compare_with_store(
+pub(crate) fn compare_with_store(
     rules: &RuleSet,
     results: &[AggregateResult],
     store: &mut dyn Store,
@@ -199,7 +199,7 @@ fn compare_exported(
 
 /// Runs every aggregate's query on production and writes
 /// `DIR/<aggregate>.csv`, rows sorted, in the form `--store-output` reads.
-pub fn export_production(
+pub(crate) fn export_production(
     rules: &RuleSet,
     store: &mut dyn Store,
     dir: &Path,
@@ -239,7 +239,10 @@ pub fn export_production(
 }
 
 /// Writes each reference result to `OUT/reference/<aggregate>.csv`.
-pub fn write_reference(results: &[AggregateResult], out_dir: &Path) -> Result<(), CheckError> {
+pub(crate) fn write_reference(
+    results: &[AggregateResult],
+    out_dir: &Path,
+) -> Result<(), CheckError> {
     let dir = out_dir.join("reference");
     std::fs::create_dir_all(&dir).map_err(|source| {
         CheckError::Output(crate::check::output::OutputError {

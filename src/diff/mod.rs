@@ -4,7 +4,7 @@
 
 pub use crate::report::{AggregateDiff, DiffExample};
 
-pub mod command;
+pub(crate) mod command;
 
 use std::collections::HashMap;
 

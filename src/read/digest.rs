@@ -20,7 +20,7 @@ const QUEUED_BLOCKS: usize = 8;
 
 /// A running BLAKE3 hash over the blocks given to [`StreamDigest::update`].
 #[derive(Debug)]
-pub enum StreamDigest {
+pub(crate) enum StreamDigest {
     /// Hashed on the caller's thread.
     Inline(Box<blake3::Hasher>),
     /// Hashed on a thread of its own, fed copies of the blocks.
@@ -40,7 +40,7 @@ impl Default for StreamDigest {
 
 impl StreamDigest {
     /// Moves the hashing, and what was hashed so far, to a thread of its own.
-    pub fn on_own_thread(&mut self) {
+    pub(crate) fn on_own_thread(&mut self) {
         let StreamDigest::Inline(hasher) = self else {
             return;
         };
@@ -59,7 +59,7 @@ impl StreamDigest {
     }
 
     /// Adds the next bytes of the stream.
-    pub fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         match self {
             StreamDigest::Inline(hasher) => {
                 hasher.update(bytes);
@@ -75,7 +75,7 @@ impl StreamDigest {
     }
 
     /// The digest of every byte given, as lower-case hex.
-    pub fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         let hasher = match &mut self {
             StreamDigest::Inline(hasher) => std::mem::take(hasher),
             StreamDigest::Threaded { blocks, thread } => {
@@ -115,7 +115,7 @@ pub struct BlockHash {
 
 /// A hasher for the block of the input that starts at `offset`: a multiple
 /// of the block size, a power of two of at least [`blake3::CHUNK_LEN`].
-pub fn block_hasher(offset: u64) -> blake3::Hasher {
+pub(crate) fn block_hasher(offset: u64) -> blake3::Hasher {
     use blake3::hazmat::HasherExt;
     let mut hasher = blake3::Hasher::new();
     hasher.set_input_offset(offset);
@@ -130,7 +130,7 @@ pub fn block_hasher(offset: u64) -> blake3::Hasher {
 /// bytes and the rest took 20% longer than whole). So the head and the
 /// start of the rest are copied together into the first 16 KiB, and the
 /// rest then starts where 16-chunk subtrees can.
-pub fn update_in_two(hasher: &mut blake3::Hasher, head: &[u8], rest: &[u8]) {
+pub(crate) fn update_in_two(hasher: &mut blake3::Hasher, head: &[u8], rest: &[u8]) {
     const LEAD: usize = 16 * blake3::CHUNK_LEN;
     if head.is_empty() || head.len() >= LEAD {
         hasher.update(head);
@@ -147,7 +147,7 @@ pub fn update_in_two(hasher: &mut blake3::Hasher, head: &[u8], rest: &[u8]) {
 
 /// The hash of a block from what `hasher` ([`block_hasher`]) was fed: all
 /// of the block, never nothing. `whole`: the block is the whole input.
-pub fn hash_block(hasher: &blake3::Hasher, whole: bool) -> BlockHash {
+pub(crate) fn hash_block(hasher: &blake3::Hasher, whole: bool) -> BlockHash {
     use blake3::hazmat::HasherExt;
     BlockHash {
         cv: hasher.finalize_non_root(),
@@ -163,7 +163,7 @@ pub fn hash_block(hasher: &blake3::Hasher, whole: bool) -> BlockHash {
 /// completed by the blocks before it are merged; at the end, the stack is
 /// merged from the right, the last merge being the root.
 #[derive(Debug, Default)]
-pub struct TreeDigest {
+pub(crate) struct TreeDigest {
     stack: Vec<blake3::hazmat::ChainingValue>,
     blocks: u64,
     whole: Option<blake3::Hash>,
@@ -171,7 +171,7 @@ pub struct TreeDigest {
 
 impl TreeDigest {
     /// Adds the next block.
-    pub fn push(&mut self, block: BlockHash) {
+    pub(crate) fn push(&mut self, block: BlockHash) {
         use blake3::hazmat::{Mode, merge_subtrees_non_root};
         while self.stack.len() > self.blocks.count_ones() as usize {
             let (Some(right), Some(left)) = (self.stack.pop(), self.stack.pop()) else {
@@ -186,7 +186,7 @@ impl TreeDigest {
     }
 
     /// The digest of every block pushed, as lower-case hex.
-    pub fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         use blake3::hazmat::{Mode, merge_subtrees_non_root, merge_subtrees_root};
         let root = match self.blocks {
             0 => blake3::hash(b""),

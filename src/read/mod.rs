@@ -2,7 +2,7 @@
 //! on every thread, and the file's BLAKE3 digest.
 
 pub mod blocks;
-pub mod digest;
+pub(crate) mod digest;
 pub mod input;
 pub mod pipeline;
-pub mod split;
+pub(crate) mod split;

@@ -17,7 +17,7 @@
 
 /// Where a record split by [`split_record`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Split {
+pub(crate) struct Split {
     /// Offset just after the record's line terminator (CR, LF or CR LF).
     pub after: usize,
     /// Bytes of unescaped field text written.
@@ -49,14 +49,14 @@ fn copy_run(text: &mut [u8], at: usize, data: &[u8], from: usize, to: usize) {
 
 /// Splits records for one delimiter.
 #[derive(Debug, Clone)]
-pub struct Splitter {
+pub(crate) struct Splitter {
     class: [u8; 256],
 }
 
 impl Splitter {
     /// A splitter for fields separated by `delimiter`; `None` for a
     /// delimiter that is a quote or a line break (csv-core handles those).
-    pub fn new(delimiter: u8) -> Option<Self> {
+    pub(crate) fn new(delimiter: u8) -> Option<Self> {
         if matches!(delimiter, b'"' | b'\n' | b'\r') {
             return None;
         }
@@ -77,7 +77,7 @@ impl Splitter {
     /// `None` when the record's quoting is not strict RFC 4180 or when it
     /// does not end with a line break inside `data`; nothing written then
     /// counts.
-    pub fn split_record(
+    pub(crate) fn split_record(
         &self,
         data: &[u8],
         start: usize,

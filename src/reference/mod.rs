@@ -12,7 +12,7 @@
 //! - `sum` over no passing row is 0; `avg`, `min` and `max` skip nulls.
 
 mod acc;
-pub mod exact_sum;
+pub(crate) mod exact_sum;
 mod rollup;
 pub mod subset;
 

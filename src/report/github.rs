@@ -22,7 +22,7 @@ fn property(text: &str) -> String {
 
 /// Renders annotations: one per example of every failed rule (`error` for
 /// rules that quarantine, `warning` for warnings), then the verdict.
-pub fn render_github(report: &Report) -> String {
+pub(crate) fn render_github(report: &Report) -> String {
     let file = property(&report.file);
     let mut out = String::new();
     for rule in report.failed_rules() {

@@ -12,7 +12,7 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 use crate::text::is_invisible_format;
 
 /// `value` as pretty-printed JSON, followed by a newline.
-pub fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, Escaping::default());
     value.serialize(&mut serializer)?;
@@ -21,7 +21,7 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> 
 }
 
 /// [`to_json`] as text.
-pub fn to_json_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+pub(crate) fn to_json_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
     // The serializer writes only UTF-8.
     to_json(value).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -40,7 +40,7 @@ struct Case {
 }
 
 /// Renders a report as JUnit XML.
-pub fn render_junit(report: &Report) -> String {
+pub(crate) fn render_junit(report: &Report) -> String {
     let mut cases = Vec::new();
     for rule in &report.rules {
         let examples = lines(

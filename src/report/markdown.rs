@@ -82,7 +82,7 @@ fn cell(text: &str) -> String {
 }
 
 /// Renders a report as Markdown.
-pub fn render_markdown(report: &Report) -> String {
+pub(crate) fn render_markdown(report: &Report) -> String {
     let mut out = String::new();
     let mut first = true;
     for block in layout(report) {

@@ -10,16 +10,16 @@ mod table;
 
 use serde::Serialize;
 
-pub use github::render_github;
-pub use json::{to_json, to_json_string};
-pub use junit::render_junit;
-pub use markdown::render_markdown;
-pub use table::{render_history, render_rules, render_table};
+pub(crate) use github::render_github;
+pub(crate) use json::{to_json, to_json_string};
+pub(crate) use junit::render_junit;
+pub(crate) use markdown::render_markdown;
+pub(crate) use table::{render_history, render_rules, render_table};
 
 use crate::rules::spec::OnExisting;
 
 /// Version of the JSON report's shape; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// One example failure, for reports.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

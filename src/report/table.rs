@@ -11,7 +11,7 @@ use super::Report;
 use super::layout::{Block, EXAMPLES_WIDTH, layout, share};
 
 /// Renders a report for a terminal.
-pub fn render_table(report: &Report) -> String {
+pub(crate) fn render_table(report: &Report) -> String {
     let mut out = String::new();
     for block in layout(report) {
         match block {
@@ -62,7 +62,7 @@ struct HistoryRow<'a> {
 }
 
 /// Renders the ledger: batches over time, movies in versus movies out.
-pub fn render_history(store: &str, batches: &[super::BatchEntry]) -> String {
+pub(crate) fn render_history(store: &str, batches: &[super::BatchEntry]) -> String {
     let rows: Vec<HistoryRow<'_>> = batches
         .iter()
         .map(|b| {
@@ -120,7 +120,7 @@ struct AggregateSpecRow {
 }
 
 /// Renders a compiled rule set: file rules, every rule, and the aggregates.
-pub fn render_rules(rules: &crate::rules::RuleSet) -> String {
+pub(crate) fn render_rules(rules: &crate::rules::RuleSet) -> String {
     let mut out = format!(
         "{}: {} columns, {} rules, {} aggregates\n",
         rules.path.display(),
