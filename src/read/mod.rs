@@ -6,3 +6,4 @@ pub(crate) mod digest;
 pub mod input;
 pub mod pipeline;
 pub(crate) mod split;
+mod stitch;
