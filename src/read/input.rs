@@ -16,10 +16,10 @@
 //! and never advance on files that end lines with a lone CR. Blank lines,
 //! which csv-core skips, are counted so that nothing vanishes unreported.
 
-use std::io::{self, Read};
-
-use crate::read::digest::StreamDigest;
 use crate::read::split::Splitter;
+
+pub use super::header::{Header, HeaderRead, read_header};
+pub use super::stream::ChunkReader;
 
 /// Bytes read from the source for each chunk.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -28,7 +28,7 @@ pub const CHUNK_BYTES: usize = 256 * 1024;
 pub const BLANK_EXAMPLES: usize = 5;
 
 /// Most consumed chunk buffers a reader keeps for reuse.
-const SPARE_BUFFERS: usize = 4;
+pub(super) const SPARE_BUFFERS: usize = 4;
 
 /// A run of input bytes that starts where a record starts.
 #[derive(Debug, Clone, Default)]
@@ -46,168 +46,6 @@ pub struct Chunk {
     /// The hash of the block it was cut from, where the file is read in
     /// blocks (see [`crate::read::blocks`]), to be joined in file order.
     pub block_hash: Option<crate::read::digest::BlockHash>,
-}
-
-/// Reads a byte source in chunks cut after line breaks, hashing every byte.
-#[derive(Debug)]
-pub struct ChunkReader<R> {
-    source: R,
-    digest: StreamDigest,
-    bytes: u64,
-    /// Read but not yet handed out; starts where the next chunk starts.
-    pending: Vec<u8>,
-    line: u64,
-    after_cr: bool,
-    starts_file: bool,
-    eof: bool,
-    /// The last chunk (marked `eof`) was handed out.
-    done: bool,
-    chunk_bytes: usize,
-    /// A chunk given back, handed out again before anything new.
-    unread: Option<Chunk>,
-    /// Buffers of consumed chunks, reused for the next ones: memory that
-    /// is already mapped (fresh pages cost a fault each).
-    spare: Vec<Vec<u8>>,
-}
-
-impl<R: Read> ChunkReader<R> {
-    /// A reader at the start of `source`.
-    pub fn new(source: R) -> Self {
-        Self::with_chunk_bytes(source, CHUNK_BYTES)
-    }
-
-    /// A reader that reads `chunk_bytes` at a time (tests cut small chunks
-    /// to put cuts everywhere).
-    pub fn with_chunk_bytes(source: R, chunk_bytes: usize) -> Self {
-        ChunkReader {
-            chunk_bytes: chunk_bytes.max(1),
-            unread: None,
-            source,
-            digest: StreamDigest::default(),
-            bytes: 0,
-            pending: Vec::new(),
-            line: 1,
-            after_cr: false,
-            starts_file: true,
-            eof: false,
-            done: false,
-            spare: Vec::new(),
-        }
-    }
-
-    /// Takes back the buffer of a chunk that was consumed, for reuse.
-    pub fn recycle(&mut self, mut data: Vec<u8>) {
-        if self.spare.len() < SPARE_BUFFERS && data.capacity() > 0 {
-            data.clear();
-            self.spare.push(data);
-        }
-    }
-
-    /// Hashes on a thread of its own from now on, so that hashing overlaps
-    /// reading (worth it when workers, not this reader, are many).
-    pub fn hash_on_own_thread(&mut self) {
-        self.digest.on_own_thread();
-    }
-
-    /// Gives a chunk back: the next call of [`ChunkReader::next_chunk`]
-    /// returns it (what follows the header goes back this way).
-    pub fn unread(&mut self, chunk: Chunk) {
-        self.unread = Some(chunk);
-    }
-
-    /// About how many records an input of `size` bytes holds, judged by
-    /// the lines of the chunk given back (none: `None`).
-    pub fn rows_hint(&self, size: u64) -> Option<u64> {
-        let sample = &self.unread.as_ref()?.data;
-        let lines = memchr::memchr_iter(b'\n', sample).count() as u64;
-        (lines > 0).then(|| size.saturating_mul(lines) / sample.len() as u64)
-    }
-
-    /// The next chunk; `None` once the input is exhausted.
-    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
-        if let Some(chunk) = self.unread.take() {
-            return Ok(Some(chunk));
-        }
-        loop {
-            // csv-core strips a byte order mark only when it sees it whole.
-            let wanted = if self.starts_file { 3 } else { 1 };
-            if !self.eof && self.pending.len() < self.chunk_bytes.max(wanted) {
-                self.fill()?;
-                continue;
-            }
-            if self.eof {
-                // The last chunk is always marked, even when empty, so that
-                // a record left open by the one before it ends here.
-                if self.done {
-                    return Ok(None);
-                }
-                self.done = true;
-                let data = std::mem::take(&mut self.pending);
-                return Ok(Some(self.emit(data, true)));
-            }
-            // Cut after the last line break whose meaning is settled: a CR
-            // at the very end may still be the first half of a CR LF.
-            let searched = match self.pending.last() {
-                Some(b'\r') => &self.pending[..self.pending.len() - 1],
-                _ => &self.pending[..],
-            };
-            let cut = memchr::memrchr2(b'\n', b'\r', searched).map(|at| at + 1);
-            match cut {
-                Some(cut) => {
-                    let mut rest = self.spare.pop().unwrap_or_default();
-                    rest.extend_from_slice(&self.pending[cut..]);
-                    let mut data = std::mem::replace(&mut self.pending, rest);
-                    data.truncate(cut);
-                    return Ok(Some(self.emit(data, false)));
-                }
-                // A line longer than two chunks: hand it out uncut; the
-                // pipeline joins the pieces (or spills an oversized record).
-                None if self.pending.len() >= 2 * self.chunk_bytes => {
-                    let data = std::mem::take(&mut self.pending);
-                    return Ok(Some(self.emit(data, false)));
-                }
-                None => self.fill()?,
-            }
-        }
-    }
-
-    /// Reads up to one chunk's worth of bytes into `pending`.
-    fn fill(&mut self) -> io::Result<()> {
-        let start = self.pending.len();
-        self.pending.reserve(self.chunk_bytes);
-        // `read_to_end` reads into the spare capacity without zeroing it
-        // first (where the source can, as a file can) and retries on
-        // interruption; short of a chunk, the source is exhausted.
-        let wanted = self.chunk_bytes as u64;
-        let read = (&mut self.source)
-            .take(wanted)
-            .read_to_end(&mut self.pending)?;
-        self.eof = (read as u64) < wanted;
-        self.digest.update(&self.pending[start..]);
-        self.bytes += read as u64;
-        Ok(())
-    }
-
-    fn emit(&mut self, data: Vec<u8>, eof: bool) -> Chunk {
-        let chunk = Chunk {
-            first_line: self.line,
-            after_cr: self.after_cr,
-            eof,
-            starts_file: self.starts_file,
-            data,
-            block_hash: None,
-        };
-        let mut after_cr = self.after_cr;
-        self.line += count_breaks(&chunk.data, &mut after_cr);
-        self.after_cr = after_cr;
-        self.starts_file = false;
-        chunk
-    }
-
-    /// Bytes read and their hex BLAKE3 digest; call once the chunks are exhausted.
-    pub fn finish(self) -> (u64, String) {
-        (self.bytes, self.digest.finish())
-    }
 }
 
 /// The parsed fields of one record.
@@ -596,94 +434,6 @@ pub fn parse_chunk<T>(
     }
 }
 
-/// The header record, and the chunk that follows it.
-#[derive(Debug)]
-pub struct Header {
-    /// The header's fields.
-    pub fields: csv::ByteRecord,
-    /// Its original bytes.
-    pub raw: Vec<u8>,
-    /// The blank lines before it.
-    pub blank_before: BlankLines,
-    /// Where the records after it begin in the input.
-    pub records: crate::read::blocks::RecordsStart,
-}
-
-/// What the start of the input holds.
-#[derive(Debug)]
-pub enum HeaderRead {
-    /// A header record.
-    Header(Header),
-    /// No record at all: the input is empty or blank.
-    NoHeader {
-        /// Its blank lines.
-        blank: BlankLines,
-    },
-    /// A first record longer than the record limit, which was not read on.
-    TooLarge,
-}
-
-/// Reads chunks until the first record (the header) is complete; what
-/// follows it is given back to `input`.
-pub fn read_header<R: Read>(
-    input: &mut ChunkReader<R>,
-    delimiter: u8,
-    max_record_bytes: usize,
-) -> std::io::Result<HeaderRead> {
-    let mut parser = ChunkParser::new(delimiter);
-    let mut pending: Option<Chunk> = None;
-    loop {
-        let Some(next) = input.next_chunk()? else {
-            return Ok(HeaderRead::NoHeader {
-                blank: BlankLines::default(),
-            });
-        };
-        let chunk = match pending.take() {
-            None => next,
-            Some(mut so_far) => {
-                so_far.data.extend_from_slice(&next.data);
-                so_far.eof = next.eof;
-                so_far
-            }
-        };
-        let eof = chunk.eof;
-        let parsed = parse_chunk(
-            &mut parser,
-            chunk,
-            ParseBuffers::default(),
-            &mut |_: &RecordView<'_>| (),
-        );
-        if let Some((record, rest)) = parsed.first_record_and_rest() {
-            let mut blank_before = BlankLines::default();
-            blank_before.add_lines(1, record.line - 1);
-            // The chunks read so far start the input: the rest begins at
-            // what the header and the lines before it leave.
-            let records = crate::read::blocks::RecordsStart {
-                offset: (parsed.chunk.data.len() - rest.data.len()) as u64,
-                line: rest.first_line,
-            };
-            let header = Header {
-                fields: record.fields.to_byte_record(),
-                raw: record.raw.to_vec(),
-                blank_before,
-                records,
-            };
-            input.unread(rest);
-            return Ok(HeaderRead::Header(header));
-        }
-        if eof {
-            return Ok(HeaderRead::NoHeader {
-                blank: parsed.blank,
-            });
-        }
-        let chunk = parsed.chunk;
-        if chunk.data.len() > max_record_bytes {
-            return Ok(HeaderRead::TooLarge);
-        }
-        pending = Some(chunk);
-    }
-}
-
 /// The length of the terminator that ends a record's bytes: none when the
 /// record ended with the input (a line break there is inside an unclosed
 /// quote), else the CR, LF or CR LF it ends with.
@@ -769,6 +519,8 @@ pub fn blake3_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{self, Read};
+
     use super::*;
     use crate::read::pipeline::{self, Item, PassOptions};
 

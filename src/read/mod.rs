@@ -3,7 +3,9 @@
 
 pub mod blocks;
 pub(crate) mod digest;
+mod header;
 pub mod input;
 pub mod pipeline;
 pub(crate) mod split;
 mod stitch;
+mod stream;
