@@ -4,6 +4,7 @@
 //! check tells the author when the rule file is loaded, without a store.
 
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
 use sqlparser::ast::{Statement, visit_statements};
 use sqlparser::dialect::{Dialect, GenericDialect, PostgreSqlDialect, SQLiteDialect};
@@ -73,6 +74,42 @@ fn statement_kind(statement: &Statement) -> String {
         "a"
     };
     format!("{article} {keyword} statement")
+}
+
+/// Reads a query file, confined to the rule file's folder: a rule file
+/// cannot make dqgate read anything outside it. The file must hold one
+/// read-only query (for `engine`'s dialect, or any when `None`).
+pub(crate) fn read_query(
+    base_dir: &Path,
+    relative: &str,
+    engine: Option<&str>,
+) -> Result<(String, PathBuf), String> {
+    let candidate = base_dir.join(relative);
+    let base = base_dir.canonicalize().map_err(|e| {
+        format!(
+            "cannot resolve the rule file's folder {}: {e}",
+            base_dir.display()
+        )
+    })?;
+    let resolved = candidate
+        .canonicalize()
+        .map_err(|e| format!("cannot read query file {}: {e}", candidate.display()))?;
+    if !resolved.starts_with(&base) {
+        return Err(format!(
+            "query file {} is outside the rule file's folder {}",
+            candidate.display(),
+            base_dir.display()
+        ));
+    }
+    let sql = std::fs::read_to_string(&resolved)
+        .map_err(|e| format!("cannot read query file {}: {e}", candidate.display()))?;
+    if let Some(why) = super::sql::not_a_read_only_query(&sql, engine) {
+        return Err(format!(
+            "query file {} is refused: {why}",
+            candidate.display()
+        ));
+    }
+    Ok((sql, candidate))
 }
 
 #[cfg(test)]
