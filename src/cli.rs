@@ -9,12 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::check::row::Limits;
 use crate::check::{CheckOptions, check_file, write_report};
 use crate::diff::command::{DiffOptions, StoreSide, diff_file};
-use crate::promote::{RunOptions, run_file};
 use crate::report::{
     Report, Verdict, render_github, render_history, render_junit, render_markdown, render_table,
 };
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
+use crate::run::{RunOptions, run_file};
 use crate::store::OnExisting;
 use crate::text::printable;
 

@@ -20,7 +20,7 @@
 //! 9. [`reference`](mod@reference): the business figures of the accepted rows, computed in
 //!    HashMaps, and the subset that is compared.
 //! 10. [`diff`]: reference against store, key by key (`dqgate diff`).
-//! 11. [`promote`]: write, audit, publish (`dqgate run`).
+//! 11. [`run`]: write, audit, publish (`dqgate run`).
 //! 12. The edge: [`profile`] (`dqgate init`), [`interrupt`] (signals) and
 //!     [`cli`] (the command line).
 
@@ -31,10 +31,10 @@ pub mod fields;
 pub(crate) mod gate;
 pub mod interrupt;
 pub(crate) mod profile;
-pub(crate) mod promote;
 pub mod read;
 pub mod reference;
 pub(crate) mod report;
 pub mod rules;
+pub(crate) mod run;
 pub mod store;
 pub mod text;
