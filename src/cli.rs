@@ -18,9 +18,22 @@ use crate::run::{RunOptions, run_file};
 use crate::store::OnExisting;
 use crate::text::printable;
 
+/// The exit codes, shown at the end of `--help`.
+const EXIT_CODES: &str = "Exit codes:
+  0  the gate passed (bad rows may have been quarantined, within the file's limits)
+  1  the data failed the gate; the report says why
+  2  a usage, rule-file, input, output or store error: no verdict was reached";
+
 /// A data-quality gate for CSV feeds: declarative rules, quarantine, full accounting.
 #[derive(Debug, Parser)]
-#[command(name = "dqgate", version, about, propagate_version = true)]
+#[command(
+    name = "dqgate",
+    version,
+    about,
+    propagate_version = true,
+    after_help = EXIT_CODES,
+    after_long_help = EXIT_CODES
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -31,12 +44,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a CSV file against a rule file: verdict, report, quarantine.
+    #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
     /// Check a file, then compare the reference aggregates of its accepted
     /// rows with the store's production queries over the same rows.
+    #[command(after_help = EXIT_CODES)]
     Diff(DiffArgs),
     /// Check, stage, diff and, when every gate passes, promote the file into
     /// production in one transaction, recorded in the ledger.
+    #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// The ledger: every batch over time, movies in versus movies out.
     History(HistoryArgs),
@@ -146,7 +162,9 @@ pub struct CheckArgs {
     /// Examples kept per failing rule in the report.
     #[arg(long, default_value_t = 3)]
     pub examples: usize,
-    /// Print only the verdict line (and its reasons); no tables, no progress.
+    /// Print the verdict line (and its reasons) instead of the terminal
+    /// tables, and no progress; JSON, Markdown, JUnit and GitHub output
+    /// are written as usual.
     #[arg(long, short)]
     pub quiet: bool,
     /// Color the verdict: auto (on a terminal, unless NO_COLOR is set),
@@ -518,9 +536,17 @@ fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 }
 
 fn print_report(report: &Report, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    // `--quiet` quiets the terminal table only: `--format` always decides
+    // what reaches standard output, so `--format json -q | jq` works.
+    let table = || {
+        if args.quiet {
+            quiet_line(report)
+        } else {
+            render_table(report)
+        }
+    };
     let text = match args.format {
-        _ if args.quiet => quiet_line(report),
-        Format::Table => render_table(report),
+        Format::Table => table(),
         Format::Json => crate::report::to_json_string(report)?,
         Format::Markdown => render_markdown(report),
         Format::Junit => render_junit(report),
@@ -528,10 +554,10 @@ fn print_report(report: &Report, args: &CheckArgs) -> anyhow::Result<Outcome> {
             if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
                 append(std::path::Path::new(&path), &render_markdown(report))?;
             }
-            render_github(report) + &render_table(report)
+            render_github(report) + &table()
         }
     };
-    let plain = args.quiet || matches!(args.format, Format::Table | Format::Github);
+    let plain = matches!(args.format, Format::Table | Format::Github);
     let text = if plain && colored(args.color) {
         color_verdict(&text)
     } else {

@@ -131,6 +131,19 @@ pub fn check_path(
     options: &CheckOptions,
     sink: &mut dyn AcceptedSink,
 ) -> Result<Report, CheckError> {
+    // `-` is standard input, read as a stream, as other tools read it.
+    if path == Path::new("-") {
+        let progress = indicatif::ProgressBar::hidden();
+        return check_streaming(
+            path,
+            std::io::stdin(),
+            None,
+            rules,
+            options,
+            sink,
+            &progress,
+        );
+    }
     let file = File::open(path).map_err(|source| CheckError::Input {
         path: path.to_owned(),
         source,

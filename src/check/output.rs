@@ -238,9 +238,7 @@ fn quarantine_fields(rules: &RuleSet, line: u64, violations: &[Violation]) -> [S
 }
 
 fn temp_csv(dir: &Path) -> Result<CsvSink, OutputError> {
-    let file = tempfile::Builder::new()
-        .prefix(".dqgate-")
-        .suffix(".tmp")
+    let file = output_file_builder()
         .tempfile_in(dir)
         .map_err(|source| OutputError {
             path: dir.to_owned(),
@@ -290,6 +288,23 @@ fn publish(file: NamedTempFile, path: &Path) -> Result<PathBuf, OutputError> {
     Ok(path.to_owned())
 }
 
+/// How every output file is created: a hidden temporary name in the output
+/// folder, renamed when complete, with the permissions the process's umask
+/// gives a new file (0644 under the usual 022; a temporary file is 0600 by
+/// default, which a CI artifact step or a loader running as another user
+/// cannot read).
+fn output_file_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".dqgate-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // open(2) applies the umask to this mode.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+}
+
 /// Records as CSV text (LF line ends), or the writer's error: a record
 /// the writer refuses is an error, never a missing line.
 pub(crate) fn csv_bytes<R, F>(records: impl IntoIterator<Item = R>) -> Result<Vec<u8>, csv::Error>
@@ -318,11 +333,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError>
         path: path.to_owned(),
         source,
     };
-    let mut file = tempfile::Builder::new()
-        .prefix(".dqgate-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
+    let mut file = output_file_builder().tempfile_in(dir).map_err(err)?;
     let temp = file.path().to_owned();
     crate::interrupt::register(&temp);
     let written = file

@@ -267,3 +267,100 @@ fn a_missing_input_file_is_an_error_with_exit_2() {
         run.stderr
     );
 }
+
+#[test]
+fn a_dash_reads_standard_input_with_the_same_report_as_the_file() {
+    let sample = std::fs::read(fixture("movies_sample.csv")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = crate::harness::dqgate()
+        .args(["check", "-", "--out"])
+        .arg(out.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(&sample).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    let piped: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let file = check(&fixture("movies_sample.csv"), "rules/movies.toml", &[]).report();
+    assert_eq!(piped["file"], "-");
+    for key in ["bytes", "blake3", "rows", "rules", "verdict"] {
+        assert_eq!(piped[key], file[key], "{key}");
+    }
+}
+
+#[test]
+fn quiet_quiets_the_table_and_leaves_every_format_whole() {
+    let json = check(
+        &fixture("movies_sample.csv"),
+        "rules/movies.toml",
+        &["--format", "json", "-q"],
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON on stdout");
+    assert_eq!(parsed["verdict"], "pass");
+    let summary = tempfile::NamedTempFile::new().unwrap();
+    let output = crate::harness::dqgate()
+        .args([
+            "check",
+            &fixture("movies_sample.csv"),
+            "--format",
+            "github",
+            "-q",
+            "--out",
+        ])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env("GITHUB_STEP_SUMMARY", summary.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("::notice file="), "{stdout}");
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    assert!(!stdout.contains("╭"), "no table under -q: {stdout}");
+    let written = std::fs::read_to_string(summary.path()).unwrap();
+    assert!(written.contains("## dqgate"), "{written}");
+    let table = check(&fixture("movies_sample.csv"), "rules/movies.toml", &["-q"]);
+    assert_eq!(table.stdout, "verdict: PASS\n");
+}
+
+#[test]
+fn outputs_are_created_as_the_umask_says() {
+    use std::os::unix::fs::PermissionsExt;
+    for (umask, mode) in [("022", 0o644), ("077", 0o600), ("002", 0o664)] {
+        let out = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask}; exec {} check {} --write-accepted --out {}",
+                env!("CARGO_BIN_EXE_dqgate"),
+                fixture("movies_sample.csv"),
+                out.path().display()
+            ))
+            .current_dir(crate::harness::root())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for name in ["report.json", "quarantine.csv", "accepted.csv"] {
+            let got = std::fs::metadata(out.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(got, mode, "umask {umask}: {name} is {got:o}");
+        }
+    }
+}
+
+#[test]
+fn the_exit_codes_are_in_the_help() {
+    for args in [&["--help"][..], &["check", "--help"], &["run", "--help"]] {
+        let output = crate::harness::dqgate().args(args).output().unwrap();
+        let help = String::from_utf8(output.stdout).unwrap();
+        assert!(help.contains("Exit codes:"), "{args:?}: {help}");
+        assert!(help.contains("1  the data failed the gate"), "{args:?}");
+    }
+}
