@@ -38,8 +38,9 @@ pub(crate) fn render_github(report: &Report) -> String {
                 e.line,
                 property(&format!("dqgate {}", rule.name)),
                 data(&format!(
-                    "{} ({} rows failed this rule)",
-                    e.reason, rule.failed
+                    "{} ({} failed this rule)",
+                    e.reason,
+                    super::rows(rule.failed)
                 ))
             );
         }

@@ -188,6 +188,15 @@ pub struct Applied {
     pub skipped_movies: u64,
 }
 
+/// "1 row", "2 rows": a count of rows in words.
+pub(crate) fn rows(n: u64) -> String {
+    if n == 1 {
+        "1 row".to_owned()
+    } else {
+        format!("{n} rows")
+    }
+}
+
 /// The outcome of the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
