@@ -122,16 +122,11 @@ mod tests {
     fn aggregate(name: &str, mismatched: u64, error: Option<&str>) -> AggregateReport {
         AggregateReport {
             diff: AggregateDiff {
-                name: name.into(),
-                keys_reference: 3,
                 keys_store: 3,
-                missing: 0,
-                extra: 0,
-                duplicate: 0,
                 mismatched,
                 mismatched_values: mismatched,
                 error: error.map(str::to_owned),
-                examples: Vec::new(),
+                ..AggregateDiff::new(name, 3)
             },
             source: String::new(),
             query_ms: None,

@@ -477,18 +477,7 @@ mod tests {
     #[test]
     fn query_timings_are_milliseconds_by_aggregate_and_skip_exports() {
         let report = |name: &str, query_ms| AggregateReport {
-            diff: AggregateDiff {
-                name: name.into(),
-                keys_reference: 0,
-                keys_store: 0,
-                missing: 0,
-                extra: 0,
-                duplicate: 0,
-                mismatched: 0,
-                mismatched_values: 0,
-                error: None,
-                examples: Vec::new(),
-            },
+            diff: AggregateDiff::new(name, 0),
             source: String::new(),
             query_ms,
         };

@@ -39,18 +39,7 @@ pub fn diff(
     store: &StoreRows,
     max_examples: usize,
 ) -> AggregateDiff {
-    let mut out = AggregateDiff {
-        name: aggregate.name.clone(),
-        keys_reference: reference.rows.len() as u64,
-        keys_store: 0,
-        missing: 0,
-        extra: 0,
-        duplicate: 0,
-        mismatched: 0,
-        mismatched_values: 0,
-        error: None,
-        examples: Vec::new(),
-    };
+    let mut out = AggregateDiff::new(&aggregate.name, reference.rows.len() as u64);
     // Map every reference column to the store's column of the same name.
     let mut positions = Vec::with_capacity(reference.columns.len());
     let mut absent = Vec::new();

@@ -167,6 +167,23 @@ pub struct AggregateDiff {
 }
 
 impl AggregateDiff {
+    /// No difference yet: the comparison of `name` over `keys_reference`
+    /// reference keys, before the store's side is read.
+    pub fn new(name: &str, keys_reference: u64) -> Self {
+        AggregateDiff {
+            name: name.to_owned(),
+            keys_reference,
+            keys_store: 0,
+            missing: 0,
+            extra: 0,
+            duplicate: 0,
+            mismatched: 0,
+            mismatched_values: 0,
+            error: None,
+            examples: Vec::new(),
+        }
+    }
+
     /// True when both sides agree on every key and value.
     pub fn agrees(&self) -> bool {
         self.error.is_none()
