@@ -364,3 +364,40 @@ fn the_exit_codes_are_in_the_help() {
         assert!(help.contains("1  the data failed the gate"), "{args:?}");
     }
 }
+
+#[test]
+fn a_closed_standard_output_is_not_a_failure_and_not_a_panic() {
+    // The reading end is closed before dqgate starts: every write gets EPIPE,
+    // as `dqgate ... | head -0` would.
+    for args in [
+        &["rules", "check", "rules/movies.toml"][..],
+        &["rules", "explain", "rules/movies.toml"],
+        &[
+            "check",
+            "tests/fixtures/movies_sample.csv",
+            "--format",
+            "json",
+        ],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = tempfile::tempdir().unwrap();
+        let mut command = crate::harness::dqgate();
+        command.args(args);
+        if args[0] == "check" {
+            command.arg("--out").arg(out.path());
+        }
+        let output = command.stdout(writer).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

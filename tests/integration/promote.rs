@@ -819,3 +819,43 @@ store_test!(
         assert!(after == before, "the running totals changed: {changed:?}");
     }
 );
+
+#[test]
+fn a_file_promoted_earlier_passes_even_when_todays_rules_fail_it() {
+    let world = World::new(TestStore::sqlite());
+    let file = root().join("tests/fixtures/movies_sample.csv");
+    assert_eq!(world.run(&file, &[]).code, 0);
+    // Today's rules allow no quarantined row: the sample quarantines 3.
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("queries");
+    std::fs::create_dir(&queries).unwrap();
+    for entry in std::fs::read_dir(root().join("rules/queries")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, queries.join(path.file_name().unwrap())).unwrap();
+    }
+    let strict = std::fs::read_to_string(root().join("rules/movies.toml"))
+        .unwrap()
+        .replace(
+            "max_quarantined_fraction = 0.01",
+            "max_quarantined_fraction = 0.0",
+        );
+    assert!(strict.contains("max_quarantined_fraction = 0.0"));
+    let rules = dir.path().join("movies.toml");
+    std::fs::write(&rules, strict).unwrap();
+    let check = crate::harness::check(file.to_str().unwrap(), rules.to_str().unwrap(), &[]);
+    assert_eq!(check.code, 1, "today's rules fail the file");
+    let again = run(
+        "run",
+        file.to_str().unwrap(),
+        rules.to_str().unwrap(),
+        &["--store", &world.url()],
+    );
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(promotion(&again)["status"], "already_promoted");
+    assert_eq!(again.report()["verdict"], "pass");
+    assert_eq!(
+        again.report()["rows"]["quarantined"],
+        3,
+        "the findings are still reported"
+    );
+}
