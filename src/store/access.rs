@@ -11,7 +11,7 @@
 
 use super::StoreError;
 use super::TABLES;
-use super::postgres::PgUrl;
+use super::pg_url::PgUrl;
 
 /// Tables a reader may read: production and the ledger.
 const READABLE: [&str; 1] = ["dq_batches"];

@@ -10,6 +10,7 @@
 
 mod access;
 pub mod model;
+mod pg_url;
 mod postgres;
 mod redact;
 mod sqlite;
