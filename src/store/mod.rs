@@ -433,43 +433,41 @@ mod tests {
     );
 
     fn audit_queries_cannot_change_anything(store: &mut dyn Store) {
-        {
-            let entry = BatchEntry {
-                file: "a.csv".into(),
-                status: "promoted".into(),
-                ..BatchEntry::default()
-            };
-            store.insert_batch(&entry).unwrap();
-            let before = ledger(store);
-            for target in [Target::Production, Target::Staging] {
-                for sql in HOSTILE {
-                    let result = store.query("hostile", sql, target);
-                    assert!(result.is_err(), "{} ran: {sql}", store.engine());
-                    assert_eq!(ledger(store), before, "{}: {sql}", store.engine());
-                }
-                let staged = store
-                    .query("staged", "SELECT count(*) AS n FROM movies", target)
-                    .unwrap();
-                assert_eq!(staged.rows, vec![vec![crate::fields::cell::Cell::Int(0)]]);
-            }
-            // Inside the promotion's transaction: refused the same way, and
-            // the transaction goes on writing afterwards.
-            store.begin().unwrap();
+        let entry = BatchEntry {
+            file: "a.csv".into(),
+            status: "promoted".into(),
+            ..BatchEntry::default()
+        };
+        store.insert_batch(&entry).unwrap();
+        let before = ledger(store);
+        for target in [Target::Production, Target::Staging] {
             for sql in HOSTILE {
-                assert!(store.query("hostile", sql, Target::Production).is_err());
+                let result = store.query("hostile", sql, target);
+                assert!(result.is_err(), "{} ran: {sql}", store.engine());
+                assert_eq!(ledger(store), before, "{}: {sql}", store.engine());
             }
-            let read = store
-                .query(
-                    "ledger",
-                    "SELECT count(*) AS n FROM dq_batches",
-                    Target::Production,
-                )
+            let staged = store
+                .query("staged", "SELECT count(*) AS n FROM movies", target)
                 .unwrap();
-            assert_eq!(read.rows, vec![vec![crate::fields::cell::Cell::Int(1)]]);
-            store.insert_batch(&entry).unwrap();
-            store.commit().unwrap();
-            assert_eq!(ledger(store).len(), 2, "{}", store.engine());
+            assert_eq!(staged.rows, vec![vec![crate::fields::cell::Cell::Int(0)]]);
         }
+        // Inside the promotion's transaction: refused the same way, and
+        // the transaction goes on writing afterwards.
+        store.begin().unwrap();
+        for sql in HOSTILE {
+            assert!(store.query("hostile", sql, Target::Production).is_err());
+        }
+        let read = store
+            .query(
+                "ledger",
+                "SELECT count(*) AS n FROM dq_batches",
+                Target::Production,
+            )
+            .unwrap();
+        assert_eq!(read.rows, vec![vec![crate::fields::cell::Cell::Int(1)]]);
+        store.insert_batch(&entry).unwrap();
+        store.commit().unwrap();
+        assert_eq!(ledger(store).len(), 2, "{}", store.engine());
     }
 
     on_both_engines!(
@@ -478,20 +476,18 @@ mod tests {
     );
 
     fn a_write_is_refused(store: &mut dyn Store) {
-        {
-            let err = store
-                .query(
-                    "genre_year",
-                    "DELETE FROM dq_batches RETURNING batch_id",
-                    Target::Production,
-                )
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains("query genre_year was refused: it is not a read-only query"),
-                "{err}"
-            );
-        }
+        let err = store
+            .query(
+                "genre_year",
+                "DELETE FROM dq_batches RETURNING batch_id",
+                Target::Production,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("query genre_year was refused: it is not a read-only query"),
+            "{err}"
+        );
     }
 
     #[test]
