@@ -32,6 +32,15 @@ pub struct Example {
     pub reason: String,
 }
 
+/// A field the ledger keeps as JSON text, written as the JSON it holds
+/// (text that is not JSON stays a string).
+fn as_json<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => value.serialize(serializer),
+        Err(_) => serializer.serialize_str(text),
+    }
+}
+
 /// One row of the ledger, `dq_batches`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct BatchEntry {
@@ -65,10 +74,12 @@ pub struct BatchEntry {
     /// `agree`, `differ` or `not_run`.
     pub diff_outcome: String,
     /// Per-query timings as JSON: `{"genre_year": 4.2, ...}` in milliseconds.
+    #[serde(serialize_with = "as_json")]
     pub query_timings: String,
     /// `promoted`, `rejected` or `rolled_back`.
     pub status: String,
     /// Reasons as a JSON array.
+    #[serde(serialize_with = "as_json")]
     pub reasons: String,
     /// RFC 3339 start time.
     pub started_at: String,

@@ -45,7 +45,8 @@ pub(crate) fn render_table(report: &Report) -> String {
 #[derive(Tabled)]
 struct HistoryRow<'a> {
     batch: i64,
-    date: &'a str,
+    #[tabled(rename = "started (UTC)")]
+    date: String,
     file: &'a str,
     #[tabled(rename = "in")]
     rows_in: u64,
@@ -53,12 +54,21 @@ struct HistoryRow<'a> {
     quarantined: u64,
     #[tabled(rename = "quarantined %")]
     quarantined_share: String,
-    #[tabled(rename = "new / updated")]
+    #[tabled(rename = "new / updated / skipped")]
     applied: String,
     verdict: &'a str,
     status: &'a str,
     #[tabled(rename = "slowest query")]
     slowest: String,
+}
+
+/// An RFC 3339 time in UTC as the ledger keeps it (`2026-12-03T17:52:01.123Z`)
+/// shown to the second (`2026-12-03 17:52:01`); anything else as it is.
+fn utc_time(stamp: &str) -> String {
+    match stamp.get(..19) {
+        Some(second) if stamp.ends_with('Z') => second.replacen('T', " ", 1),
+        _ => stamp.to_owned(),
+    }
 }
 
 /// Renders the ledger: batches over time, movies in versus movies out.
@@ -75,13 +85,16 @@ pub(crate) fn render_history(store: &str, batches: &[super::BatchEntry]) -> Stri
                 .map_or_else(String::new, |(name, ms)| format!("{name} {ms:.1} ms"));
             HistoryRow {
                 batch: b.batch_id,
-                date: b.started_at.get(..19).unwrap_or(&b.started_at),
+                date: utc_time(&b.started_at),
                 file: &b.file,
                 rows_in: b.rows_in,
                 accepted: b.accepted,
                 quarantined: b.quarantined,
                 quarantined_share: share(b.quarantined, b.rows_in),
-                applied: format!("{} / {}", b.new_movies, b.updated_movies),
+                applied: format!(
+                    "{} / {} / {}",
+                    b.new_movies, b.updated_movies, b.skipped_movies
+                ),
                 verdict: &b.verdict,
                 status: &b.status,
                 slowest,

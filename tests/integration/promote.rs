@@ -859,3 +859,38 @@ fn a_file_promoted_earlier_passes_even_when_todays_rules_fail_it() {
         "the findings are still reported"
     );
 }
+
+#[test]
+fn history_shows_skipped_movies_utc_times_and_json_fields_as_json() {
+    let world = World::new(TestStore::sqlite());
+    let (header, records) = sample_records();
+    let first = world.path("first.csv");
+    write_csv(&first, &header, &records[..100]);
+    assert_eq!(world.run(&first, &[]).code, 0);
+    let again = world.path("again.csv");
+    let mut reordered = records[..100].to_vec();
+    reordered.reverse();
+    write_csv(&again, &header, &reordered);
+    assert_eq!(world.run(&again, &["--on-existing", "skip"]).code, 0);
+
+    let history = world.history();
+    assert_eq!(history[1]["skipped_movies"], 100);
+    assert!(history[1]["reasons"].is_array(), "{:#}", history[1]);
+    assert!(history[1]["query_timings"].is_object(), "{:#}", history[1]);
+    assert!(history[1]["query_timings"]["genre_year"].is_number());
+
+    let output = dqgate()
+        .args(["history", "--store", &world.url()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(table.contains("new / updated / skipped"), "{table}");
+    assert!(table.contains("0 / 0 / 100"), "{table}");
+    assert!(table.contains("started (UTC)"), "{table}");
+    let started = history[0]["started_at"].as_str().unwrap();
+    assert!(started.ends_with('Z'), "the ledger keeps UTC: {started}");
+    assert!(
+        table.contains(&started[..19].replacen('T', " ", 1)),
+        "{table}"
+    );
+}
