@@ -81,8 +81,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or with --out write one page per
+    /// command (dqgate.1, dqgate-check.1, ...) into a folder.
+    Man {
+        /// The folder for every page.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -352,7 +357,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             write_stdout(&String::from_utf8_lossy(&text))?;
             Ok(Outcome::Passed)
         }
-        Command::Man => {
+        Command::Man { out: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| {
+                    clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), &dir)
+                })
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            Ok(Outcome::Passed)
+        }
+        Command::Man { out: None } => {
             let mut text = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
                 .render(&mut text)

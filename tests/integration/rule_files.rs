@@ -162,3 +162,26 @@ fn init_of_an_empty_file_is_an_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is empty: it has no header row"));
 }
+
+#[test]
+fn man_writes_a_page_for_every_command_it_refers_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = dqgate()
+        .args(["man", "--out"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let top = std::fs::read_to_string(dir.path().join("dqgate.1")).unwrap();
+    for command in [
+        "check", "diff", "run", "history", "export", "grants", "init",
+    ] {
+        let page = dir.path().join(format!("dqgate-{command}.1"));
+        assert!(page.exists(), "no page for {command}");
+        assert!(
+            top.contains(&format!("dqgate\\-{command}(1)")),
+            "the top page names {command}"
+        );
+    }
+    assert!(dir.path().join("dqgate-rules-check.1").exists());
+}
