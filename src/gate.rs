@@ -98,7 +98,7 @@ mod tests {
 
     use super::*;
     use crate::check::{CheckOptions, NoSink, check_reader};
-    use crate::diff::AggregateDiff;
+    use crate::report::AggregateDiff;
     use crate::rules::RuleSet;
 
     /// A real report: a check of three rows, one of them quarantined.

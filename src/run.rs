@@ -4,8 +4,6 @@
 //! running totals with the production queries and rolls back on any
 //! disagreement. The ledger records every batch, promoted or not.
 
-pub(crate) use crate::report::{PromotionReport, PromotionStatus};
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +16,7 @@ use crate::diff::command::{CompareError, audit_staging, compare_with_store, writ
 use crate::gate;
 use crate::reference::Reference;
 use crate::reference::subset::SubsetCollector;
-use crate::report::{AggregateReport, Report, Verdict};
+use crate::report::{AggregateReport, PromotionReport, PromotionStatus, Report, Verdict};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
 use crate::store::model::{declared_fields, declared_values};
@@ -91,7 +89,6 @@ pub(crate) fn run_file(
     let results = collector.reference().finish();
     write_reference(&results, &check.out_dir)?;
 
-    let mut aggregates = Vec::new();
     if report.verdict == Verdict::Pass {
         let diff = audit_staging(
             store.as_mut(),
@@ -106,7 +103,6 @@ pub(crate) fn run_file(
             &diff.aggregates,
             "the staged rows disagree with the reference",
         );
-        aggregates.clone_from(&diff.aggregates);
         report.diff = Some(diff);
     }
     entry.verdict = report.verdict.as_str().to_owned();
@@ -115,7 +111,7 @@ pub(crate) fn run_file(
         Some(d) if d.agrees => "agree".into(),
         Some(_) => "differ".into(),
     };
-    entry.query_timings = timings(&aggregates);
+    entry.query_timings = timings(report.diff.as_ref().map_or(&[], |d| &d.aggregates));
 
     if report.verdict == Verdict::Fail {
         if !options.dry_run {

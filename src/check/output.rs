@@ -1,8 +1,8 @@
 //! Output files: `quarantine.csv`, `accepted.csv` and `report.json`, each
 //! written to a temporary file in the output directory and renamed into
 //! place only when complete, so no reader ever sees a half-written file.
-//! A run removes the previous `report.json` before it writes anything and
-//! writes its own last: a folder with a report holds one run's files.
+//! A run removes the previous `report.json` just before it renames its first
+//! file and writes its own last: a folder with a report holds one run's files.
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -238,13 +238,10 @@ fn quarantine_fields(rules: &RuleSet, line: u64, violations: &[Violation]) -> [S
 }
 
 fn temp_csv(dir: &Path) -> Result<CsvSink, OutputError> {
-    let file = output_file_builder()
-        .tempfile_in(dir)
-        .map_err(|source| OutputError {
-            path: dir.to_owned(),
-            source,
-        })?;
-    crate::interrupt::register(file.path());
+    let file = temp_file(dir).map_err(|source| OutputError {
+        path: dir.to_owned(),
+        source,
+    })?;
     Ok(temp_csv_writer(BufWriter::with_capacity(256 * 1024, file)))
 }
 
@@ -288,12 +285,12 @@ fn publish(file: NamedTempFile, path: &Path) -> Result<PathBuf, OutputError> {
     Ok(path.to_owned())
 }
 
-/// How every output file is created: a hidden temporary name in the output
-/// folder, renamed when complete, with the permissions the process's umask
-/// gives a new file (0644 under the usual 022; a temporary file is 0600 by
-/// default, which a CI artifact step or a loader running as another user
-/// cannot read).
-fn output_file_builder() -> tempfile::Builder<'static, 'static> {
+/// A new output file in `dir`, removed if the run is interrupted: a hidden
+/// temporary name, renamed by [`publish`] when complete, with the
+/// permissions the process's umask gives a new file (0644 under the usual
+/// 022; a temporary file is 0600 by default, which a CI artifact step or a
+/// loader running as another user cannot read).
+fn temp_file(dir: &Path) -> std::io::Result<NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".dqgate-").suffix(".tmp");
     #[cfg(unix)]
@@ -302,7 +299,9 @@ fn output_file_builder() -> tempfile::Builder<'static, 'static> {
         // open(2) applies the umask to this mode.
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    builder
+    let file = builder.tempfile_in(dir)?;
+    crate::interrupt::register(file.path());
+    Ok(file)
 }
 
 /// Records as CSV text (LF line ends), or the writer's error: a record
@@ -333,16 +332,15 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError>
         path: path.to_owned(),
         source,
     };
-    let mut file = output_file_builder().tempfile_in(dir).map_err(err)?;
-    let temp = file.path().to_owned();
-    crate::interrupt::register(&temp);
-    let written = file
+    let mut file = temp_file(dir).map_err(err)?;
+    if let Err(source) = file
         .write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
-        .map_err(err)
-        .and_then(|()| file.persist(path).map_err(|e| err(e.error)));
-    crate::interrupt::forget(&temp);
-    written.map(drop)
+    {
+        crate::interrupt::forget(file.path());
+        return Err(err(source));
+    }
+    publish(file, path).map(drop)
 }
 
 #[cfg(test)]

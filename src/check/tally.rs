@@ -1,7 +1,7 @@
 //! Counts: rows in, accepted, quarantined and warned, and failures per rule
 //! with a few examples each. The accounting invariant lives here.
 
-pub(crate) use crate::report::Example;
+use crate::report::Example;
 
 use crate::check::row::Violation;
 

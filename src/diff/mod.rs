@@ -2,7 +2,7 @@
 //! measure by measure: keys missing from the store, keys in excess,
 //! duplicate keys, and values outside tolerance.
 
-pub use crate::report::{AggregateDiff, DiffExample};
+use crate::report::{AggregateDiff, DiffExample};
 
 pub(crate) mod command;
 

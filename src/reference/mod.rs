@@ -25,7 +25,7 @@ use crate::fields::literal::{self, Literal};
 use crate::fields::value::Value;
 use crate::rules::RuleSet;
 use crate::rules::aggregate::{Aggregate, DimSource, Measure, MeasureInput};
-pub use crate::store::RollupState;
+use crate::store::RollupState;
 
 /// One aggregate's output: rows keyed by the dimension cells.
 #[derive(Debug, Clone, PartialEq)]

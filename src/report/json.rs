@@ -22,8 +22,12 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Ve
 
 /// [`to_json`] as text.
 pub(crate) fn to_json_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
-    // The serializer writes only UTF-8.
-    to_json(value).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    // The serializer writes only UTF-8, so the bytes become the string
+    // without a copy (the lossy arm never runs).
+    to_json(value).map(|bytes| {
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    })
 }
 
 /// serde_json's pretty printer, escaping invisible formatting characters.

@@ -5,7 +5,7 @@
 //! reference reads the CSV columns through the rule file's expressions, the
 //! store answers through SQL over these tables, and the diff compares them.
 
-pub use crate::report::NameConflict;
+use crate::report::NameConflict;
 
 use std::collections::{BTreeSet, HashMap};
 

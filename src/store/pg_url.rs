@@ -130,7 +130,7 @@ fn read_alike(url: &str, config: &Config, user: &str) -> bool {
     let Ok(parsed) = url::Url::parse(url) else {
         return false;
     };
-    let username = percent_decoded(parsed.username());
+    let username = percent_encoding::percent_decode_str(parsed.username()).decode_utf8_lossy();
     if !username.is_empty() && username != user {
         return false;
     }
@@ -140,28 +140,6 @@ fn read_alike(url: &str, config: &Config, user: &str) -> bool {
         }
         _ => true,
     }
-}
-
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn is_identifier(name: &str) -> bool {
