@@ -15,11 +15,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use dqgate::check::{CheckOptions, check_path};
+use dqgate::fields::cell::Cell;
 use dqgate::reference::subset::SubsetCollector;
 use dqgate::rules::RuleSet;
 use dqgate::rules::aggregate::Subset;
-use dqgate::store::model::ModelBatch;
-use dqgate::store::{PostgresStore, Store};
+use dqgate::rules::model::{Model, SqlType};
+use dqgate::store::batch::ModelBatch;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args()
@@ -42,47 +43,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let rules = RuleSet::load(Path::new("rules/movies.toml"))?;
+    let model = rules
+        .model
+        .as_ref()
+        .ok_or("rules/movies.toml declares no model")?;
     let out = tempfile::tempdir()?;
     let options = CheckOptions {
         out_dir: out.path().to_owned(),
         ..CheckOptions::default()
     };
-    let mut collector = SubsetCollector::new(&rules, Subset::All)?;
+    let mut collector = SubsetCollector::new(&rules, Subset::All);
     let report = check_path(Path::new(file), &rules, &options, &mut collector)?;
     let batch = collector.batch;
-    let links: usize = batch
-        .movies
-        .iter()
-        .map(|m| m.genre_ids.len() + m.company_ids.len())
-        .sum();
     println!(
-        "{file}: {} bytes, {} accepted rows ({} movies, {links} links) checked in {:.1} s",
+        "{file}: {} bytes, {} accepted rows checked in {:.1} s",
         report.bytes,
         report.rows.accepted,
-        batch.movies.len(),
         started.elapsed().as_secs_f64()
     );
 
     let schema = format!("dqgate_bench_{}", std::process::id());
     let separator = if base.contains('?') { '&' } else { '?' };
-    let mut store = PostgresStore::open(&format!("{base}{separator}schema={schema}"))?;
+    let mut store = dqgate::store::open(&format!("{base}{separator}schema={schema}"), Some(model))?;
     let copy_started = Instant::now();
-    let counts = store.stage(&batch, 0)?;
+    let staged = store.stage(&batch)?;
     let copy_s = copy_started.elapsed().as_secs_f64();
-    let copy_rows = counts.movies
-        + counts.movie_genres
-        + counts.movie_companies
-        + counts.genres
-        + counts.companies;
+    let copy_rows: u64 = staged.iter().map(|t| t.rows).sum();
     drop(store);
 
     let mut client = postgres::Client::connect(&base, postgres::NoTls)?;
-    client.batch_execute(&format!(
-        "SET search_path TO \"{schema}\"; TRUNCATE stg_movies, stg_genres, stg_companies, stg_movie_genres, stg_movie_companies"
-    ))?;
-    let sample = prefix(&batch, insert_rows);
     let insert_started = Instant::now();
-    let insert_rows_done = insert(&mut client, &sample)?;
+    let insert_rows_done = insert(&mut client, &schema, model, &batch, insert_rows)?;
     let insert_s = insert_started.elapsed().as_secs_f64();
     client.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))?;
 
@@ -98,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "{:<44} {:>10} {:>9.2} {:>12.0}",
-        format!("prepared INSERTs, first {} movies", sample.movies.len()),
+        format!("prepared INSERTs, first {insert_rows} rows per table"),
         insert_rows_done,
         insert_s,
         insert_rate
@@ -110,86 +101,58 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The first `n` movies with the genres and companies they use.
-fn prefix(batch: &ModelBatch, n: usize) -> ModelBatch {
-    let mut out = ModelBatch::default();
-    out.movies = batch.movies.iter().take(n).cloned().collect();
-    let genres: std::collections::HashSet<i64> = out
-        .movies
-        .iter()
-        .flat_map(|m| m.genre_ids.clone())
-        .collect();
-    let companies: std::collections::HashSet<i64> = out
-        .movies
-        .iter()
-        .flat_map(|m| m.company_ids.clone())
-        .collect();
-    out.genres = batch
-        .genres
-        .iter()
-        .filter(|(id, _)| genres.contains(id))
-        .cloned()
-        .collect();
-    out.companies = batch
-        .companies
-        .iter()
-        .filter(|(id, _)| companies.contains(id))
-        .cloned()
-        .collect();
-    out
-}
-
-/// Row-by-row prepared INSERTs in one transaction; returns the rows written.
-fn insert(client: &mut postgres::Client, batch: &ModelBatch) -> Result<u64, postgres::Error> {
+/// Row-by-row prepared INSERTs of the first `n` rows of every table, in
+/// one transaction, into temporary copies of the production tables;
+/// returns the rows written.
+fn insert(
+    client: &mut postgres::Client,
+    schema: &str,
+    model: &Model,
+    batch: &ModelBatch,
+    n: usize,
+) -> Result<u64, postgres::Error> {
     let mut tx = client.transaction()?;
-    let movie = tx.prepare(
-        "INSERT INTO stg_movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
-         vote_average, vote_count, status, original_language, imdb_id, batch_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)",
-    )?;
-    let genre_link =
-        tx.prepare("INSERT INTO stg_movie_genres (movie_id, genre_id) VALUES ($1, $2)")?;
-    let company_link =
-        tx.prepare("INSERT INTO stg_movie_companies (movie_id, company_id) VALUES ($1, $2)")?;
-    let genre = tx.prepare("INSERT INTO stg_genres (id, name) VALUES ($1, $2)")?;
-    let company = tx.prepare("INSERT INTO stg_companies (id, name) VALUES ($1, $2)")?;
     let mut rows = 0;
-    for m in &batch.movies {
-        tx.execute(
-            &movie,
-            &[
-                &m.id,
-                &m.title,
-                &m.release_date,
-                &m.release_year,
-                &m.budget,
-                &m.revenue,
-                &m.popularity,
-                &m.runtime,
-                &m.vote_average,
-                &m.vote_count,
-                &m.status,
-                &m.original_language,
-                &m.imdb_id,
-            ],
-        )?;
-        rows += 1;
-        for g in &m.genre_ids {
-            tx.execute(&genre_link, &[&m.id, g])?;
+    for (table, staged) in model.tables.iter().zip(&batch.tables) {
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE bench_{0} (LIKE \"{schema}\".{0} INCLUDING ALL)",
+            table.name
+        ))?;
+        let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        let values: Vec<String> = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let ty = match c.ty {
+                    SqlType::Integer => "bigint",
+                    SqlType::Number => "double precision",
+                    SqlType::Text => "text",
+                    SqlType::Boolean => "boolean",
+                    SqlType::Date => "date",
+                };
+                format!("${}::text::{ty}", i + 1)
+            })
+            .collect();
+        let statement = tx.prepare(&format!(
+            "INSERT INTO bench_{} ({}) VALUES ({})",
+            table.name,
+            columns.join(", "),
+            values.join(", ")
+        ))?;
+        for row in staged.rows.iter().take(n) {
+            let texts: Vec<Option<String>> = row
+                .iter()
+                .map(|c| match c {
+                    Cell::Null => None,
+                    other => Some(other.to_string()),
+                })
+                .collect();
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                texts.iter().map(|t| t as _).collect();
+            tx.execute(&statement, &params)?;
             rows += 1;
         }
-        for c in &m.company_ids {
-            tx.execute(&company_link, &[&m.id, c])?;
-            rows += 1;
-        }
-    }
-    for (id, name) in &batch.genres {
-        tx.execute(&genre, &[id, name])?;
-        rows += 1;
-    }
-    for (id, name) in &batch.companies {
-        tx.execute(&company, &[id, name])?;
-        rows += 1;
     }
     tx.commit()?;
     Ok(rows)

@@ -270,6 +270,9 @@ pub struct HistoryArgs {
 /// `dqgate grants ...`
 #[derive(Debug, Args)]
 pub struct GrantsArgs {
+    /// The rule file whose model's tables the reader may read.
+    #[arg(long, default_value = "rules/movies.toml")]
+    pub rules: PathBuf,
     /// The PostgreSQL store; its user is the gate's own role.
     #[arg(long, env = "DQGATE_STORE", hide_env_values = true)]
     pub store: String,
@@ -343,7 +346,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Passed)
         }
         Command::Grants(args) => {
-            write_stdout(&crate::store::grants(&args.store, &args.reader)?)?;
+            let rules = RuleSet::load(&args.rules)?;
+            let model = crate::diff::command::model_of(&rules)?;
+            write_stdout(&crate::store::grants(&args.store, &args.reader, model)?)?;
             Ok(Outcome::Passed)
         }
         Command::Completions { shell } => {
@@ -380,9 +385,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Export(args) => {
             let rules = RuleSet::load(&args.rules)?;
-            let mut store = crate::store::open_existing(&args.store)?;
-            let written =
-                crate::diff::command::export_production(&rules, store.as_mut(), &args.out)?;
+            let mut store = crate::store::open_existing(&args.store, None)?;
+            let written = crate::diff::command::export_production(&rules, &mut store, &args.out)?;
             let listing: String = written
                 .iter()
                 .map(|path| format!("{}\n", printable(&path.display().to_string())))
@@ -486,7 +490,7 @@ fn name_the_store(err: crate::diff::command::CompareError, url: &str) -> anyhow:
 }
 
 fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {
-    let mut store = crate::store::open_existing(&args.store)?;
+    let mut store = crate::store::open_existing(&args.store, None)?;
     let batches = store.history()?;
     let text = match args.format {
         HistoryFormat::Table => render_history(&store.location(), &batches),

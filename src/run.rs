@@ -12,14 +12,16 @@ use csv::ByteRecord;
 
 use crate::check::header::HeaderBinding;
 use crate::check::{CheckOptions, check_path};
-use crate::diff::command::{CompareError, audit_staging, compare_with_store, write_reference};
+use crate::diff::command::{
+    CompareError, audit_staging, compare_with_store, model_of, write_reference,
+};
 use crate::gate;
 use crate::reference::Reference;
 use crate::reference::subset::SubsetCollector;
 use crate::report::{AggregateReport, PromotionReport, PromotionStatus, Report, Verdict};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
-use crate::store::model::{declared_fields, declared_values};
+use crate::store::batch::{declared_fields, declared_values};
 use crate::store::{self, Applied, BatchEntry, OnExisting, Store, Target};
 
 /// Environment variable that makes a promotion stop at a fixed point, to
@@ -62,14 +64,14 @@ pub(crate) fn run_file(
         }
         .into());
     }
-    let mut store = store::open(&options.store)?;
+    let mut store = store::open(&options.store, Some(model_of(rules)?))?;
     let policy = options.on_existing.unwrap_or(rules.on_existing);
     let mut check = check.clone();
     if policy == OnExisting::Reject {
-        check.reject_existing = Some(Arc::new(store.existing_ids()?));
+        check.reject_existing = Some(Arc::new(store.existing_keys()?));
     }
     let subset = options.subset.unwrap_or(rules.subset);
-    let mut collector = SubsetCollector::new(rules, subset)?.staging_all_rows();
+    let mut collector = SubsetCollector::new(rules, subset).staging_all_rows();
     let mut report = check_path(path, rules, &check, &mut collector)?;
     let mut promotion = PromotionReport {
         status: PromotionStatus::Rejected,
@@ -91,7 +93,7 @@ pub(crate) fn run_file(
 
     if report.verdict == Verdict::Pass {
         let diff = audit_staging(
-            store.as_mut(),
+            &mut store,
             rules,
             &collector,
             &results,
@@ -136,7 +138,7 @@ pub(crate) fn run_file(
 
     let outcome = promote(
         rules,
-        store.as_mut(),
+        &mut store,
         &mut collector,
         &header,
         policy,
@@ -187,7 +189,7 @@ enum Outcome {
 #[allow(clippy::too_many_arguments)] // the parts of one run, passed down once
 fn promote(
     rules: &RuleSet,
-    store: &mut dyn Store,
+    store: &mut Store,
     collector: &mut SubsetCollector<'_>,
     header: &ByteRecord,
     policy: OnExisting,
@@ -208,7 +210,7 @@ fn promote(
         let existing = store.staged_existing()?;
         if policy == OnExisting::Reject && !existing.is_empty() {
             return Ok(Outcome::RolledBack(format!(
-                "the promotion was rolled back: {} of its movie ids were promoted by another run meanwhile (on_existing = reject)",
+                "the promotion was rolled back: {} of its record keys were promoted by another run meanwhile (on_existing = reject)",
                 existing.len()
             )));
         }
@@ -229,11 +231,11 @@ fn promote(
         }
         let mut replay = Replay::new(rules);
         if policy == OnExisting::Skip {
-            let skipped: std::collections::HashSet<i64> = existing.into_iter().collect();
+            let skipped: std::collections::HashSet<String> = existing.into_iter().collect();
             let header_line = header_csv(header)?;
-            for (id, _, record) in &collector.batch.sources {
-                if skipped.contains(id) {
-                    replay.subtract(&mut totals, &header_line, record);
+            for source in &collector.batch.sources {
+                if skipped.contains(&source.key) {
+                    replay.subtract(&mut totals, &header_line, &source.record);
                 }
             }
         }
@@ -314,7 +316,7 @@ impl<'r> Replay<'r> {
         let Some(fields) = self.parser.parse(record) else {
             return;
         };
-        let declared = declared_fields(binding, |i| fields.get(i));
+        let declared = declared_fields(rules, binding, |i| fields.get(i));
         let values = declared_values(rules, &declared);
         totals.subtract_row(&values, &declared);
     }

@@ -42,7 +42,7 @@ pub struct CheckOptions {
     pub max_examples: usize,
     /// Movie ids production holds, with their batch: a record with one of
     /// them is quarantined (the `reject` promotion policy).
-    pub reject_existing: Option<std::sync::Arc<std::collections::HashMap<i64, i64>>>,
+    pub reject_existing: Option<std::sync::Arc<std::collections::HashMap<String, i64>>>,
     /// Show a progress bar on standard error (only ever drawn on a terminal).
     pub progress: bool,
     /// Threads checking records, the calling one included (1: everything
@@ -443,21 +443,29 @@ fn held_by_production(
     let Some(existing) = &options.reject_existing else {
         return false;
     };
-    let id = rules
-        .column_index("id")
-        .and_then(|c| binding.field_of[c])
-        .and_then(|f| record.fields.get(f))
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .and_then(|t| t.parse::<i64>().ok());
-    let Some(batch) = id.and_then(|id| existing.get(&id)) else {
+    let Some(model) = &rules.model else {
+        return false;
+    };
+    let mut cells = Vec::with_capacity(model.record_key.len());
+    for &c in &model.record_key {
+        let text = binding.field_of[c]
+            .and_then(|f| record.fields.get(f))
+            .filter(|b| !rules.file.is_null(b))
+            .and_then(|b| std::str::from_utf8(b).ok());
+        let value = text
+            .and_then(|t| crate::check::row::typed_value(&rules.columns[c].parse, t))
+            .unwrap_or(crate::fields::value::Value::Null);
+        cells.push(crate::fields::cell::Cell::from_value(&value));
+    }
+    let key = crate::fields::cell::Cell::key_text(&cells);
+    let Some(batch) = existing.get(&key) else {
         return false;
     };
     violations.push(Violation {
         rule: rules.csv.existing_id,
-        value: id.map_or_else(String::new, |i| i.to_string()),
+        value: key.clone(),
         reason: format!(
-            "movie {} is already in production (batch {batch}) and on_existing = reject",
-            id.unwrap_or_default()
+            "record key {key} is already in production (batch {batch}) and on_existing = reject"
         ),
     });
     true

@@ -99,7 +99,11 @@ impl<'r> RowChecker<'r> {
             let (value, valid) = match self.binding.field_of[position] {
                 Some(index) => check_column(
                     column,
-                    fields[index],
+                    if self.rules.file.is_null(fields[index].as_bytes()) {
+                        ""
+                    } else {
+                        fields[index]
+                    },
                     self.pattern_caches[position].as_mut(),
                     out,
                 ),

@@ -32,6 +32,8 @@ struct UniqueColumn {
     error: bool,
     field: usize,
     integer: bool,
+    /// The rule file's spellings of "no value", which are never keys.
+    nulls: Vec<String>,
     ints: IntIndex,
     texts: HashMap<Box<str>, u64, Hasher>,
 }
@@ -91,7 +93,9 @@ impl UniqueColumn {
     /// primary column.
     fn key<'a>(&self, record: &RecordView<'a>, read: Option<ReadKey>) -> Option<Key<'a>> {
         if !self.integer {
-            return key_text(record, self.field).map(Key::Text);
+            return key_text(record, self.field)
+                .filter(|t| !self.nulls.iter().any(|n| n == t))
+                .map(Key::Text);
         }
         read.or_else(|| read_int_key(record, self.field, self.ints.hasher()))
             .map(Key::Int)
@@ -159,6 +163,7 @@ impl UniqueKeys {
                     error: rules.catalog[rule].severity == Severity::Error,
                     field: (*field)?,
                     integer: matches!(column.parse, TypeCheck::Integer),
+                    nulls: rules.file.null_values.clone(),
                     ints: IntIndex::default(),
                     texts: HashMap::default(),
                 })

@@ -9,10 +9,9 @@ use crate::diff::{self, StoreRows};
 use crate::gate;
 use crate::reference::AggregateResult;
 use crate::reference::subset::SubsetCollector;
-use crate::report::{AggregateReport, DiffReport, Report, StagedReport, SubsetReport};
+use crate::report::{AggregateReport, DiffReport, Report, SubsetReport};
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
-use crate::store::model::MissingModelColumn;
 use crate::store::{self, Store, StoreError, Target};
 
 /// The store's side of the comparison.
@@ -44,9 +43,6 @@ pub(crate) enum CompareError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The rule file does not declare what the store model needs.
-    #[error(transparent)]
-    Model(#[from] MissingModelColumn),
     /// A CSV text could not be written.
     #[error("cannot write {what} as CSV: {source}")]
     Csv {
@@ -68,6 +64,11 @@ pub(crate) enum CompareError {
     },
 }
 
+/// The rule file's model, which staging needs.
+pub(crate) fn model_of(rules: &RuleSet) -> Result<&crate::rules::model::Model, StoreError> {
+    rules.model.as_ref().ok_or(StoreError::NoModel)
+}
+
 /// Runs the whole comparison for the file at `path`.
 pub(crate) fn diff_file(
     path: &Path,
@@ -77,16 +78,16 @@ pub(crate) fn diff_file(
 ) -> Result<Report, CompareError> {
     // Open the store first: a store problem is an error before any work.
     let mut store = match &options.store {
-        StoreSide::Url(url) => Some(store::open(url)?),
+        StoreSide::Url(url) => Some(store::open(url, Some(model_of(rules)?))?),
         StoreSide::Exported(_) => None,
     };
     let subset = options.subset.unwrap_or(rules.subset);
-    let mut collector = SubsetCollector::new(rules, subset)?;
+    let mut collector = SubsetCollector::new(rules, subset);
     let mut report = check_path(path, rules, check, &mut collector)?;
 
     let results = collector.reference().finish();
     write_reference(&results, &check.out_dir)?;
-    let diff = match (&options.store, store.as_deref_mut()) {
+    let diff = match (&options.store, store.as_mut()) {
         (StoreSide::Url(_), Some(store)) => audit_staging(
             store,
             rules,
@@ -101,7 +102,7 @@ pub(crate) fn diff_file(
                 store: dir.display().to_string(),
                 subset: subset_report(subset, collector.accepted, collector.taken),
                 staged: None,
-                name_conflicts: collector.batch.conflicts.clone(),
+                key_conflicts: collector.batch.conflicts.clone(),
                 agrees: aggregates.iter().all(|a| a.diff.agrees()),
                 aggregates,
             }
@@ -121,27 +122,21 @@ pub(crate) fn diff_file(
 /// batch, mark the rows compared, run every aggregate's query on staging
 /// (read-only) and compare each with the reference, key by key.
 pub(crate) fn audit_staging(
-    store: &mut dyn Store,
+    store: &mut Store,
     rules: &RuleSet,
     collector: &SubsetCollector<'_>,
     results: &[AggregateResult],
     subset: Subset,
     max_examples: usize,
 ) -> Result<DiffReport, CompareError> {
-    let staged = store.stage(&collector.batch, 0)?;
-    store.set_subset(collector.compared_ids())?;
+    let staged = store.stage(&collector.batch)?;
+    store.set_subset(collector.compared_keys())?;
     let aggregates = compare_with_store(rules, results, store, Target::Staging, max_examples)?;
     Ok(DiffReport {
         store: store.location(),
         subset: subset_report(subset, collector.accepted, collector.taken),
-        staged: Some(StagedReport {
-            movies: staged.movies,
-            genres: staged.genres,
-            companies: staged.companies,
-            movie_genres: staged.movie_genres,
-            movie_companies: staged.movie_companies,
-        }),
-        name_conflicts: collector.batch.conflicts.clone(),
+        staged: Some(staged),
+        key_conflicts: collector.batch.conflicts.clone(),
         agrees: aggregates.iter().all(|a| a.diff.agrees()),
         aggregates,
     })
@@ -151,7 +146,7 @@ pub(crate) fn audit_staging(
 pub(crate) fn compare_with_store(
     rules: &RuleSet,
     results: &[AggregateResult],
-    store: &mut dyn Store,
+    store: &mut Store,
     target: Target,
     max_examples: usize,
 ) -> Result<Vec<AggregateReport>, CompareError> {
@@ -201,7 +196,7 @@ fn compare_exported(
 /// `DIR/<aggregate>.csv`, rows sorted, in the form `--store-output` reads.
 pub(crate) fn export_production(
     rules: &RuleSet,
-    store: &mut dyn Store,
+    store: &mut Store,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, CompareError> {
     let mut written = Vec::new();

@@ -38,6 +38,12 @@ impl Cell {
         }
     }
 
+    /// A key's cells as one text, the same for the same key on every
+    /// engine: a JSON array such as `[862]` or `["AFG",1952]`.
+    pub fn key_text(cells: &[Cell]) -> String {
+        serde_json::to_string(cells).unwrap_or_default()
+    }
+
     /// Reads a cell from exported text: empty is null, then integer, then
     /// number, else text.
     pub fn parse(text: &str) -> Cell {

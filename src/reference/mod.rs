@@ -529,7 +529,7 @@ mod tests {
 
     use super::*;
     use crate::rules::spec::AggFn;
-    use crate::store::model::declared_values;
+    use crate::store::batch::declared_values;
 
     const RULES: &str = r#"
 [columns.id]

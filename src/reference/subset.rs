@@ -6,21 +6,22 @@ use csv::ByteRecord;
 
 use crate::check::AcceptedSink;
 use crate::check::header::HeaderBinding;
+use crate::fields::cell::Cell;
 use crate::read::input::Fields;
 use crate::reference::Reference;
 use crate::rules::RuleSet;
 use crate::rules::aggregate::Subset;
-use crate::store::model::{
-    MissingModelColumn, ModelBatch, ModelColumns, declared_fields, declared_values,
-};
+use crate::rules::model::Model;
+use crate::store::batch::{ModelBatch, SourceRecord, declared_fields, declared_values};
 
 /// Collects the subset while the check streams.
 #[derive(Debug)]
 pub struct SubsetCollector<'r> {
     rules: &'r RuleSet,
     subset: Subset,
-    columns: ModelColumns,
-    key: usize,
+    /// The store's model; `None` when the rule file has none (then only
+    /// exported results can be compared).
+    model: Option<&'r Model>,
     /// The reference engine, fed the subset (unless the subset is every
     /// row and `all` is kept: then `all` is that engine too).
     reference: Reference<'r>,
@@ -32,8 +33,8 @@ pub struct SubsetCollector<'r> {
     pub taken: u64,
     /// Stage every accepted row (for promotion), not only the subset.
     all_rows: bool,
-    /// Ids of the subset, when every row is staged.
-    pub subset_ids: Vec<i64>,
+    /// Record keys of the subset, when every row is staged.
+    pub subset_keys: Vec<Vec<Cell>>,
     /// The input's header, for replaying staged records.
     pub header: Option<ByteRecord>,
     /// The aggregates over every accepted row (when staging all rows): the
@@ -43,32 +44,28 @@ pub struct SubsetCollector<'r> {
 
 impl<'r> SubsetCollector<'r> {
     /// A collector for `subset` of the rows checked against `rules`.
-    pub fn new(rules: &'r RuleSet, subset: Subset) -> Result<Self, MissingModelColumn> {
-        let columns = ModelColumns::resolve(rules)?;
-        let key = rules
-            .column_index("id")
-            .ok_or_else(|| MissingModelColumn("id".into()))?;
-        Ok(SubsetCollector {
+    pub fn new(rules: &'r RuleSet, subset: Subset) -> Self {
+        let model = rules.model.as_ref();
+        SubsetCollector {
             rules,
             subset,
-            columns,
-            key,
+            model,
             reference: Reference::new(rules),
-            batch: ModelBatch::default(),
+            batch: model.map(ModelBatch::new).unwrap_or_default(),
             accepted: 0,
             taken: 0,
             all_rows: false,
-            subset_ids: Vec::new(),
+            subset_keys: Vec::new(),
             header: None,
             all: None,
-        })
+        }
     }
 
-    /// The ids of the staged movies that are compared, when not every
-    /// staged movie is (`run` stages every accepted row; `diff` stages
+    /// The keys of the staged records that are compared, when not every
+    /// staged record is (`run` stages every accepted row; `diff` stages
     /// only the subset, so all of them are compared).
-    pub fn compared_ids(&self) -> Option<&[i64]> {
-        self.all_rows.then_some(self.subset_ids.as_slice())
+    pub fn compared_keys(&self) -> Option<&[Vec<Cell>]> {
+        self.all_rows.then_some(self.subset_keys.as_slice())
     }
 
     /// Also stages every accepted row with its original bytes, as a
@@ -102,12 +99,23 @@ impl<'r> SubsetCollector<'r> {
         self.all.is_some() && self.subset == Subset::All
     }
 
-    fn selects(&self, key: Option<&str>) -> bool {
+    fn selects(&self, fields: &[Option<&str>], raw: &[u8]) -> bool {
         match self.subset {
             Subset::All => true,
             Subset::First(n) => self.taken < n,
             Subset::Sample { fraction, seed } => {
-                key.is_some_and(|k| sample_point(k, seed) < fraction)
+                let point = match self.model {
+                    Some(model) => {
+                        let key: Vec<&str> = model
+                            .record_key
+                            .iter()
+                            .map(|&c| fields[c].unwrap_or(""))
+                            .collect();
+                        sample_point(&key.join("\u{1f}"), seed)
+                    }
+                    None => sample_point(&String::from_utf8_lossy(raw), seed),
+                };
+                point < fraction
             }
         }
     }
@@ -119,30 +127,36 @@ impl AcceptedSink for SubsetCollector<'_> {
         if self.header.is_none() {
             self.header = Some(binding.names.iter().map(String::as_str).collect());
         }
-        let fields = declared_fields(binding, |i| record.get(i));
-        let selected = self.selects(fields[self.key]);
-        if selected || self.all.is_some() {
-            let values = declared_values(self.rules, &fields);
-            if selected {
-                self.taken += 1;
-                if !self.subset_is_all() {
-                    self.reference.add_row(&values, &fields);
-                }
-            }
-            if let Some(all) = &mut self.all {
-                all.add_row(&values, &fields);
+        let fields = declared_fields(self.rules, binding, |i| record.get(i));
+        let selected = self.selects(&fields, raw);
+        if !selected && self.all.is_none() {
+            return;
+        }
+        let values = declared_values(self.rules, &fields);
+        if selected {
+            self.taken += 1;
+            if !self.subset_is_all() {
+                self.reference.add_row(&values, &fields);
             }
         }
+        if let Some(all) = &mut self.all {
+            all.add_row(&values, &fields);
+        }
+        let Some(model) = self.model else { return };
         if !selected && !self.all_rows {
             return;
         }
-        let added = self.batch.add(self.rules, &self.columns, line, &fields);
-        if added && self.all_rows {
-            let id = self.batch.movies.last().map_or(0, |m| m.id);
+        let key_cells = self.batch.add(model, line, &fields, &values);
+        if self.all_rows {
             if selected {
-                self.subset_ids.push(id);
+                self.subset_keys.push(key_cells.clone());
             }
-            self.batch.sources.push((id, line, raw.to_vec()));
+            self.batch.sources.push(SourceRecord {
+                key: Cell::key_text(&key_cells),
+                key_cells,
+                line,
+                record: raw.to_vec(),
+            });
         }
     }
 }

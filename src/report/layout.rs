@@ -270,16 +270,17 @@ fn diff_blocks(out: &mut Vec<Block>, diff: &DiffReport) {
         "reference vs store ({}): {chosen}, {} of {} compared",
         diff.store, subset.rows, subset.accepted
     )));
-    if let Some(s) = &diff.staged {
-        out.push(Block::Line(format!(
-            "staged: {} movies, {} genres, {} companies, {} movie-genre and {} movie-company links",
-            s.movies, s.genres, s.companies, s.movie_genres, s.movie_companies
-        )));
+    if let Some(staged) = &diff.staged {
+        let tables: Vec<String> = staged
+            .iter()
+            .map(|t| format!("{} {}", t.table, t.rows))
+            .collect();
+        out.push(Block::Line(format!("staged rows: {}", tables.join(", "))));
     }
-    for c in &diff.name_conflicts {
+    for c in &diff.key_conflicts {
         out.push(Block::Line(format!(
-            "name conflict: {} id {} is {:?}, but line {} calls it {:?}",
-            c.table, c.id, c.kept, c.line, c.other
+            "key conflict: {} {} has {} {:?}, but line {} gives {:?} (the first is kept)",
+            c.table, c.key, c.column, c.kept, c.line, c.other
         )));
     }
     out.push(table(
@@ -373,10 +374,10 @@ fn promotion_blocks(out: &mut Vec<Block>, p: &PromotionReport) {
         p.on_existing.as_str()
     )));
     let a = p.applied;
-    if a.new_movies + a.updated_movies + a.skipped_movies > 0 {
+    if a.new_records + a.updated_records + a.skipped_records > 0 {
         out.push(Block::Line(format!(
-            "applied: {} new, {} updated, {} skipped movies",
-            a.new_movies, a.updated_movies, a.skipped_movies
+            "applied: {} new, {} updated, {} skipped records",
+            a.new_records, a.updated_records, a.skipped_records
         )));
     }
     if !p.reconciliation.is_empty() {

@@ -63,12 +63,12 @@ pub struct BatchEntry {
     pub quarantined: u64,
     /// Accepted records with warnings.
     pub warned: u64,
-    /// Movies new to production.
-    pub new_movies: u64,
-    /// Movies that replaced a production row.
-    pub updated_movies: u64,
-    /// Movies not promoted because production holds them (`skip`).
-    pub skipped_movies: u64,
+    /// Records new to production.
+    pub new_records: u64,
+    /// Records that replaced production's rows.
+    pub updated_records: u64,
+    /// Records not promoted because production holds their key (`skip`).
+    pub skipped_records: u64,
     /// `pass` or `fail`.
     pub verdict: String,
     /// `agree`, `differ` or `not_run`.
@@ -87,18 +87,21 @@ pub struct BatchEntry {
     pub finished_at: String,
 }
 
-/// An id that arrived with two different names.
+/// A key of a shared table that arrived with other values than the ones
+/// kept (the first seen).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NameConflict {
-    /// `genres` or `companies`.
+pub struct KeyConflict {
+    /// The model table.
     pub table: String,
-    /// The id.
-    pub id: i64,
-    /// The name kept (the first seen).
+    /// The key, as a JSON array.
+    pub key: String,
+    /// The column whose value differs.
+    pub column: String,
+    /// The value kept.
     pub kept: String,
-    /// The other name.
+    /// The other value.
     pub other: String,
-    /// Line of the record that carried the other name.
+    /// Line of the record that carried the other value.
     pub line: u64,
 }
 
@@ -205,15 +208,15 @@ impl AggregateDiff {
     }
 }
 
-/// How many staged movies a promotion applied, by kind.
+/// How many staged records a promotion applied, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Applied {
-    /// New ids.
-    pub new_movies: u64,
-    /// Replaced ids.
-    pub updated_movies: u64,
-    /// Ids left as they were.
-    pub skipped_movies: u64,
+    /// New keys.
+    pub new_records: u64,
+    /// Replaced keys.
+    pub updated_records: u64,
+    /// Keys left as they were.
+    pub skipped_records: u64,
 }
 
 /// "1 row", "2 rows": a count of rows in words.
@@ -295,9 +298,9 @@ pub struct DiffReport {
     /// Which rows were compared.
     pub subset: SubsetReport,
     /// Rows loaded into staging (absent when comparing exported results).
-    pub staged: Option<StagedReport>,
-    /// Genre or company ids seen with two different names.
-    pub name_conflicts: Vec<NameConflict>,
+    pub staged: Option<Vec<StagedTable>>,
+    /// Keys of shared tables seen with other values than the ones kept.
+    pub key_conflicts: Vec<KeyConflict>,
     /// One entry per aggregate.
     pub aggregates: Vec<AggregateReport>,
     /// True when every aggregate agrees.
@@ -321,19 +324,13 @@ pub struct SubsetReport {
     pub rows: u64,
 }
 
-/// Rows staged per table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct StagedReport {
-    /// `stg_movies`.
-    pub movies: u64,
-    /// `stg_genres`.
-    pub genres: u64,
-    /// `stg_companies`.
-    pub companies: u64,
-    /// `stg_movie_genres`.
-    pub movie_genres: u64,
-    /// `stg_movie_companies`.
-    pub movie_companies: u64,
+/// Rows staged in one model table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StagedTable {
+    /// The table.
+    pub table: String,
+    /// Its staged rows.
+    pub rows: u64,
 }
 
 /// One aggregate's comparison.

@@ -93,7 +93,7 @@ pub(crate) fn render_history(store: &str, batches: &[super::BatchEntry]) -> Stri
                 quarantined_share: share(b.quarantined, b.rows_in),
                 applied: format!(
                     "{} / {} / {}",
-                    b.new_movies, b.updated_movies, b.skipped_movies
+                    b.new_records, b.updated_records, b.skipped_records
                 ),
                 verdict: &b.verdict,
                 status: &b.status,

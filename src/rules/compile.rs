@@ -176,8 +176,17 @@ pub(crate) fn compile(
     };
     let aggregates = super::aggregate::compile_all(&spec.aggregates, &context, problems);
     let subset = super::aggregate::compile_subset(&spec.reference, problems);
+    let model = super::model::compile(
+        &spec.tables,
+        &spec.columns,
+        spec.dataset.name.as_deref(),
+        source,
+        problems,
+    );
 
     RuleSet {
+        model,
+        no_aggregates: spec.reference.no_aggregates,
         on_existing: spec.promotion.on_existing,
         aggregates,
         subset,
@@ -263,6 +272,12 @@ fn compile_file(spec: &RuleFileSpec, problems: &mut Problems<'_>) -> FileRules {
         unexpected_columns: f.unexpected_columns,
         min_rows: f.min_rows,
         max_quarantined_fraction,
+        null_values: f
+            .null_values
+            .iter()
+            .map(|v| v.get_ref().clone())
+            .filter(|v| !v.is_empty())
+            .collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::error::Problems;
 use super::spec::{ColumnSpec, RuleFileSpec};
 
-const SECTIONS: &str = "dataset, file, columns, rules, reference, aggregates, promotion";
+const SECTIONS: &str = "dataset, file, columns, rules, reference, aggregates, promotion, tables";
 
 /// Parses rule-file text; problems go to `problems`, and whatever parsed
 /// cleanly is returned so that later stages can report their own errors too.
@@ -44,6 +44,7 @@ pub(crate) fn parse(source: &str, problems: &mut Problems<'_>) -> RuleFileSpec {
                 }
             }
             "aggregates" => spec.aggregates = array_of(value, "aggregates", problems),
+            "tables" => spec.tables = array_of(value, "tables", problems),
             "promotion" => {
                 if let Some(p) = deserialize(value, problems) {
                     spec.promotion = p;

@@ -12,6 +12,7 @@ mod compile;
 pub mod error;
 pub mod expr;
 mod load;
+pub mod model;
 pub mod spec;
 mod sql;
 
@@ -212,6 +213,15 @@ pub struct FileRules {
     pub min_rows: u64,
     /// Largest quarantined fraction.
     pub max_quarantined_fraction: Option<f64>,
+    /// Spellings of a missing value besides the empty field.
+    pub null_values: Vec<String>,
+}
+
+impl FileRules {
+    /// Whether a field's text means "no value".
+    pub fn is_null(&self, text: &[u8]) -> bool {
+        text.is_empty() || self.null_values.iter().any(|n| n.as_bytes() == text)
+    }
 }
 
 /// A loaded and compiled rule file.
@@ -239,6 +249,11 @@ pub struct RuleSet {
     pub subset: aggregate::Subset,
     /// What promotion does with ids production already holds.
     pub on_existing: spec::OnExisting,
+    /// The store's model; `None` when the rule file declares no tables
+    /// and has no required unique column to derive one from.
+    pub model: Option<model::Model>,
+    /// The rule file declares no aggregates on purpose.
+    pub no_aggregates: bool,
 }
 
 impl RuleSet {

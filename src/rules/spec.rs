@@ -36,6 +36,10 @@ pub struct FileSpec {
     pub min_rows: u64,
     /// The file fails when more than this fraction of its rows is quarantined.
     pub max_quarantined_fraction: Option<Spanned<f64>>,
+    /// Spellings of a missing value (such as `NA` or `\\N`), besides the
+    /// empty field, which is always null.
+    #[serde(default)]
+    pub null_values: Vec<Spanned<String>>,
 }
 
 impl Default for FileSpec {
@@ -46,6 +50,7 @@ impl Default for FileSpec {
             unexpected_columns: UnexpectedColumns::default(),
             min_rows: default_min_rows(),
             max_quarantined_fraction: None,
+            null_values: Vec::new(),
         }
     }
 }
@@ -210,13 +215,17 @@ pub struct RowRuleSpec {
 pub struct ReferenceSpec {
     /// Default subset: a number of accepted rows, or `"all"`.
     pub subset: Option<Spanned<toml::Value>>,
+    /// The rule file declares no aggregates on purpose: `diff` then passes
+    /// without comparing figures, and says so.
+    #[serde(default)]
+    pub no_aggregates: bool,
 }
 
 /// `[promotion]`: how `dqgate run` promotes.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionSpec {
-    /// What to do with a movie id production already holds.
+    /// What to do with a record whose key production already holds.
     #[serde(default)]
     pub on_existing: OnExisting,
 }
@@ -321,9 +330,43 @@ pub struct RuleFileSpec {
     pub aggregates: Vec<AggregateSpec>,
     /// `[promotion]`.
     pub promotion: PromotionSpec,
+    /// `[[tables]]` in file order: the store's model.
+    pub tables: Vec<TableSpec>,
 }
 
-/// What promotion does with a movie id that production already holds.
+/// `[[tables]]`: one table of the store's model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// Table name in the store.
+    pub name: Spanned<String>,
+    /// A list column: the table gets one row per element of the list.
+    pub explode: Option<Spanned<String>>,
+    /// The columns that identify a row.
+    pub key: Vec<Spanned<String>>,
+    /// The table's columns, in order.
+    pub columns: Vec<TableColumnSpec>,
+}
+
+/// One column of a model table: a CSV column, an expression over the
+/// record, or a field of the exploded list's element.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableColumnSpec {
+    /// Column name in the store.
+    pub name: Spanned<String>,
+    /// The declared CSV column it holds.
+    pub column: Option<Spanned<String>>,
+    /// An expression over the record's columns.
+    pub expr: Option<Spanned<String>>,
+    /// A field of the exploded element.
+    pub field: Option<Spanned<String>>,
+    /// The field's type, when the list column declares no `keys`.
+    #[serde(rename = "type")]
+    pub ty: Option<Spanned<ColumnType>>,
+}
+
+/// What promotion does with a record whose key production already holds.
 #[derive(
     Debug,
     Clone,
@@ -337,12 +380,12 @@ pub struct RuleFileSpec {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum OnExisting {
-    /// Replace the movie and its genre and company links.
+    /// Replace the record's rows (in every table that belongs to it).
     #[default]
     Update,
-    /// Keep the production row; the batch's row is not promoted.
+    /// Keep the production rows; the batch's record is not promoted.
     Skip,
-    /// Quarantine the batch's row, naming the batch that holds the id.
+    /// Quarantine the batch's record, naming the batch that holds the key.
     Reject,
 }
 

@@ -10,24 +10,22 @@
 //!   running state.
 
 use super::StoreError;
-use super::TABLES;
 use super::pg_url::PgUrl;
+use crate::rules::model::Model;
 
-/// Tables a reader may read: production and the ledger.
+/// Tables a reader may read besides the model's: the ledger.
 const READABLE: [&str; 1] = ["dq_batches"];
 
-/// Tables a reader may not touch: staging and the gate's running state.
-const PRIVATE: [&str; 10] = [
-    "stg_movies",
-    "stg_genres",
-    "stg_companies",
-    "stg_movie_genres",
-    "stg_movie_companies",
-    "stg_sources",
-    "stg_subset",
-    "movie_sources",
+/// Tables a reader may not touch: the gate's lineage, running state and
+/// bookkeeping. (Staging lives in each run's temporary tables, which no
+/// other session can see.)
+const PRIVATE: [&str; 6] = [
+    "dq_meta",
+    "dq_sources",
     "dq_rollups",
     "dq_rollup_labels",
+    "dq_model",
+    "dq_model_changes",
 ];
 
 /// `name` quoted as a PostgreSQL identifier.
@@ -36,8 +34,8 @@ fn quoted(name: &str) -> String {
 }
 
 /// The SQL script that gives the store URL's role the store's schema and
-/// `reader` read access to production and the ledger.
-pub fn grants(url: &str, reader: &str) -> Result<String, StoreError> {
+/// `reader` read access to production (the model's tables) and the ledger.
+pub fn grants(url: &str, reader: &str, model: &Model) -> Result<String, StoreError> {
     if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
         return Err(StoreError::Url {
             url: super::redact(url),
@@ -55,7 +53,12 @@ pub fn grants(url: &str, reader: &str) -> Result<String, StoreError> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let readable: Vec<&str> = TABLES.iter().chain(&READABLE).copied().collect();
+    let readable: Vec<&str> = model
+        .tables
+        .iter()
+        .map(|t| t.name.as_str())
+        .chain(READABLE)
+        .collect();
     Ok(format!(
         "-- Access to the dqgate store {location}.
 -- Run as the database owner or a superuser. The roles must exist
@@ -63,7 +66,7 @@ pub fn grants(url: &str, reader: &str) -> Result<String, StoreError> {
 
 -- 1. Before the gate's first run: the gate's role owns the store's schema,
 --    and needs no other right (no superuser, no CREATE on the database).
-GRANT CONNECT ON DATABASE {db} TO {gate};
+GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {gate};
 CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {gate};
 ALTER SCHEMA {schema} OWNER TO {gate};
 
@@ -86,9 +89,16 @@ mod tests {
 
     #[test]
     fn the_script_names_the_url_roles_schema_and_every_table() {
+        let rules = crate::rules::RuleSet::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/rules/movies.toml"
+        )))
+        .unwrap();
+        let model = rules.model.as_ref().unwrap();
         let script = grants(
             "postgres://dq_gate:secret@db.example/movies?schema=gate",
             "dq\"reader",
+            model,
         )
         .unwrap();
         assert!(!script.contains("secret"));
@@ -96,7 +106,7 @@ mod tests {
         assert!(script.contains("GRANT CONNECT ON DATABASE \"movies\" TO \"dq\"\"reader\";"));
         assert!(script.contains("\"gate\".\"movies\", \"gate\".\"genres\""));
         assert!(script.contains("\"gate\".\"dq_batches\" TO"));
-        assert!(script.contains("REVOKE ALL ON \"gate\".\"stg_movies\""));
-        assert!(grants("sqlite://x.db", "r").is_err());
+        assert!(script.contains("REVOKE ALL ON \"gate\".\"dq_meta\", \"gate\".\"dq_sources\""));
+        assert!(grants("sqlite://x.db", "r", model).is_err());
     }
 }

@@ -1,48 +1,40 @@
-//! PostgreSQL as the production store (also PostgreSQL-compatible engines).
+//! PostgreSQL as a store engine (also PostgreSQL-compatible engines).
 //!
 //! Everything lives in one schema (default `dqgate`, `?schema=NAME` in the
 //! URL) reached through `search_path`, so the shipped query files run
-//! unchanged. Staging queries read TEMP views named like the production
-//! tables (PostgreSQL searches `pg_temp` first, as SQLite searches `temp`).
-//! Staging is bulk-loaded with `COPY ... FROM STDIN`. A session advisory
-//! lock, taken when a run starts staging and held until it ends, keeps two
-//! runs on one store from interleaving.
+//! unchanged. Staging lives in TEMP tables, private to the session, and
+//! staging queries read TEMP views named like the production tables
+//! (PostgreSQL searches `pg_temp` first, as SQLite searches `temp`). Bulk
+//! loads use `COPY ... FROM STDIN`. A session advisory lock, taken when a
+//! promotion starts and held until the session ends, keeps two promotions
+//! into one store from interleaving.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::time::Instant;
 
-use postgres::types::Type;
+use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::RollupState;
+use super::driver::{Datum, Driver, Param, RowSource};
 use super::pg_url::PgUrl;
-use super::{
-    Applied, BatchEntry, DriverError, OnExisting, QueryOutput, SCHEMA_VERSION, StageCounts, Store,
-    StoreError, Target,
-};
+use super::{DriverError, QueryOutput, StoreError};
 use crate::fields::cell::Cell;
-use crate::store::model::ModelBatch;
-
-const SCHEMA: &str = include_str!("postgres_schema.sql");
+use crate::rules::model::SqlType;
 
 /// How long a run waits for another run's lock, and for the server.
 const LOCK_TIMEOUT: &str = "10s";
 
-/// A PostgreSQL store.
-pub struct PostgresStore {
+/// A PostgreSQL store's session.
+pub(super) struct PostgresDriver {
     client: Client,
     location: String,
     schema: String,
-    target: Target,
     locked: bool,
-    /// Inside the promotion's transaction (between `begin` and its end).
-    in_transaction: bool,
 }
 
-impl std::fmt::Debug for PostgresStore {
+impl std::fmt::Debug for PostgresDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore")
+        f.debug_struct("PostgresDriver")
             .field("location", &self.location)
             .finish_non_exhaustive()
     }
@@ -52,28 +44,27 @@ fn driver(err: postgres::Error) -> DriverError {
     Box::new(err)
 }
 
-impl PostgresStore {
-    /// Connects, creates the schema if needed and migrates it.
-    pub fn open(url: &str) -> Result<Self, StoreError> {
+impl PostgresDriver {
+    /// Connects and selects the store's schema (which may not exist yet).
+    pub(super) fn open(url: &str) -> Result<Self, StoreError> {
         let url = PgUrl::parse(url)?;
         let location = url.location.clone();
-        let client = url.config.connect(NoTls).map_err(|e| StoreError::Open {
+        let mut client = url.config.connect(NoTls).map_err(|e| StoreError::Open {
             location: location.clone(),
             source: driver(e),
         })?;
-        let mut store = PostgresStore {
+        client
+            .batch_execute(&format!("SET search_path TO \"{}\"", url.schema))
+            .map_err(Self::db("selecting the schema"))?;
+        Ok(PostgresDriver {
             client,
             location,
             schema: url.schema,
-            target: Target::Production,
             locked: false,
-            in_transaction: false,
-        };
-        store.migrate()?;
-        Ok(store)
+        })
     }
 
-    /// Runs `sql` inside the read-only transaction [`Store::query`] opened.
+    /// Runs `sql` inside the read-only transaction [`Driver::audit`] opened.
     fn read_only_query(&mut self, name: &str, sql: &str) -> Result<QueryOutput, StoreError> {
         let query_error = |e: postgres::Error| {
             if e.code() == Some(&postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION) {
@@ -133,263 +124,228 @@ impl PostgresStore {
             source: driver(e),
         }
     }
+}
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let schema = self.schema.clone();
-        let mut tx = self
-            .client
-            .transaction()
-            .map_err(Self::db("starting the migration"))?;
-        tx.batch_execute(&format!(
-            "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
-             SELECT pg_advisory_xact_lock(hashtext('dqgate-migrate:{schema}'));"
-        ))
-        .map_err(Self::db("waiting for the migration lock"))?;
-        // A schema made for the gate by an administrator (`dqgate grants`)
-        // is used as it is: creating it, even with IF NOT EXISTS, needs the
-        // right to create schemas in the database, which the gate's own
-        // role need not have.
-        let exists = tx
-            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
-            .map_err(Self::db("looking for the schema"))?
-            .is_some();
-        if !exists {
-            tx.batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
-                .map_err(Self::db("creating the schema"))?;
+/// A value for `COPY ... FROM STDIN` in text format: `\N` is null, and
+/// backslash, tab, newline and carriage return are escaped, so an empty
+/// text stays an empty text.
+fn copy_text(out: &mut Vec<u8>, param: &Param<'_>) {
+    match param {
+        Param::Null => out.extend_from_slice(b"\\N"),
+        Param::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Param::Num(x) => out.extend_from_slice(x.to_string().as_bytes()),
+        Param::Text(t) => {
+            for &b in t.as_bytes() {
+                match b {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    _ => out.push(b),
+                }
+            }
         }
-        tx.batch_execute(&format!(
-            "SET search_path TO \"{schema}\";
-             CREATE TABLE IF NOT EXISTS dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        ))
-        .map_err(Self::db("creating the schema"))?;
-        let found: i64 = tx
-            .query_opt(
-                "SELECT value FROM dq_meta WHERE key = 'schema_version'",
-                &[],
-            )
-            .map_err(Self::db("reading the schema version"))?
-            .and_then(|row| row.get::<_, String>(0).parse().ok())
-            .unwrap_or(0);
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                location: self.location.clone(),
-                found,
-            });
+        Param::Bytes(b) => {
+            out.extend_from_slice(b"\\\\x");
+            out.extend_from_slice(crate::read::input::hex(b).as_bytes());
         }
-        if found < SCHEMA_VERSION {
-            tx.batch_execute(SCHEMA)
-                .map_err(Self::db("migrating the schema"))?;
-        }
-        tx.execute(
-            "INSERT INTO dq_meta (key, value) VALUES ('schema_version', $1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&SCHEMA_VERSION.to_string()],
-        )
-        .map_err(Self::db("recording the schema version"))?;
-        tx.commit().map_err(Self::db("committing the migration"))?;
-        // The session's search_path (SET LOCAL ended with the transaction).
-        self.client
-            .batch_execute(&format!("SET search_path TO \"{schema}\""))
-            .map_err(Self::db("selecting the schema"))
-    }
-
-    /// Takes the store's lock for the rest of the session (one run at a time).
-    fn lock(&mut self) -> Result<(), StoreError> {
-        if self.locked {
-            return Ok(());
-        }
-        let schema = self.schema.clone();
-        self.client
-            .batch_execute(&format!(
-                "SET lock_timeout = '{LOCK_TIMEOUT}';
-                 SELECT pg_advisory_lock(hashtext('dqgate-run:{schema}'));
-                 SET lock_timeout = 0;"
-            ))
-            .map_err(|e| StoreError::Database {
-                doing: "waiting for the store's lock (another dqgate run is using this store)",
-                source: driver(e),
-            })?;
-        self.locked = true;
-        Ok(())
-    }
-
-    fn set_target(&mut self, target: Target) -> Result<(), StoreError> {
-        if self.target == target {
-            return Ok(());
-        }
-        let sql = super::target_sql(target, &format!("\"{}\"", self.schema), "pg_temp");
-        self.client
-            .batch_execute(&sql)
-            .map_err(Self::db("switching between staging and production"))?;
-        self.target = target;
-        Ok(())
-    }
-
-    fn count(&mut self, sql: &str, doing: &'static str) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .client
-            .query_one(sql, &[])
-            .map_err(Self::db(doing))?
-            .get(0);
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 
-/// Writes rows as CSV for `COPY ... FROM STDIN (FORMAT csv)`: an empty
-/// unquoted field is NULL.
-fn copy_csv(
-    client: &mut Client,
-    statement: &str,
-    rows: impl Iterator<Item = Vec<String>>,
-) -> Result<u64, StoreError> {
-    let io = |doing: &'static str| {
-        move |e: std::io::Error| StoreError::Database {
-            doing,
-            source: Box::new(e),
-        }
-    };
-    let copy = client
-        .copy_in(statement)
-        .map_err(PostgresStore::db("starting a COPY"))?;
-    let mut csv = csv::WriterBuilder::new()
-        .buffer_capacity(1 << 20)
-        .from_writer(copy);
-    let mut n = 0;
-    for row in rows {
-        csv.write_record(&row).map_err(|e| StoreError::Database {
-            doing: "sending COPY data",
-            source: Box::new(e),
-        })?;
-        n += 1;
+/// A parameter as the client library sends it.
+fn to_sql<'a>(param: &'a Param<'a>) -> Box<dyn ToSql + Sync + 'a> {
+    match *param {
+        Param::Null => Box::new(None::<i64>),
+        Param::Int(i) => Box::new(i),
+        Param::Num(x) => Box::new(x),
+        Param::Text(t) => Box::new(t),
+        Param::Bytes(b) => Box::new(b),
     }
-    let mut copy = csv
-        .into_inner()
-        .map_err(|e| io("sending COPY data")(e.into_error()))?;
-    copy.flush().map_err(io("sending COPY data"))?;
-    copy.finish()
-        .map_err(PostgresStore::db("finishing a COPY"))?;
-    Ok(n)
 }
 
-fn opt<T: ToString>(value: &Option<T>) -> String {
-    value.as_ref().map_or_else(String::new, ToString::to_string)
+/// A column of a row read with the extended protocol.
+fn datum(row: &postgres::Row, i: usize) -> Result<Datum, postgres::Error> {
+    let ty = row.columns()[i].type_();
+    Ok(match *ty {
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map_or(Datum::Null, |v| Datum::Int(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Datum::Null, |v| Datum::Int(v.into())),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Datum::Null, Datum::Int),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)?
+            .map_or(Datum::Null, |v| Datum::Num(v.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)?
+            .map_or(Datum::Null, Datum::Num),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Datum::Null, |v| Datum::Int(v.into())),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(i)?
+            .map_or(Datum::Null, Datum::Bytes),
+        _ => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(Datum::Null, Datum::Text),
+    })
 }
 
-fn hex_bytea(bytes: &[u8]) -> String {
-    format!("\\x{}", crate::read::input::hex(bytes))
-}
-
-impl Store for PostgresStore {
-    fn location(&self) -> String {
-        self.location.clone()
-    }
-
+impl Driver for PostgresDriver {
     fn engine(&self) -> &'static str {
         "postgres"
     }
 
-    fn stage(&mut self, batch: &ModelBatch, batch_id: i64) -> Result<StageCounts, StoreError> {
-        self.lock()?;
-        self.set_target(Target::Production)?;
-        self.client
-            .batch_execute(
-                "TRUNCATE stg_movies, stg_genres, stg_companies, stg_movie_genres, stg_movie_companies,
-                 stg_sources, stg_subset",
-            )
-            .map_err(Self::db("clearing staging"))?;
-        let movies = copy_csv(
-            &mut self.client,
-            "COPY stg_movies (id, title, release_date, release_year, budget, revenue, popularity, runtime,
-             vote_average, vote_count, status, original_language, imdb_id, batch_id) FROM STDIN (FORMAT csv)",
-            batch.movies.iter().map(|m| {
-                vec![
-                    m.id.to_string(),
-                    m.title.clone(),
-                    opt(&m.release_date),
-                    opt(&m.release_year),
-                    opt(&m.budget),
-                    opt(&m.revenue),
-                    opt(&m.popularity),
-                    opt(&m.runtime),
-                    opt(&m.vote_average),
-                    opt(&m.vote_count),
-                    opt(&m.status),
-                    opt(&m.original_language),
-                    opt(&m.imdb_id),
-                    batch_id.to_string(),
-                ]
-            }),
-        )
-        .map_err(|e| match e {
-            StoreError::Database { source, .. } if source.to_string().contains("stg_movies_pkey") => {
-                let id = batch.movies.iter().map(|m| m.id).find(|id| batch.movies.iter().filter(|m| m.id == *id).count() > 1);
-                StoreError::DuplicateMovie { id: id.unwrap_or(0) }
-            }
-            other => other,
-        })?;
-        let genres = copy_csv(
-            &mut self.client,
-            "COPY stg_genres (id, name) FROM STDIN (FORMAT csv)",
-            batch
-                .genres
-                .iter()
-                .map(|(id, name)| vec![id.to_string(), name.clone()]),
-        )?;
-        let companies = copy_csv(
-            &mut self.client,
-            "COPY stg_companies (id, name) FROM STDIN (FORMAT csv)",
-            batch
-                .companies
-                .iter()
-                .map(|(id, name)| vec![id.to_string(), name.clone()]),
-        )?;
-        let movie_genres = copy_csv(
-            &mut self.client,
-            "COPY stg_movie_genres (movie_id, genre_id) FROM STDIN (FORMAT csv)",
-            batch.movies.iter().flat_map(|m| {
-                m.genre_ids
-                    .iter()
-                    .map(move |g| vec![m.id.to_string(), g.to_string()])
-            }),
-        )?;
-        let movie_companies = copy_csv(
-            &mut self.client,
-            "COPY stg_movie_companies (movie_id, company_id) FROM STDIN (FORMAT csv)",
-            batch.movies.iter().flat_map(|m| {
-                m.company_ids
-                    .iter()
-                    .map(move |c| vec![m.id.to_string(), c.to_string()])
-            }),
-        )?;
-        copy_csv(
-            &mut self.client,
-            "COPY stg_sources (movie_id, line, record) FROM STDIN (FORMAT csv)",
-            batch.sources.iter().map(|(id, line, record)| {
-                vec![id.to_string(), line.to_string(), hex_bytea(record)]
-            }),
-        )?;
-        self.client
-            .batch_execute(
-                "INSERT INTO stg_subset (movie_id) SELECT id FROM stg_movies; ANALYZE stg_movies",
-            )
-            .map_err(Self::db("marking the compared subset"))?;
-        Ok(StageCounts {
-            movies,
-            genres,
-            companies,
-            movie_genres,
-            movie_companies,
-        })
+    fn location(&self) -> String {
+        self.location.clone()
     }
 
-    fn query(&mut self, name: &str, sql: &str, target: Target) -> Result<QueryOutput, StoreError> {
-        self.set_target(target)?;
+    fn column_type(&self, ty: SqlType) -> &'static str {
+        match ty {
+            SqlType::Integer => "BIGINT",
+            SqlType::Number => "DOUBLE PRECISION",
+            SqlType::Text => "TEXT",
+            SqlType::Boolean => "BOOLEAN",
+            SqlType::Date => "DATE",
+        }
+    }
+
+    fn own_types(&self) -> (&'static str, &'static str, &'static str) {
+        ("BIGINT", "BYTEA", "BIGSERIAL PRIMARY KEY")
+    }
+
+    fn temp_schema(&self) -> &'static str {
+        "pg_temp"
+    }
+
+    fn execute(&mut self, sql: &str, doing: &'static str) -> Result<(), StoreError> {
+        self.client.batch_execute(sql).map_err(Self::db(doing))
+    }
+
+    fn rows(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        doing: &'static str,
+    ) -> Result<Vec<Vec<Datum>>, StoreError> {
+        let boxed: Vec<Box<dyn ToSql + Sync + '_>> = params.iter().map(to_sql).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| &**b as _).collect();
+        let rows = self.client.query(sql, &refs).map_err(Self::db(doing))?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| datum(row, i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Self::db(doing))
+    }
+
+    fn load(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &mut RowSource<'_>,
+    ) -> Result<u64, StoreError> {
+        let io = |e: std::io::Error| StoreError::Database {
+            doing: "sending COPY data",
+            source: Box::new(e),
+        };
+        let mut copy = self
+            .client
+            .copy_in(&format!("COPY {table} ({}) FROM STDIN", columns.join(", ")))
+            .map_err(Self::db("starting a COPY"))?;
+        let mut buffer = Vec::with_capacity(1 << 20);
+        let mut n = 0;
+        for row in rows {
+            for (i, value) in row.iter().enumerate() {
+                if i > 0 {
+                    buffer.push(b'\t');
+                }
+                copy_text(&mut buffer, value);
+            }
+            buffer.push(b'\n');
+            n += 1;
+            if buffer.len() >= 1 << 20 {
+                copy.write_all(&buffer).map_err(io)?;
+                buffer.clear();
+            }
+        }
+        copy.write_all(&buffer).map_err(io)?;
+        copy.finish().map_err(Self::db("loading rows"))?;
+        Ok(n)
+    }
+
+    fn begin_migration(&mut self) -> Result<(), StoreError> {
+        let schema = self.schema.clone();
+        self.client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
+                 SELECT pg_advisory_xact_lock(hashtext('dqgate-migrate:{schema}'));"
+            ))
+            .map_err(Self::db("waiting for the migration lock"))?;
+        // A schema made for the gate by an administrator (`dqgate grants`)
+        // is used as it is: creating it, even with IF NOT EXISTS, needs the
+        // right to create schemas in the database, which the gate's own
+        // role need not have.
+        let exists = self
+            .client
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+            .map_err(Self::db("looking for the schema"))?
+            .is_some();
+        if !exists {
+            self.client
+                .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+                .map_err(Self::db("creating the schema"))?;
+        }
+        Ok(())
+    }
+
+    fn begin_write(&mut self) -> Result<(), StoreError> {
+        if !self.locked {
+            let schema = self.schema.clone();
+            self.client
+                .batch_execute(&format!(
+                    "SET lock_timeout = '{LOCK_TIMEOUT}';
+                     SELECT pg_advisory_lock(hashtext('dqgate-run:{schema}'));
+                     SET lock_timeout = 0;"
+                ))
+                .map_err(|e| StoreError::Database {
+                    doing: "waiting for the store's lock (another dqgate run is promoting into this store)",
+                    source: driver(e),
+                })?;
+            self.locked = true;
+        }
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            .map_err(Self::db("starting the promotion"))
+    }
+
+    fn commit(&mut self, doing: &'static str) -> Result<(), StoreError> {
+        self.client.batch_execute("COMMIT").map_err(Self::db(doing))
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.client
+            .batch_execute("ROLLBACK")
+            .map_err(Self::db("rolling back"))
+    }
+
+    fn audit(
+        &mut self,
+        name: &str,
+        sql: &str,
+        in_transaction: bool,
+    ) -> Result<QueryOutput, StoreError> {
         // Audit queries may only read. They run in a read-only transaction
         // (a read-only savepoint inside the promotion's), which PostgreSQL
         // enforces on every table but temporary ones, and that transaction
         // is always rolled back, which undoes whatever a query wrote to a
         // temporary (staging) table.
-        let (open, close) = if self.in_transaction {
+        let (open, close) = if in_transaction {
             (
                 "SAVEPOINT dq_audit; SET TRANSACTION READ ONLY",
                 "ROLLBACK TO SAVEPOINT dq_audit; RELEASE SAVEPOINT dq_audit",
@@ -407,238 +363,23 @@ impl Store for PostgresStore {
         output
     }
 
-    fn set_subset(&mut self, ids: Option<&[i64]>) -> Result<(), StoreError> {
-        self.client
-            .batch_execute("TRUNCATE stg_subset")
-            .map_err(Self::db("clearing the subset"))?;
-        match ids {
-            None => self
-                .client
-                .batch_execute("INSERT INTO stg_subset (movie_id) SELECT id FROM stg_movies")
-                .map_err(Self::db("marking the subset")),
-            Some(ids) => {
-                copy_csv(
-                    &mut self.client,
-                    "COPY stg_subset (movie_id) FROM STDIN (FORMAT csv)",
-                    ids.iter().map(|id| vec![id.to_string()]),
-                )?;
-                Ok(())
-            }
-        }
-    }
-
-    fn promoted_batch(&mut self, blake3: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .client
-            .query_opt(
-                "SELECT batch_id FROM dq_batches WHERE blake3 = $1 AND status = 'promoted' ORDER BY batch_id LIMIT 1",
-                &[&blake3],
-            )
-            .map_err(Self::db("looking up the ledger"))?
-            .map(|row| row.get(0)))
-    }
-
-    fn existing_ids(&mut self) -> Result<HashMap<i64, i64>, StoreError> {
-        Ok(self
-            .client
-            .query("SELECT id, COALESCE(batch_id, 0) FROM movies", &[])
-            .map_err(Self::db("reading production ids"))?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
-    }
-
-    fn begin(&mut self) -> Result<(), StoreError> {
-        self.lock()?;
-        self.set_target(Target::Production)?;
-        self.client
-            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-            .map_err(Self::db("starting the promotion"))?;
-        self.in_transaction = true;
-        Ok(())
-    }
-
-    fn commit(&mut self) -> Result<(), StoreError> {
-        self.in_transaction = false;
-        self.client
-            .batch_execute("COMMIT")
-            .map_err(Self::db("committing the promotion"))
-    }
-
-    fn rollback(&mut self) -> Result<(), StoreError> {
-        self.in_transaction = false;
-        self.client
-            .batch_execute("ROLLBACK")
-            .map_err(Self::db("rolling back the promotion"))
-    }
-
-    fn insert_batch(&mut self, e: &BatchEntry) -> Result<i64, StoreError> {
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        Ok(self
-            .client
-            .query_one(
-                "INSERT INTO dq_batches (file, blake3, rules_blake3, header, rows_in, accepted, quarantined, warned,
-                 new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
-                 started_at, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-                 RETURNING batch_id",
-                &[
-                    &e.file,
-                    &e.blake3,
-                    &e.rules_blake3,
-                    &e.header,
-                    &n(e.rows_in),
-                    &n(e.accepted),
-                    &n(e.quarantined),
-                    &n(e.warned),
-                    &n(e.new_movies),
-                    &n(e.updated_movies),
-                    &n(e.skipped_movies),
-                    &e.verdict,
-                    &e.diff_outcome,
-                    &e.query_timings,
-                    &e.status,
-                    &e.reasons,
-                    &e.started_at,
-                    &e.finished_at,
-                ],
-            )
-            .map_err(Self::db("writing the ledger"))?
-            .get(0))
-    }
-
-    fn set_applied(&mut self, batch_id: i64, a: Applied) -> Result<(), StoreError> {
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        self.client
-            .execute(
-                "UPDATE dq_batches SET new_movies = $2, updated_movies = $3, skipped_movies = $4 WHERE batch_id = $1",
-                &[&batch_id, &n(a.new_movies), &n(a.updated_movies), &n(a.skipped_movies)],
-            )
-            .map(|_| ())
-            .map_err(Self::db("writing the ledger"))
-    }
-
-    fn replaced_sources(&mut self) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError> {
-        Ok(self
-            .client
-            .query(
-                "SELECT b.header, s.line, s.record FROM movie_sources AS s
-                 JOIN dq_batches AS b ON b.batch_id = s.batch_id
-                 WHERE s.movie_id IN (SELECT id FROM stg_movies)
-                 ORDER BY s.batch_id, s.line",
-                &[],
-            )
-            .map_err(Self::db("reading replaced records"))?
-            .iter()
+    fn table_columns(&mut self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let schema = self.schema.clone();
+        let rows = self.rows(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
+             FROM pg_attribute AS a
+             JOIN pg_class AS c ON c.oid = a.attrelid
+             JOIN pg_namespace AS n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1::text AND c.relname = $2::text AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum",
+            &[Param::Text(&schema), Param::Text(table)],
+            "reading the store's tables",
+        )?;
+        Ok(rows
+            .into_iter()
             .map(|r| {
-                (
-                    r.get(0),
-                    u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
-                    r.get(2),
-                )
-            })
-            .collect())
-    }
-
-    fn staged_existing(&mut self) -> Result<Vec<i64>, StoreError> {
-        Ok(self
-            .client
-            .query(
-                "SELECT id FROM stg_movies WHERE id IN (SELECT id FROM movies) ORDER BY id",
-                &[],
-            )
-            .map_err(Self::db("comparing staging with production"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
-    }
-
-    fn apply_staging(&mut self, batch_id: i64, policy: OnExisting) -> Result<Applied, StoreError> {
-        let staged = self.count("SELECT COUNT(*) FROM stg_movies", "counting staged movies")?;
-        let existing = self.count(
-            "SELECT COUNT(*) FROM stg_movies WHERE id IN (SELECT id FROM movies)",
-            "counting replaced movies",
-        )?;
-        self.client
-            .batch_execute(&super::promotion_sql(policy, batch_id, "pg_temp"))
-            .map_err(Self::db("promoting staging into production"))?;
-        Ok(super::applied(policy, staged, existing))
-    }
-
-    fn read_rollups(&mut self) -> Result<RollupState, StoreError> {
-        let mut triples = |sql: &str| -> Result<Vec<(String, String, String)>, StoreError> {
-            Ok(self
-                .client
-                .query(sql, &[])
-                .map_err(Self::db("reading the rollups"))?
-                .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
-                .collect())
-        };
-        Ok(RollupState {
-            groups: triples(
-                "SELECT aggregate, key, state FROM dq_rollups ORDER BY aggregate, key",
-            )?,
-            labels: triples("SELECT label, key, value FROM dq_rollup_labels ORDER BY label, key")?,
-        })
-    }
-
-    fn write_rollups(&mut self, state: &RollupState) -> Result<(), StoreError> {
-        self.client
-            .batch_execute("DELETE FROM dq_rollups; DELETE FROM dq_rollup_labels;")
-            .map_err(Self::db("clearing the rollups"))?;
-        copy_csv(
-            &mut self.client,
-            "COPY dq_rollups (aggregate, key, state) FROM STDIN (FORMAT csv)",
-            state
-                .groups
-                .iter()
-                .map(|(a, k, v)| vec![a.clone(), k.clone(), v.clone()]),
-        )?;
-        copy_csv(
-            &mut self.client,
-            "COPY dq_rollup_labels (label, key, value) FROM STDIN (FORMAT csv)",
-            state
-                .labels
-                .iter()
-                .map(|(a, k, v)| vec![a.clone(), k.clone(), v.clone()]),
-        )?;
-        Ok(())
-    }
-
-    fn history(&mut self) -> Result<Vec<BatchEntry>, StoreError> {
-        let u = |v: i64| u64::try_from(v).unwrap_or(0);
-        Ok(self
-            .client
-            .query(
-                "SELECT batch_id, file, COALESCE(blake3, 'sha256:' || sha256),
-                    COALESCE(rules_blake3, 'sha256:' || rules_sha256), header, rows_in, accepted, quarantined, warned,
-                 new_movies, updated_movies, skipped_movies, verdict, diff_outcome, query_timings, status, reasons,
-                 started_at, finished_at FROM dq_batches ORDER BY batch_id",
-                &[],
-            )
-            .map_err(Self::db("reading the ledger"))?
-            .iter()
-            .map(|r| BatchEntry {
-                batch_id: r.get(0),
-                file: r.get(1),
-                blake3: r.get(2),
-                rules_blake3: r.get(3),
-                header: r.get(4),
-                rows_in: u(r.get(5)),
-                accepted: u(r.get(6)),
-                quarantined: u(r.get(7)),
-                warned: u(r.get(8)),
-                new_movies: u(r.get(9)),
-                updated_movies: u(r.get(10)),
-                skipped_movies: u(r.get(11)),
-                verdict: r.get(12),
-                diff_outcome: r.get(13),
-                query_timings: r.get(14),
-                status: r.get(15),
-                reasons: r.get(16),
-                started_at: r.get(17),
-                finished_at: r.get(18),
+                let mut r = r.into_iter().map(Datum::text);
+                (r.next().unwrap_or_default(), r.next().unwrap_or_default())
             })
             .collect())
     }

@@ -72,7 +72,8 @@ store_test!(the_store_agrees_with_the_reference_on_every_key, |store| {
     let diff = &report["diff"];
     assert_eq!(diff["agrees"], true);
     assert_eq!(diff["subset"]["rows"], 301);
-    assert_eq!(diff["staged"]["movies"], 301);
+    assert_eq!(diff["staged"][0]["table"], "movies");
+    assert_eq!(diff["staged"][0]["rows"], 301);
     for name in [
         "genre_year",
         "company_year",

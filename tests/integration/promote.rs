@@ -217,8 +217,13 @@ store_test!(
             assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
             let p = promotion(&run);
             assert_eq!(p["status"], "promoted", "{p:#}");
-            assert_eq!(p["applied"]["new_movies"], new, "{}", inc.display());
-            assert_eq!(p["applied"]["updated_movies"], updated, "{}", inc.display());
+            assert_eq!(p["applied"]["new_records"], new, "{}", inc.display());
+            assert_eq!(
+                p["applied"]["updated_records"],
+                updated,
+                "{}",
+                inc.display()
+            );
             assert!(
                 p["reconciliation"]
                     .as_array()
@@ -248,7 +253,7 @@ store_test!(
         let history = world.history();
         assert_eq!(history.len(), 3);
         assert!(history.iter().all(|b| b["status"] == "promoted"));
-        assert_eq!(history[1]["updated_movies"], 30);
+        assert_eq!(history[1]["updated_records"], 30);
     }
 );
 
@@ -331,62 +336,22 @@ store_test!(a_rerun_of_a_promoted_file_changes_nothing, |store| {
     assert_eq!(world.history().len(), 2, "a rerun adds no ledger row");
 });
 
-/// A batch as dqgate recorded it before schema version 4: by SHA-256.
-const LEGACY_BATCH: &str = "INSERT INTO dq_batches (file, sha256, rules_sha256, header, rows_in,
-    accepted, quarantined, warned, verdict, diff_outcome, query_timings, status, reasons,
-    started_at, finished_at)
-    VALUES ('old.csv', 'aa11', 'bb22', 'id', 2, 2, 0, 0, 'pass', 'agree', '{}', 'promoted', '[]',
-    '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z');";
-
 store_test!(
-    a_version_3_store_keeps_its_sha256_ledger_and_records_blake3_from_then_on,
+    a_store_of_the_fixed_movie_layout_is_refused_and_left_alone,
     |store| {
-        let sqlite = format!(
-            "{}{}{}
-             CREATE TABLE dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             INSERT INTO dq_meta VALUES ('schema_version', '3');
-             {LEGACY_BATCH}",
-            include_str!("../../src/store/schema.sql"),
-            include_str!("../../src/store/schema_v2.sql"),
-            include_str!("../../src/store/schema_v3.sql"),
-        );
-        // The ledger as PostgreSQL stores of version 3 have it; dqgate
-        // creates the other tables, which version 4 did not change.
-        let postgres = format!(
-            "CREATE TABLE dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             INSERT INTO dq_meta VALUES ('schema_version', '3');
-             CREATE TABLE dq_batches (
-                 batch_id BIGSERIAL PRIMARY KEY, file TEXT NOT NULL,
-                 sha256 TEXT NOT NULL, rules_sha256 TEXT NOT NULL, header TEXT NOT NULL,
-                 rows_in BIGINT NOT NULL, accepted BIGINT NOT NULL, quarantined BIGINT NOT NULL,
-                 warned BIGINT NOT NULL, new_movies BIGINT NOT NULL DEFAULT 0,
-                 updated_movies BIGINT NOT NULL DEFAULT 0, skipped_movies BIGINT NOT NULL DEFAULT 0,
-                 verdict TEXT NOT NULL, diff_outcome TEXT NOT NULL, query_timings TEXT NOT NULL,
-                 status TEXT NOT NULL, reasons TEXT NOT NULL, started_at TEXT NOT NULL,
-                 finished_at TEXT NOT NULL);
-             {LEGACY_BATCH}"
-        );
-        store.execute(&sqlite, &postgres);
+        let old = "CREATE TABLE dq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO dq_meta VALUES ('schema_version', '4');";
+        store.execute(old, old);
         let world = World::new(store);
         let sample = root().join("tests/fixtures/movies_sample.csv");
-        let first = world.run(&sample, &[]);
-        assert_eq!(first.code, 0, "{}", first.stdout);
-        assert_eq!(promotion(&first)["status"], "promoted");
-        assert_eq!(promotion(&first)["batch_id"], 2);
-        let again = world.run(&sample, &[]);
-        assert_eq!(promotion(&again)["status"], "already_promoted");
-        let history = world.history();
-        let digests: Vec<(&str, &str)> = history
-            .iter()
-            .map(|b| (b["file"].as_str().unwrap(), b["blake3"].as_str().unwrap()))
-            .collect();
-        let blake3 = blake3::hash(&std::fs::read(&sample).unwrap()).to_hex();
-        assert_eq!(
-            digests,
-            [
-                ("old.csv", "sha256:aa11"),
-                (sample.to_str().unwrap(), blake3.as_str())
-            ]
+        let refused = world.run(&sample, &[]);
+        assert_eq!(refused.code, 2, "{}", refused.stdout);
+        assert!(
+            refused.stderr.contains(
+                "has schema version 4, the fixed movie layout of dqgate before version 5"
+            ),
+            "{}",
+            refused.stderr
         );
     }
 );
@@ -432,8 +397,8 @@ store_test!(the_skip_and_reject_policies_keep_production_rows, |store| {
     assert_eq!(world.run(&incs[0], &[]).code, 0);
     let skip = world.run(&incs[1], &["--on-existing", "skip"]);
     assert_eq!(skip.code, 0, "{}", skip.stdout);
-    assert_eq!(promotion(&skip)["applied"]["skipped_movies"], 30);
-    assert_eq!(promotion(&skip)["applied"]["updated_movies"], 0);
+    assert_eq!(promotion(&skip)["applied"]["skipped_records"], 30);
+    assert_eq!(promotion(&skip)["applied"]["updated_records"], 0);
 
     let reject = world.run(&incs[2], &["--on-existing", "reject"]);
     let report = reject.report();
@@ -809,7 +774,7 @@ store_test!(
         let run = world.run(&second, &[]);
         assert_eq!(run.code, 0, "{}", run.stdout);
         assert_eq!(promotion(&run)["status"], "promoted");
-        assert_eq!(promotion(&run)["applied"]["updated_movies"], 300);
+        assert_eq!(promotion(&run)["applied"]["updated_records"], 300);
         let after = totals();
         let changed: Vec<_> = after
             .iter()
@@ -861,7 +826,7 @@ fn a_file_promoted_earlier_passes_even_when_todays_rules_fail_it() {
 }
 
 #[test]
-fn history_shows_skipped_movies_utc_times_and_json_fields_as_json() {
+fn history_shows_skipped_records_utc_times_and_json_fields_as_json() {
     let world = World::new(TestStore::sqlite());
     let (header, records) = sample_records();
     let first = world.path("first.csv");
@@ -874,7 +839,7 @@ fn history_shows_skipped_movies_utc_times_and_json_fields_as_json() {
     assert_eq!(world.run(&again, &["--on-existing", "skip"]).code, 0);
 
     let history = world.history();
-    assert_eq!(history[1]["skipped_movies"], 100);
+    assert_eq!(history[1]["skipped_records"], 100);
     assert!(history[1]["reasons"].is_array(), "{:#}", history[1]);
     assert!(history[1]["query_timings"].is_object(), "{:#}", history[1]);
     assert!(history[1]["query_timings"]["genre_year"].is_number());

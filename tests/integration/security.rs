@@ -500,7 +500,7 @@ fn the_gate_runs_without_superuser_rights_and_the_reader_reads_production_only()
         count(&mut read, "movies").ok(),
         count(&mut read, "dq_batches").ok(),
         count(&mut read, "stg_movies").is_err(),
-        count(&mut read, "movie_sources").is_err(),
+        count(&mut read, "dq_sources").is_err(),
         count(&mut read, "dq_rollups").is_err(),
         read.batch_execute(&format!("DELETE FROM \"{schema}\".movies"))
             .is_err(),

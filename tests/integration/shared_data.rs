@@ -134,7 +134,7 @@ fn the_real_head_is_promoted_into_a_fresh_postgres_schema_and_reconciles() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let report = run.report();
     assert_eq!(report["promotion"]["status"], "promoted");
-    assert_eq!(report["promotion"]["applied"]["new_movies"], 2993);
+    assert_eq!(report["promotion"]["applied"]["new_records"], 2993);
     for aggregate in report["promotion"]["reconciliation"].as_array().unwrap() {
         assert_eq!(
             aggregate["keys_reference"], aggregate["keys_store"],
