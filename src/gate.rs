@@ -3,7 +3,7 @@
 //! rules that failed, the diff its disagreeing aggregates, the promotion
 //! why it rolled back; only this module writes [`Report::verdict`].
 
-use crate::report::{AggregateReport, Report, Verdict};
+use crate::report::{AggregateReport, DiffReport, Report, Verdict};
 
 /// What a command decided, and so the process's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +44,22 @@ pub(crate) fn verdict_for(reasons: &[String]) -> Verdict {
     }
 }
 
-/// Adds every aggregate that does not agree as a reason (`what` says
-/// between which two sides), and decides again.
-pub(crate) fn record_diff(report: &mut Report, aggregates: &[AggregateReport], what: &str) {
+/// Adds every aggregate of a diff that does not agree as a reason (`what`
+/// says between which two sides), and a comparison that compared nothing
+/// when `empty_fails`; decides again.
+pub(crate) fn record_diff(report: &mut Report, diff: &DiffReport, what: &str, empty_fails: bool) {
+    if let Some(why) = &diff.not_compared
+        && empty_fails
+    {
+        report
+            .reasons
+            .push(format!("no reference figures were compared: {why}"));
+    }
+    record_disagreements(report, &diff.aggregates, what);
+}
+
+/// Adds every aggregate that does not agree as a reason, and decides again.
+fn record_disagreements(report: &mut Report, aggregates: &[AggregateReport], what: &str) {
     report.reasons.extend(disagreements(aggregates, what));
     report.verdict = verdict_for(&report.reasons);
 }
@@ -59,7 +72,7 @@ pub(crate) fn record_rollback(
     reconciliation: &[AggregateReport],
 ) {
     report.reasons.push(reason);
-    record_diff(
+    record_disagreements(
         report,
         reconciliation,
         "the running totals disagree with production",
@@ -83,6 +96,10 @@ fn disagreements(aggregates: &[AggregateReport], what: &str) -> Vec<String> {
             let d = &a.diff;
             match &d.error {
                 Some(error) => format!("aggregate {}: {error}", d.name),
+                None if d.keys_store == 0 => format!(
+                    "aggregate {}: the store's query returned no rows, but the reference has {} keys",
+                    d.name, d.keys_reference
+                ),
                 None => format!(
                     "aggregate {}: {what} ({} missing, {} extra, {} duplicate, {} mismatched keys)",
                     d.name, d.missing, d.extra, d.duplicate, d.mismatched
@@ -141,16 +158,73 @@ mod tests {
         assert_eq!(Outcome::of(&report).code(), 0);
     }
 
+    fn diff(aggregates: Vec<AggregateReport>, not_compared: Option<&str>) -> DiffReport {
+        DiffReport {
+            store: "s".into(),
+            subset: crate::report::SubsetReport {
+                mode: "all".into(),
+                limit: None,
+                fraction: None,
+                seed: None,
+                accepted: 3,
+                rows: 3,
+            },
+            staged: None,
+            key_conflicts: Vec::new(),
+            agrees: false,
+            not_compared: not_compared.map(str::to_owned),
+            aggregates,
+        }
+    }
+
+    #[test]
+    fn a_comparison_of_nothing_fails_unless_it_is_declared_intended() {
+        let (mut report, _dir) = report();
+        record_diff(&mut report, &diff(vec![], Some("no aggregates")), "x", true);
+        assert_eq!(report.verdict, Verdict::Fail);
+        assert_eq!(
+            report.reasons,
+            ["no reference figures were compared: no aggregates"]
+        );
+        let (mut intended, _dir) = super::tests::report();
+        record_diff(
+            &mut intended,
+            &diff(vec![], Some("no aggregates")),
+            "x",
+            false,
+        );
+        assert_eq!(intended.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_store_that_returned_no_rows_is_named_as_such() {
+        let (mut report, _dir) = report();
+        let mut empty = aggregate("genre_year", 0, None);
+        empty.diff.keys_store = 0;
+        empty.diff.missing = 3;
+        record_disagreements(&mut report, &[empty], "x");
+        assert_eq!(
+            report.reasons,
+            [
+                "aggregate genre_year: the store's query returned no rows, but the reference has 3 keys"
+            ]
+        );
+    }
+
     #[test]
     fn an_aggregate_that_disagrees_fails_the_gate_with_its_counts() {
         let (mut report, _dir) = report();
         record_diff(
             &mut report,
-            &[
-                aggregate("genre_year", 0, None),
-                aggregate("company_year", 2, None),
-            ],
+            &diff(
+                vec![
+                    aggregate("genre_year", 0, None),
+                    aggregate("company_year", 2, None),
+                ],
+                None,
+            ),
             "the store disagrees with the reference",
+            true,
         );
         assert_eq!(report.verdict, Verdict::Fail);
         assert_eq!(
@@ -165,7 +239,7 @@ mod tests {
     #[test]
     fn agreeing_aggregates_leave_a_pass_a_pass() {
         let (mut report, _dir) = report();
-        record_diff(&mut report, &[aggregate("genre_year", 0, None)], "x");
+        record_disagreements(&mut report, &[aggregate("genre_year", 0, None)], "x");
         assert_eq!(report.verdict, Verdict::Pass);
         assert!(report.reasons.is_empty());
     }
@@ -191,7 +265,7 @@ mod tests {
     #[test]
     fn a_file_already_promoted_passes_whatever_it_failed() {
         let (mut report, _dir) = report();
-        record_diff(&mut report, &[aggregate("genre_year", 1, None)], "x");
+        record_disagreements(&mut report, &[aggregate("genre_year", 1, None)], "x");
         assert_eq!(report.verdict, Verdict::Fail);
         record_already_promoted(&mut report);
         assert_eq!(report.verdict, Verdict::Pass);

@@ -102,14 +102,16 @@ pub(crate) fn run_file(
         )?;
         gate::record_diff(
             &mut report,
-            &diff.aggregates,
+            &diff,
             "the staged rows disagree with the reference",
+            !rules.aggregates.is_empty(),
         );
         report.diff = Some(diff);
     }
     entry.verdict = report.verdict.as_str().to_owned();
     entry.diff_outcome = match &report.diff {
         None => "not_run".into(),
+        Some(d) if d.not_compared.is_some() => "not_run".into(),
         Some(d) if d.agrees => "agree".into(),
         Some(_) => "differ".into(),
     };

@@ -31,6 +31,8 @@ struct UniqueColumn {
     rule: RuleId,
     error: bool,
     field: usize,
+    /// The other fields of a key of several columns (`[file] unique`).
+    more_fields: Vec<usize>,
     integer: bool,
     /// The rule file's spellings of "no value", which are never keys.
     nulls: Vec<String>,
@@ -86,16 +88,26 @@ fn int_key(record: &RecordView<'_>, field: usize) -> Option<i64> {
 enum Key<'a> {
     Int(ReadKey),
     Text(&'a str),
+    /// A key of several columns, its texts joined by U+001F.
+    Joined(String),
 }
 
 impl UniqueColumn {
     /// The record's key; `read` is what the [`KeyReader`] read, for the
     /// primary column.
     fn key<'a>(&self, record: &RecordView<'a>, read: Option<ReadKey>) -> Option<Key<'a>> {
+        let text = |field| key_text(record, field).filter(|t| !self.nulls.iter().any(|n| n == t));
+        if !self.more_fields.is_empty() {
+            // Like a SQL unique constraint, a key with a null part is no key.
+            let mut joined = text(self.field)?.to_owned();
+            for &field in &self.more_fields {
+                joined.push('\u{1f}');
+                joined.push_str(text(field)?);
+            }
+            return Some(Key::Joined(joined));
+        }
         if !self.integer {
-            return key_text(record, self.field)
-                .filter(|t| !self.nulls.iter().any(|n| n == t))
-                .map(Key::Text);
+            return text(self.field).map(Key::Text);
         }
         read.or_else(|| read_int_key(record, self.field, self.ints.hasher()))
             .map(Key::Int)
@@ -105,6 +117,7 @@ impl UniqueColumn {
         match key {
             Key::Int(k) => self.ints.get_hashed(k.key, k.hash),
             Key::Text(t) => self.texts.get(*t).copied(),
+            Key::Joined(t) => self.texts.get(t.as_str()).copied(),
         }
     }
 
@@ -113,6 +126,7 @@ impl UniqueColumn {
         let shown = match key {
             Key::Int(k) => k.key.to_string(),
             Key::Text(t) => shorten(t),
+            Key::Joined(t) => shorten(&t.replace('\u{1f}', ", ")),
         };
         Violation {
             rule: self.rule,
@@ -129,13 +143,18 @@ impl UniqueColumn {
     fn claim_new(&mut self, key: &Key<'_>, line: u64) -> Option<u64> {
         match key {
             Key::Int(k) => self.ints.claim_hashed(k.key, k.hash, line),
-            Key::Text(t) => match self.texts.get(*t) {
-                Some(first) => Some(*first),
-                None => {
-                    self.texts.insert((*t).into(), line);
-                    None
-                }
-            },
+            Key::Text(t) => self.claim_text(t, line),
+            Key::Joined(t) => self.claim_text(t, line),
+        }
+    }
+
+    fn claim_text(&mut self, text: &str, line: u64) -> Option<u64> {
+        match self.texts.get(text) {
+            Some(first) => Some(*first),
+            None => {
+                self.texts.insert(text.into(), line);
+                None
+            }
         }
     }
 }
@@ -162,12 +181,34 @@ impl UniqueKeys {
                     rule,
                     error: rules.catalog[rule].severity == Severity::Error,
                     field: (*field)?,
+                    more_fields: Vec::new(),
                     integer: matches!(column.parse, TypeCheck::Integer),
                     nulls: rules.file.null_values.clone(),
                     ints: IntIndex::default(),
                     texts: HashMap::default(),
                 })
             })
+            .chain(rules.unique_keys.iter().filter_map(|key| {
+                let fields: Option<Vec<usize>> =
+                    key.columns.iter().map(|&c| binding.field_of[c]).collect();
+                let fields = fields?;
+                let names: Vec<&str> = key
+                    .columns
+                    .iter()
+                    .map(|&c| rules.columns[c].name.as_str())
+                    .collect();
+                Some(UniqueColumn {
+                    name: format!("({})", names.join(", ")),
+                    rule: key.rule,
+                    error: true,
+                    field: fields[0],
+                    more_fields: fields[1..].to_vec(),
+                    integer: false,
+                    nulls: rules.file.null_values.clone(),
+                    ints: IntIndex::default(),
+                    texts: HashMap::default(),
+                })
+            }))
             .collect();
         let primary = columns.iter().position(|c| c.integer);
         UniqueKeys { columns, primary }
@@ -335,6 +376,29 @@ mod tests {
             repeat(4, false, "duplicate id 7, first seen on line 2"),
             taken(6),
             repeat(7, false, "duplicate id 8, first seen on line 3"),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_key_of_several_columns_is_unique_as_a_whole_and_a_null_part_is_no_key() {
+        let rules = "[file]\nnull_values = [\"NA\"]\nunique = [[\"country\", \"year\"]]\n\
+                     [columns.country]\n[columns.year]\ntype = \"integer\"\n";
+        let got = claims(
+            rules,
+            "country,year\nAT,2020\nAT,2021\nBE,2020\nAT,2020\nAT,NA\nAT,NA\n",
+        );
+        let want = [
+            taken(2),
+            taken(3),
+            taken(4),
+            repeat(
+                5,
+                false,
+                "duplicate (country, year) \"AT, 2020\", first seen on line 2",
+            ),
+            taken(6),
+            taken(7),
         ];
         assert_eq!(got, want);
     }

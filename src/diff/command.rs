@@ -98,12 +98,15 @@ pub(crate) fn diff_file(
         )?,
         (StoreSide::Exported(dir), _) => {
             let aggregates = compare_exported(rules, &results, dir, options.max_examples)?;
+            let subset = subset_report(subset, collector.accepted, collector.taken);
+            let not_compared = not_compared(rules, &subset, &aggregates);
             DiffReport {
                 store: dir.display().to_string(),
-                subset: subset_report(subset, collector.accepted, collector.taken),
+                subset,
                 staged: None,
                 key_conflicts: collector.batch.conflicts.clone(),
-                agrees: aggregates.iter().all(|a| a.diff.agrees()),
+                agrees: not_compared.is_none() && aggregates.iter().all(|a| a.diff.agrees()),
+                not_compared,
                 aggregates,
             }
         }
@@ -111,8 +114,9 @@ pub(crate) fn diff_file(
     };
     gate::record_diff(
         &mut report,
-        &diff.aggregates,
+        &diff,
         "the store disagrees with the reference",
+        !rules.no_aggregates || !rules.aggregates.is_empty(),
     );
     report.diff = Some(diff);
     Ok(report)
@@ -132,13 +136,48 @@ pub(crate) fn audit_staging(
     let staged = store.stage(&collector.batch)?;
     store.set_subset(collector.compared_keys())?;
     let aggregates = compare_with_store(rules, results, store, Target::Staging, max_examples)?;
+    let subset = subset_report(subset, collector.accepted, collector.taken);
+    let not_compared = not_compared(rules, &subset, &aggregates);
     Ok(DiffReport {
         store: store.location(),
-        subset: subset_report(subset, collector.accepted, collector.taken),
+        subset,
         staged: Some(staged),
         key_conflicts: collector.batch.conflicts.clone(),
-        agrees: aggregates.iter().all(|a| a.diff.agrees()),
+        agrees: not_compared.is_none() && aggregates.iter().all(|a| a.diff.agrees()),
+        not_compared,
         aggregates,
+    })
+}
+
+/// Why a comparison compared nothing, if it did: no aggregates declared, a
+/// subset without rows, or aggregates without a key on either side. Such
+/// a comparison never reads as one that agreed.
+fn not_compared(
+    rules: &RuleSet,
+    subset: &SubsetReport,
+    aggregates: &[AggregateReport],
+) -> Option<String> {
+    if rules.aggregates.is_empty() {
+        return Some(if rules.no_aggregates {
+            "the rule file declares no aggregates ([reference] no_aggregates = true)".to_owned()
+        } else {
+            "the rule file declares no [[aggregates]]; declare some, or set [reference] no_aggregates = true if this feed has no figures to check".to_owned()
+        });
+    }
+    if subset.rows == 0 {
+        return Some(format!(
+            "the subset selected none of the {} accepted rows",
+            subset.accepted
+        ));
+    }
+    let empty = aggregates
+        .iter()
+        .all(|a| a.diff.keys_reference == 0 && a.diff.keys_store == 0 && a.diff.error.is_none());
+    empty.then(|| {
+        format!(
+            "every aggregate is empty in the reference and in the store: none of the {} rows compared has a key",
+            subset.rows
+        )
     })
 }
 

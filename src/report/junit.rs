@@ -36,6 +36,8 @@ struct Case {
     classname: &'static str,
     name: String,
     failure: Option<(String, String, String)>,
+    /// Why the case did not run, when it did not.
+    skipped: Option<String>,
     output: Option<String>,
 }
 
@@ -72,6 +74,7 @@ pub(crate) fn render_junit(report: &Report) -> String {
             classname: "dqgate.rules",
             name: rule.name.clone(),
             failure,
+            skipped: None,
             output,
         });
     }
@@ -86,10 +89,20 @@ pub(crate) fn render_junit(report: &Report) -> String {
                     String::new(),
                 )
             }),
+            skipped: None,
             output: None,
         });
     }
     if let Some(diff) = &report.diff {
+        if let Some(why) = &diff.not_compared {
+            cases.push(Case {
+                classname: "dqgate.diff",
+                name: "comparison".into(),
+                failure: None,
+                skipped: Some(format!("no reference figures were compared: {why}")),
+                output: None,
+            });
+        }
         for a in &diff.aggregates {
             let d = &a.diff;
             let details = lines(d.examples.iter().map(|e| {
@@ -112,6 +125,7 @@ pub(crate) fn render_junit(report: &Report) -> String {
                 classname: "dqgate.diff",
                 name: d.name.clone(),
                 failure: (!d.agrees()).then(|| (message, "diff".into(), details)),
+                skipped: None,
                 output: None,
             });
         }
@@ -126,10 +140,12 @@ pub(crate) fn render_junit(report: &Report) -> String {
                 lines(report.reasons.iter().cloned()),
             )
         }),
+        skipped: None,
         output: None,
     });
 
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -138,7 +154,7 @@ pub(crate) fn render_junit(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
         xml_attr(&report.file),
         cases.len()
     );
@@ -165,12 +181,15 @@ pub(crate) fn render_junit(report: &Report) -> String {
             xml_attr(&case.name),
             case.classname
         );
-        match (&case.failure, &case.output) {
-            (None, None) => {
+        match (&case.failure, &case.output, &case.skipped) {
+            (None, None, None) => {
                 let _ = writeln!(out, "{open}/>");
             }
-            (failure, output) => {
+            (failure, output, skipped) => {
                 let _ = writeln!(out, "{open}>");
+                if let Some(why) = skipped {
+                    let _ = writeln!(out, "      <skipped message=\"{}\"/>", xml_attr(why));
+                }
                 if let Some((message, kind, details)) = failure {
                     let _ = writeln!(
                         out,

@@ -270,6 +270,11 @@ fn diff_blocks(out: &mut Vec<Block>, diff: &DiffReport) {
         "reference vs store ({}): {chosen}, {} of {} compared",
         diff.store, subset.rows, subset.accepted
     )));
+    if let Some(why) = &diff.not_compared {
+        out.push(Block::Line(format!(
+            "no reference figures were compared: {why}"
+        )));
+    }
     if let Some(staged) = &diff.staged {
         let tables: Vec<String> = staged
             .iter()

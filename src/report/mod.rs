@@ -303,7 +303,10 @@ pub struct DiffReport {
     pub key_conflicts: Vec<KeyConflict>,
     /// One entry per aggregate.
     pub aggregates: Vec<AggregateReport>,
-    /// True when every aggregate agrees.
+    /// Why nothing was compared (no aggregates declared, no row in the
+    /// subset, or no key on either side); `null` when figures were compared.
+    pub not_compared: Option<String>,
+    /// True when figures were compared and every aggregate agrees.
     pub agrees: bool,
 }
 

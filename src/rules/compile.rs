@@ -134,6 +134,7 @@ pub(crate) fn compile(
         .map(|(name, col)| compile_column(name, col, &mut catalog, problems))
         .collect();
 
+    let unique_keys = compile_unique_keys(&spec, &mut catalog, problems);
     let declared = Declared(&spec.columns);
     let mut row_rules = Vec::new();
     for rule in &spec.rules {
@@ -185,6 +186,7 @@ pub(crate) fn compile(
     );
 
     RuleSet {
+        unique_keys,
         model,
         no_aggregates: spec.reference.no_aggregates,
         on_existing: spec.promotion.on_existing,
@@ -199,6 +201,53 @@ pub(crate) fn compile(
         catalog: catalog.rules,
         csv,
     }
+}
+
+/// `[file] unique`: keys of several declared columns, each a rule named
+/// after its columns (`country+year.unique`).
+fn compile_unique_keys(
+    spec: &RuleFileSpec,
+    catalog: &mut Catalog,
+    problems: &mut Problems<'_>,
+) -> Vec<super::UniqueKey> {
+    let mut out = Vec::new();
+    for key in &spec.file.unique {
+        let mut columns = Vec::new();
+        for name in key {
+            match spec
+                .columns
+                .iter()
+                .position(|(n, _)| n.get_ref() == name.get_ref())
+            {
+                Some(c) if !columns.contains(&c) => columns.push(c),
+                Some(_) => problems.span(
+                    &name.span(),
+                    format!("`{}` is twice in one unique key", name.get_ref()),
+                ),
+                None => problems.span(
+                    &name.span(),
+                    format!(
+                        "unique key column `{}` has no [columns.{}] table",
+                        name.get_ref(),
+                        name.get_ref()
+                    ),
+                ),
+            }
+        }
+        if columns.len() != key.len() || columns.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = key.iter().map(|n| n.get_ref().as_str()).collect();
+        let rule = catalog.add(
+            format!("{}.unique", names.join("+")),
+            None,
+            RuleKind::Unique,
+            Severity::Error,
+            format!("no repeated ({})", names.join(", ")),
+        );
+        out.push(super::UniqueKey { columns, rule });
+    }
+    out
 }
 
 /// Byte offset of the first character inside a TOML string value.

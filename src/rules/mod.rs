@@ -189,6 +189,15 @@ pub struct Column {
     pub unique: Option<RuleId>,
 }
 
+/// A key of several columns that no two accepted rows may share.
+#[derive(Debug, Clone)]
+pub struct UniqueKey {
+    /// Positions of its columns among the declared columns.
+    pub columns: Vec<usize>,
+    /// Its rule.
+    pub rule: RuleId,
+}
+
 /// A compiled cross-field rule.
 #[derive(Debug, Clone)]
 pub struct RowRule {
@@ -249,6 +258,8 @@ pub struct RuleSet {
     pub subset: aggregate::Subset,
     /// What promotion does with ids production already holds.
     pub on_existing: spec::OnExisting,
+    /// Keys of several columns that must be unique, with their rules.
+    pub unique_keys: Vec<UniqueKey>,
     /// The store's model; `None` when the rule file declares no tables
     /// and has no required unique column to derive one from.
     pub model: Option<model::Model>,

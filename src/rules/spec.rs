@@ -40,6 +40,10 @@ pub struct FileSpec {
     /// empty field, which is always null.
     #[serde(default)]
     pub null_values: Vec<Spanned<String>>,
+    /// Keys of several columns whose combination no two accepted rows may
+    /// share, such as `[["country", "year"]]`.
+    #[serde(default)]
+    pub unique: Vec<Vec<Spanned<String>>>,
 }
 
 impl Default for FileSpec {
@@ -51,6 +55,7 @@ impl Default for FileSpec {
             min_rows: default_min_rows(),
             max_quarantined_fraction: None,
             null_values: Vec::new(),
+            unique: Vec::new(),
         }
     }
 }

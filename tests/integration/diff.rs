@@ -538,3 +538,112 @@ fn a_run_that_fails_after_publishing_its_files_leaves_no_report_of_another_run()
     let quarantine = std::fs::read_to_string(out.join("quarantine.csv")).unwrap();
     assert!(quarantine.contains("105045"), "{quarantine}");
 }
+
+/// The sample's rule file without its aggregates, with `extra` lines in
+/// its `[reference]` table.
+fn rules_without_aggregates(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let text = std::fs::read_to_string(root().join("rules/movies.toml"))
+        .unwrap()
+        .replace("subset = 1000\n", &format!("subset = 1000\n{extra}"));
+    let start = text.find("[[aggregates]]").unwrap();
+    let end = text.find("# --- the store's model").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no_figures.toml");
+    std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    (dir, path)
+}
+
+store_test!(
+    a_rule_file_without_aggregates_never_passes_a_diff_by_default,
+    |store| {
+        let (_dir, rules) = rules_without_aggregates("");
+        let diff = run(
+            "diff",
+            SAMPLE,
+            rules.to_str().unwrap(),
+            &["--store", &store.url],
+        );
+        assert_eq!(diff.code, 1, "{}{}", diff.stdout, diff.stderr);
+        assert!(
+            diff.stdout.contains(
+                "no reference figures were compared: the rule file declares no [[aggregates]]"
+            ),
+            "{}",
+            diff.stdout
+        );
+        let report = diff.report();
+        assert_eq!(report["diff"]["agrees"], false);
+        assert!(report["diff"]["not_compared"].is_string());
+
+        let (_dir, intended) = rules_without_aggregates("no_aggregates = true\n");
+        let junit = run(
+            "diff",
+            SAMPLE,
+            intended.to_str().unwrap(),
+            &["--store", &store.url, "--format", "junit"],
+        );
+        assert_eq!(junit.code, 0, "{}{}", junit.stdout, junit.stderr);
+        assert!(
+        junit.stdout.contains(
+            "<skipped message=\"no reference figures were compared: the rule file declares no aggregates"
+        ),
+        "{}",
+        junit.stdout
+    );
+        assert!(junit.stdout.contains("skipped=\"1\""), "{}", junit.stdout);
+    }
+);
+
+store_test!(
+    a_run_without_aggregates_promotes_and_records_the_diff_as_not_run,
+    |store| {
+        let (_dir, rules) = rules_without_aggregates("");
+        let promoted = run(
+            "run",
+            SAMPLE,
+            rules.to_str().unwrap(),
+            &["--store", &store.url],
+        );
+        assert_eq!(promoted.code, 0, "{}{}", promoted.stdout, promoted.stderr);
+        let report = promoted.report();
+        assert_eq!(report["promotion"]["status"], "promoted");
+        assert_eq!(report["diff"]["agrees"], false);
+        let history = crate::harness::dqgate()
+            .args(["history", "--format", "json", "--store", &store.url])
+            .output()
+            .unwrap();
+        let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+        assert_eq!(history[0]["diff_outcome"], "not_run");
+    }
+);
+
+store_test!(
+    a_subset_or_sample_without_rows_fails_and_says_why,
+    |store| {
+        for extra in [["--subset", "0"], ["--sample", "0"]] {
+            let mut args = vec!["--store", store.url.as_str()];
+            args.extend(extra);
+            let diff = run("diff", SAMPLE, "rules/movies.toml", &args);
+            assert_eq!(diff.code, 1, "{extra:?}: {}{}", diff.stdout, diff.stderr);
+            assert!(
+            diff.stdout.contains(
+                "no reference figures were compared: the subset selected none of the 301 accepted rows"
+            ),
+            "{extra:?}: {}",
+            diff.stdout
+        );
+        }
+    }
+);
+
+store_test!(a_query_that_returns_no_rows_is_named_as_such, |store| {
+    let sql = std::fs::read_to_string(root().join("rules/queries/genre_year.sql")).unwrap();
+    let diff = diff_with_query(&store, "genre_year", &format!("{sql}\nHAVING 1 = 0"));
+    assert_eq!(diff.code, 1);
+    assert!(
+        diff.stdout
+            .contains("aggregate genre_year: the store's query returned no rows, but the reference has 65 keys"),
+        "{}",
+        diff.stdout
+    );
+});
