@@ -242,7 +242,7 @@ pub struct RunArgs {
     /// (default: `[reference].subset` of the rule file).
     #[arg(long, value_parser = parse_subset)]
     pub subset: Option<Subset>,
-    /// What to do with a movie id production already holds (default:
+    /// What to do with a record whose key production already holds (default:
     /// `[promotion].on_existing` of the rule file, else `update`).
     #[arg(long, value_enum)]
     pub on_existing: Option<OnExisting>,

@@ -40,7 +40,7 @@ pub struct CheckOptions {
     pub limits: Limits,
     /// Examples kept per rule.
     pub max_examples: usize,
-    /// Movie ids production holds, with their batch: a record with one of
+    /// Record keys (as JSON text) production holds, with their batch: a record with one of
     /// them is quarantined (the `reject` promotion policy).
     pub reject_existing: Option<std::sync::Arc<std::collections::HashMap<String, i64>>>,
     /// Show a progress bar on standard error (only ever drawn on a terminal).

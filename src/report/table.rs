@@ -71,7 +71,7 @@ fn utc_time(stamp: &str) -> String {
     }
 }
 
-/// Renders the ledger: batches over time, movies in versus movies out.
+/// Renders the ledger: batches over time, records in versus records out.
 pub(crate) fn render_history(store: &str, batches: &[super::BatchEntry]) -> String {
     let rows: Vec<HistoryRow<'_>> = batches
         .iter()

@@ -4,6 +4,8 @@
 
 mod harness;
 
+// Three real feeds, each with its model: promoted, audited, bugs caught.
+mod feeds;
 // The movies fixtures cut from real TMDB data: verdicts, accounting, outputs.
 mod check;
 // Reference aggregates against the SQLite store, planted query bugs.

@@ -1,0 +1,181 @@
+//! The whole gate on three real feeds, each with its own model: the movie
+//! feed, the TMDB 5000 export (JSON lists, a keywords table), and the
+//! hourly weather of New York's airports (another domain, five key
+//! columns, `NA` for nulls). Each promotes with every aggregate agreeing,
+//! is not promoted twice, and a bug planted in one of its queries fails
+//! the diff, on SQLite and on PostgreSQL.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::harness::{TestStore, fixture, root, run, store_test};
+
+/// One feed: its file, its rule file, and a planted bug (a query file of
+/// `rules/`, the text to replace, and its replacement).
+struct Feed {
+    file: PathBuf,
+    rules: &'static str,
+    bug: (&'static str, &'static str, &'static str),
+}
+
+/// The TMDB 5000 sample without its one record that breaks a rule: alone
+/// it puts the sample over the quarantine limit.
+fn tmdb_accepted_sample(dir: &Path) -> PathBuf {
+    let mut reader = csv::Reader::from_path(fixture("tmdb_5000_sample.csv")).unwrap();
+    let path = dir.join("tmdb_5000_accepted.csv");
+    let mut writer = csv::Writer::from_path(&path).unwrap();
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    let id = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "id")
+        .unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        if &record[id] != "380097" {
+            writer.write_record(&record).unwrap();
+        }
+    }
+    writer.flush().unwrap();
+    path
+}
+
+fn feeds(dir: &Path) -> Vec<Feed> {
+    vec![
+        Feed {
+            file: fixture("movies_sample.csv").into(),
+            rules: "movies.toml",
+            // Every movie counted once per production company.
+            bug: (
+                "queries/genre_year.sql",
+                "FROM movies AS m",
+                "FROM movies AS m JOIN movie_companies AS extra ON extra.movie_id = m.id",
+            ),
+        },
+        Feed {
+            file: tmdb_accepted_sample(dir),
+            rules: "tmdb_5000.toml",
+            // Keywords joined to genres: a double count.
+            bug: (
+                "queries/keyword_year.sql",
+                "JOIN keywords AS k ON k.id = mk.keyword_id",
+                "JOIN keywords AS k ON k.id = mk.keyword_id JOIN movie_genres AS mg ON mg.movie_id = m.id",
+            ),
+        },
+        Feed {
+            file: fixture("weather/weather_sample.csv").into(),
+            rules: "nyc_weather.toml",
+            // A missing pressure read as 0.
+            bug: (
+                "queries/nyc_weather/origin_day.sql",
+                "AVG(pressure)",
+                "AVG(COALESCE(pressure, 0))",
+            ),
+        },
+    ]
+}
+
+/// Copies `rules/` (rule files and queries) to `to`.
+fn copy_rules(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_rules(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn aggregates(report: &Value) -> Vec<(String, bool)> {
+    report["diff"]["aggregates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["missing"] == 0 && a["extra"] == 0 && a["mismatched"] == 0,
+            )
+        })
+        .collect()
+}
+
+fn promote_each_feed_and_catch_a_planted_bug(store: &TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    for feed in feeds(dir.path()) {
+        let rules = root().join("rules").join(feed.rules);
+        let file = feed.file.to_str().unwrap();
+        // Each feed in a store of its own, on the same engine: a store
+        // holds one model.
+        let own = if store.url.starts_with("sqlite://") {
+            TestStore::sqlite()
+        } else {
+            TestStore::postgres()
+        };
+        let args = ["--store", own.url.as_str(), "--subset", "all"];
+        let first = run("run", file, rules.to_str().unwrap(), &args);
+        assert_eq!(
+            first.code, 0,
+            "{}: {}{}",
+            feed.rules, first.stdout, first.stderr
+        );
+        let report = first.report();
+        assert_eq!(report["promotion"]["status"], "promoted", "{}", feed.rules);
+        let compared = aggregates(&report);
+        assert!(compared.len() >= 2, "{}: {compared:?}", feed.rules);
+        assert!(
+            compared.iter().all(|(_, agrees)| *agrees),
+            "{}: {compared:?}",
+            feed.rules
+        );
+        assert!(report["diff"]["not_compared"].is_null());
+        let reconciled = report["promotion"]["reconciliation"].as_array().unwrap();
+        assert_eq!(reconciled.len(), compared.len(), "{}", feed.rules);
+
+        let again = run("run", file, rules.to_str().unwrap(), &args);
+        assert_eq!(again.code, 0, "{}: {}", feed.rules, again.stdout);
+        assert_eq!(again.report()["promotion"]["status"], "already_promoted");
+
+        let planted = dir.path().join(format!("planted_{}", feed.rules));
+        copy_rules(&root().join("rules"), &planted);
+        let (query, from, to) = feed.bug;
+        let path = planted.join(query);
+        let sql = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            sql.contains(from),
+            "the planted bug no longer applies to {query}"
+        );
+        std::fs::write(&path, sql.replace(from, to)).unwrap();
+        let caught = run(
+            "diff",
+            file,
+            planted.join(feed.rules).to_str().unwrap(),
+            &args,
+        );
+        assert_eq!(
+            caught.code, 1,
+            "{}: {}{}",
+            feed.rules, caught.stdout, caught.stderr
+        );
+        let report = caught.report();
+        let failed: Vec<String> = aggregates(&report)
+            .into_iter()
+            .filter(|(_, agrees)| !agrees)
+            .map(|(name, _)| name)
+            .collect();
+        let expected = Path::new(query).file_stem().unwrap().to_str().unwrap();
+        assert_eq!(failed, [expected], "{}", feed.rules);
+    }
+}
+
+store_test!(
+    three_feeds_promote_agree_once_and_catch_a_planted_query_bug,
+    |store| {
+        promote_each_feed_and_catch_a_planted_bug(&store);
+    }
+);
