@@ -426,7 +426,105 @@ pub(crate) fn init_rules<R: Read + Send>(
             let _ = writeln!(out, "unique = true");
         }
     }
+    write_model(&mut out, name, &columns, key);
     Ok(out)
+}
+
+/// The starting model: one table of records keyed like the unique column,
+/// and for each list whose elements have keys, a table of its elements
+/// (keyed by `id`, or by its first key) and a table linking them to the
+/// records.
+fn write_model(out: &mut String, name: &str, columns: &[ColumnProfile], key: Option<usize>) {
+    use crate::rules::model::identifier_for;
+    let Some(key) = key else {
+        let _ = writeln!(
+            out,
+            "\n# No column is unique and never empty in the sample, so no store model is\n\
+             # written: `dqgate run` needs one. Declare [[tables]] (see rules/README.md)."
+        );
+        return;
+    };
+    let stem = name
+        .rsplit('/')
+        .next()
+        .unwrap_or(name)
+        .split('.')
+        .next()
+        .unwrap_or(name);
+    let records = identifier_for(stem);
+    let key_name = identifier_for(&columns[key].name);
+    let _ = writeln!(
+        out,
+        "\n# The store's model: the tables `dqgate run` loads accepted records into.\n\
+         # Rename and trim them to what the feed's queries need."
+    );
+    let _ = writeln!(out, "\n[[tables]]\nname = {}", toml_string(&records));
+    let _ = writeln!(out, "key = [{}]\ncolumns = [", toml_string(&key_name));
+    for c in columns {
+        if matches!(c.column_type(), "entity_list" | "entity") {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {{ name = {}, column = {} }},",
+            toml_string(&identifier_for(&c.name)),
+            toml_string(&c.name)
+        );
+    }
+    let _ = writeln!(out, "]");
+    for c in columns {
+        let Some(keys) = c.keys.as_ref().filter(|k| !k.is_empty()) else {
+            continue;
+        };
+        if c.column_type() != "entity_list" {
+            continue;
+        }
+        let list = identifier_for(&c.name);
+        let element_key = keys
+            .keys()
+            .find(|k| k.as_str() == "id")
+            .or_else(|| keys.keys().next())
+            .cloned()
+            .unwrap_or_default();
+        // A key seen with several kinds of value (or only nulls) is kept as text.
+        let fields: Vec<String> = keys
+            .iter()
+            .map(|(k, kind)| {
+                format!(
+                    "{{ name = {}, field = {}{} }}",
+                    toml_string(&identifier_for(k)),
+                    toml_string(k),
+                    if *kind == "any" {
+                        ", type = \"string\""
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n[[tables]]\nname = {}\nexplode = {}\nkey = [{}]\ncolumns = [{}]",
+            toml_string(&list),
+            toml_string(&c.name),
+            toml_string(&identifier_for(&element_key)),
+            fields.join(", ")
+        );
+        let parent = format!("{records}_{key_name}");
+        let child = format!("{list}_{}", identifier_for(&element_key));
+        let _ = writeln!(
+            out,
+            "\n[[tables]]\nname = {}\nexplode = {}\nkey = [{}, {}]\ncolumns = [\n  {{ name = {}, column = {} }},\n  {{ name = {}, field = {} }},\n]",
+            toml_string(&format!("{records}_{list}")),
+            toml_string(&c.name),
+            toml_string(&parent),
+            toml_string(&child),
+            toml_string(&parent),
+            toml_string(&columns[key].name),
+            toml_string(&child),
+            toml_string(&element_key),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -153,6 +153,31 @@ impl Columns for Declared<'_> {
     }
 }
 
+/// A name made into an identifier [`valid_identifier`] accepts: lower
+/// case, `_` for anything but letters and digits, `_` before a leading
+/// digit or a reserved prefix, cut to 63 bytes.
+pub(crate) fn identifier_for(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty()
+        || out.starts_with(|c: char| c.is_ascii_digit())
+        || out.starts_with("stg_")
+        || out.starts_with("dq_")
+    {
+        out.insert(0, '_');
+    }
+    out.truncate(63);
+    out
+}
+
 /// An identifier both engines accept unquoted: a letter or `_`, then
 /// letters, digits or `_`, at most 63 bytes (PostgreSQL's limit).
 fn valid_identifier(name: &str) -> bool {

@@ -185,3 +185,42 @@ fn man_writes_a_page_for_every_command_it_refers_to() {
     }
     assert!(dir.path().join("dqgate-rules-check.1").exists());
 }
+
+#[test]
+fn the_model_init_writes_loads_the_profiled_file_into_a_store() {
+    let file = fixture("tmdb_5000_sample.csv");
+    let (text, _) = init_then_check(&file);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("init.toml");
+    std::fs::write(&rules, &text).unwrap();
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let run = crate::harness::run("run", &file, rules.to_str().unwrap(), &["--store", &store]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = run.report();
+    assert_eq!(report["promotion"]["status"], "promoted");
+    assert_eq!(report["promotion"]["applied"]["new_records"], 82);
+    let staged: Vec<(String, u64)> = report["diff"]["staged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_owned(),
+                t["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(staged[0], ("tmdb_5000_sample".to_owned(), 82));
+    assert!(
+        staged
+            .iter()
+            .any(|(t, n)| t == "tmdb_5000_sample_keywords" && *n > 82)
+    );
+    assert!(
+        run.stdout.contains(
+            "no reference figures were compared: the rule file declares no [[aggregates]]"
+        ),
+        "{}",
+        run.stdout
+    );
+}
