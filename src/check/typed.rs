@@ -47,6 +47,11 @@ pub fn typed_value<'a>(check: &TypeCheck, text: &'a str) -> Option<Value<'a>> {
                     .find_map(|f| chrono::NaiveDate::parse_from_str(text, f).ok())
             })
             .map(Value::Date),
+        // An escape may spell a NUL, which only the full parse finds.
+        TypeCheck::EntityList { keys, .. } if text.contains('\\') => {
+            entity_list(text, keys).ok().map(Value::List)
+        }
+        TypeCheck::Entity { keys } if text.contains('\\') => entity(text, keys).ok(),
         TypeCheck::EntityList { keys, layout } => {
             let names = keys.iter().map(|(name, _)| name.as_str());
             layout
@@ -142,6 +147,12 @@ pub(super) fn check_entity(item: &Literal<'_>, keys: &[(String, KeyType)]) -> Re
     if !matches!(item, Literal::Dict(_)) {
         return Err(format!("expected an object, found a {}", item.kind()));
     }
+    if holds_nul(item) {
+        return Err(
+            "a string holds a NUL character (written as an escape), which no store's text can hold"
+                .into(),
+        );
+    }
     for (key, ty) in keys {
         let Some(v) = item.get(key) else {
             return Err(format!("object has no key '{key}'"));
@@ -155,6 +166,16 @@ pub(super) fn check_entity(item: &Literal<'_>, keys: &[(String, KeyType)]) -> Re
         }
     }
     Ok(())
+}
+
+/// Whether any string in a literal, its keys included, holds a NUL.
+fn holds_nul(literal: &Literal<'_>) -> bool {
+    match literal {
+        Literal::Str(s) => s.contains('\0'),
+        Literal::List(items) => items.iter().any(holds_nul),
+        Literal::Dict(entries) => entries.iter().any(|(k, v)| holds_nul(k) || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// Whether a dict value is of the type a key declares.

@@ -1,6 +1,8 @@
-//! Field values: typed values and the list literals of multi-valued fields.
+//! Field values: typed values, the list literals of multi-valued fields,
+//! and exact sums of floats.
 
 pub mod cell;
+pub(crate) mod exact_sum;
 pub mod list_layout;
 pub mod literal;
 pub mod value;

@@ -3,7 +3,7 @@
 //! from when a row is replaced.
 
 use crate::fields::cell::Cell;
-use crate::reference::exact_sum::ExactSum;
+use crate::fields::exact_sum::ExactSum;
 use crate::rules::aggregate::Measure;
 use crate::rules::spec::AggFn;
 
@@ -141,7 +141,10 @@ impl Acc {
     pub fn finish(&self) -> Cell {
         match self {
             Acc::Count(n) => Cell::Int(*n),
-            Acc::SumInt(s) => i64::try_from(*s).map_or(Cell::Num(*s as f64), Cell::Int),
+            // Beyond 64 bits, the exact decimal text, as the stores give it.
+            Acc::SumInt(s) => {
+                i64::try_from(*s).map_or_else(|_| Cell::Text(s.to_string()), Cell::Int)
+            }
             Acc::SumNum(s) => Cell::Num(s.value()),
             Acc::Avg { n: 0, .. } => Cell::Null,
             Acc::Avg { sum, n } => Cell::Num(sum.value() / *n as f64),

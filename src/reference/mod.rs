@@ -12,7 +12,6 @@
 //! - `sum` over no passing row is 0; `avg`, `min` and `max` skip nulls.
 
 mod acc;
-pub(crate) mod exact_sum;
 mod rollup;
 pub mod subset;
 

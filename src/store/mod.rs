@@ -21,6 +21,7 @@ mod postgres;
 mod redact;
 mod schema;
 mod sqlite;
+mod sqlite_sums;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -142,6 +143,15 @@ pub enum StoreError {
         first_line: u64,
         /// Line of the second.
         line: u64,
+    },
+    /// A query could not compute its result from this data (a value out
+    /// of range): the data is at fault, not the query or the store.
+    #[error("query {name} cannot be computed from this data: {detail}")]
+    Data {
+        /// The aggregate whose query failed.
+        name: String,
+        /// What the engine said.
+        detail: String,
     },
     /// A query failed.
     #[error("query {name} failed: {source}")]

@@ -72,6 +72,12 @@ impl PostgresDriver {
                     name: name.to_owned(),
                     detail: format!("PostgreSQL: {}", driver(e)),
                 }
+            } else if e.code().is_some_and(|c| c.code().starts_with("22")) {
+                // Class 22, data exceptions: a value out of range and the like.
+                StoreError::Data {
+                    name: name.to_owned(),
+                    detail: format!("PostgreSQL: {}", driver(e)),
+                }
             } else {
                 StoreError::Query {
                     name: name.to_owned(),
@@ -397,6 +403,9 @@ fn cell(text: Option<&str>, ty: &Type) -> Cell {
             .map_or_else(|_| Cell::Text(text.into()), Cell::Num),
         Type::NUMERIC => match text.parse::<i64>() {
             Ok(i) => Cell::Int(i),
+            // An integer beyond 64 bits stays exact, as its decimal text (as
+            // the reference and the SQLite store give it).
+            Err(_) if text.parse::<i128>().is_ok() => Cell::Text(text.to_owned()),
             Err(_) => text
                 .parse()
                 .map_or_else(|_| Cell::Text(text.into()), Cell::Num),

@@ -77,6 +77,7 @@ impl SqliteDriver {
             "PRAGMA cache_size = -{PAGE_CACHE_KIB}; PRAGMA temp.cache_size = -{PAGE_CACHE_KIB};"
         ))
         .map_err(db("setting the page cache"))?;
+        super::sqlite_sums::install(&conn).map_err(db("installing exact sums"))?;
         Ok(SqliteDriver {
             conn,
             location,
@@ -334,6 +335,15 @@ impl SqliteDriver {
                 name: name.to_owned(),
                 detail: format!("SQLite: {source}"),
             },
+            _ if source
+                .to_string()
+                .contains(super::sqlite_sums::OUT_OF_RANGE) =>
+            {
+                StoreError::Data {
+                    name: name.to_owned(),
+                    detail: format!("SQLite: {source}"),
+                }
+            }
             _ => StoreError::Query {
                 name: name.to_owned(),
                 source: source.into(),

@@ -10,6 +10,8 @@ mod feeds;
 mod check;
 // Reference aggregates against the SQLite store, planted query bugs.
 mod diff;
+// Values at the limits: stored alike on every engine, or quarantined.
+mod edge_values;
 // Markdown and GitHub Actions output.
 mod formats;
 // frictionless-py's test expectations: rows read, row and label errors.
