@@ -179,3 +179,72 @@ store_test!(
         promote_each_feed_and_catch_a_planted_bug(&store);
     }
 );
+
+store_test!(
+    a_feed_without_declared_tables_is_stored_by_its_unique_key,
+    |store| {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("people.toml");
+        std::fs::write(
+            &rules,
+            "[dataset]\nname = \"people\"\n\n[reference]\nno_aggregates = true\n\n\
+         [columns.person_id]\ntype = \"integer\"\nrequired = true\nunique = true\n\n\
+         [columns.name]\nrequired = true\n\n[columns.born]\ntype = \"date\"\n",
+        )
+        .unwrap();
+        let data = dir.path().join("people.csv");
+        std::fs::write(
+            &data,
+            "person_id,name,born\n1,Ada,1815-12-10\n2,Alan,1912-06-23\n3,Grace,\n",
+        )
+        .unwrap();
+        let first = run(
+            "run",
+            data.to_str().unwrap(),
+            rules.to_str().unwrap(),
+            &["--store", &store.url],
+        );
+        assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+        let report = first.report();
+        assert_eq!(report["promotion"]["status"], "promoted");
+        assert_eq!(report["diff"]["staged"][0]["table"], "people");
+        assert_eq!(report["diff"]["staged"][0]["rows"], 3);
+        assert!(
+            first.stdout.contains(
+                "no reference figures were compared: the rule file declares no aggregates"
+            ),
+            "{}",
+            first.stdout
+        );
+        let names = store.texts("SELECT name FROM people ORDER BY person_id");
+        assert_eq!(names, [["Ada"], ["Alan"], ["Grace"]]);
+    }
+);
+
+#[test]
+fn a_feed_without_a_key_is_refused_before_any_store_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("keyless.toml");
+    std::fs::write(&rules, "[columns.name]\n[columns.city]\n").unwrap();
+    let data = dir.path().join("keyless.csv");
+    std::fs::write(&data, "name,city\nAda,London\n").unwrap();
+    let db = dir.path().join("store.db");
+    let refused = run(
+        "run",
+        data.to_str().unwrap(),
+        rules.to_str().unwrap(),
+        &["--store", &format!("sqlite://{}", db.display())],
+    );
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("declares no [[tables]] and no column that is both `required` and `unique`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !db.exists(),
+        "no store is created for a feed that cannot be stored"
+    );
+}
