@@ -101,6 +101,11 @@ pub enum RulesCommand {
         /// The rule file.
         #[arg(default_value = "rules/movies.toml")]
         rules: PathBuf,
+        /// Also match the rule file against this CSV file's header (its
+        /// rows are not read): exit 1 when required columns are missing,
+        /// 2 when a declared column looks like a misspelling.
+        #[arg(long, value_name = "FILE")]
+        header: Option<PathBuf>,
     },
     /// Print the compiled rules as tables: every rule with its severity, and
     /// the aggregates with their query files.
@@ -394,16 +399,39 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             write_stdout(&listing)?;
             Ok(Outcome::Passed)
         }
-        Command::Rules(RulesCommand::Check { rules }) => {
+        Command::Rules(RulesCommand::Check { rules, header }) => {
             let set = RuleSet::load(&rules)?;
-            write_stdout(&format!(
+            let mut text = format!(
                 "{}: ok ({} columns, {} row rules, {} rules in all)\n",
                 printable(&rules.display().to_string()),
                 set.columns.len(),
                 set.row_rules.len(),
                 set.catalog.len()
-            ))?;
-            Ok(Outcome::Passed)
+            );
+            let mut outcome = Outcome::Passed;
+            if let Some(file) = header {
+                let binding = crate::check::check_header(&file, &set)?;
+                let file = printable(&file.display().to_string());
+                if binding.usable() {
+                    text.push_str(&format!("{file}: the header has every required column\n"));
+                } else {
+                    text.push_str(&format!("{file}: {}\n", binding.unusable_reason()));
+                    outcome = Outcome::Failed;
+                }
+                for (what, names) in [
+                    ("declared but absent (not checked)", &binding.not_checked),
+                    ("in the header but not declared", &binding.unexpected),
+                ] {
+                    if !names.is_empty() {
+                        text.push_str(&format!("{file}: {what}: {}\n", names.join(", ")));
+                    }
+                }
+                for hint in &binding.hints {
+                    text.push_str(&format!("{file}: {hint}\n"));
+                }
+            }
+            write_stdout(&text)?;
+            Ok(outcome)
         }
     }
 }

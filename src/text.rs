@@ -37,3 +37,61 @@ pub fn printable(text: &str) -> String {
         })
         .collect()
 }
+
+/// A name reduced to what a typo keeps: lower case, letters and digits.
+pub fn reduced(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The name among `candidates` that `name` most likely misspells: the same
+/// letters and digits (case, spaces, `_`, `-`, a BOM aside), or within a
+/// small edit distance (none under four characters, one up to seven, two
+/// from eight on).
+pub fn likely_typo<'h>(name: &str, candidates: impl Iterator<Item = &'h str>) -> Option<&'h str> {
+    let want = reduced(name);
+    let limit = match want.len() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    };
+    if want.is_empty() {
+        return None;
+    }
+    candidates
+        .filter_map(|h| {
+            let other = reduced(h);
+            // Lengths further apart than the limit cannot be within it.
+            if other.is_empty() || other.len().abs_diff(want.len()) > limit {
+                return None;
+            }
+            let distance = strsim::osa_distance(&want, &other);
+            (distance <= limit).then_some((h, distance))
+        })
+        .min_by_key(|(_, d)| *d)
+        .map(|(h, _)| h)
+}
+
+#[cfg(test)]
+mod typo_tests {
+    use super::likely_typo;
+
+    #[test]
+    fn a_likely_typo_is_close_and_the_closest_wins() {
+        let header = ["homepage", "Vote Count", "vote_average", "id"];
+        let find = |name| likely_typo(name, header.iter().copied());
+        assert_eq!(find("hompage"), Some("homepage"));
+        assert_eq!(find("vote_count"), Some("Vote Count"));
+        assert_eq!(find("vote_averag"), Some("vote_average"));
+        assert_eq!(
+            find("ix"),
+            None,
+            "short names must match but for case and separators"
+        );
+        assert_eq!(find("ID"), Some("id"));
+        assert_eq!(find("budget"), None);
+        assert_eq!(find("xyz"), None);
+    }
+}

@@ -29,7 +29,14 @@ pub struct HeaderBinding {
     pub hints: Vec<String>,
     /// What the file is instead of CSV, when its first bytes say so.
     pub not_csv: Option<&'static str>,
+    /// Declared columns absent from the header that look like a typo of a
+    /// header column no rule declares: `(declared, header name)`.
+    pub typos: Vec<(String, String)>,
 }
+
+/// Undeclared header columns beyond which misspellings are looked for only
+/// by case and separators, not by edit distance.
+const MAX_TYPO_CANDIDATES: usize = 1000;
 
 /// Signatures of formats that are not CSV, by their first bytes.
 const SIGNATURES: [(&[u8], &str); 8] = [
@@ -115,21 +122,7 @@ impl HeaderBinding {
             .filter(|n| rules.column_index(n).is_none())
             .cloned()
             .collect();
-        let normalize = |s: &str| s.trim().trim_start_matches('\u{feff}').to_lowercase();
-        let mut unexpected_by_form: HashMap<String, &str> = HashMap::new();
-        if !missing.is_empty() {
-            for u in unexpected.iter().rev() {
-                unexpected_by_form.insert(normalize(u), u);
-            }
-        }
-        let mut hints: Vec<String> = missing
-            .iter()
-            .filter_map(|m| {
-                unexpected_by_form
-                    .get(&normalize(m))
-                    .map(|u| format!("missing column `{m}` may be the header's {u:?} (check case, spaces or a BOM)"))
-            })
-            .collect();
+        let mut hints: Vec<String> = Vec::new();
         hints.extend(
             names
                 .iter()
@@ -152,7 +145,34 @@ impl HeaderBinding {
             .into_iter()
             .map(|h: String| crate::text::printable(&h))
             .collect();
+        // The same name but for case and separators is found by one lookup
+        // per column; a misspelling by edit distance only among a few
+        // undeclared names (a header of thousands is another schema, and
+        // comparing each with each would not be linear).
+        let mut by_letters: HashMap<String, &str> = HashMap::new();
+        if !missing.is_empty() || !not_checked.is_empty() {
+            for u in unexpected.iter().rev() {
+                by_letters.insert(crate::text::reduced(u), u);
+            }
+        }
+        let typos = missing
+            .iter()
+            .chain(&not_checked)
+            .filter_map(|m| {
+                by_letters
+                    .get(&crate::text::reduced(m))
+                    .copied()
+                    .filter(|_| !crate::text::reduced(m).is_empty())
+                    .or_else(|| {
+                        (unexpected.len() <= MAX_TYPO_CANDIDATES).then(|| {
+                            crate::text::likely_typo(m, unexpected.iter().map(String::as_str))
+                        })?
+                    })
+                    .map(|h| (m.clone(), crate::text::printable(h)))
+            })
+            .collect();
         HeaderBinding {
+            typos,
             width: names.len(),
             unexpected: printable(unexpected),
             duplicates: printable(duplicates),

@@ -88,6 +88,22 @@ pub enum CheckError {
     /// The report could not be serialized.
     #[error("cannot serialize the report: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// Declared columns look like misspellings of the header's: an error
+    /// in the rule file, found before any row is read.
+    #[error(
+        "rule file {} does not match the header of {}: {}; fix the rule file (nothing was checked)",
+        rules.display(),
+        file.display(),
+        typos.iter().map(|(declared, header)| format!("column `{declared}` is not in the header; did you mean `{header}`?")).collect::<Vec<_>>().join("; ")
+    )]
+    LikelyTypo {
+        /// The rule file.
+        rules: PathBuf,
+        /// The input.
+        file: PathBuf,
+        /// `(declared, header name)` pairs.
+        typos: Vec<(String, String)>,
+    },
 }
 
 /// Receives every accepted record, in file order, while the check streams.
@@ -187,6 +203,34 @@ fn progress_bar(wanted: bool, size: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// Binds the header of the file at `path` to `rules` without reading its
+/// rows: what `dqgate rules check --header` reports. Declared columns that
+/// look like misspellings of the header's are an error.
+pub fn check_header(path: &Path, rules: &RuleSet) -> Result<HeaderBinding, CheckError> {
+    let read_error = |source| CheckError::Input {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(read_error)?;
+    let mut input = ChunkReader::new(file);
+    let limit = Limits::default().max_record_bytes;
+    let header =
+        match input::read_header(&mut input, rules.file.delimiter, limit).map_err(read_error)? {
+            input::HeaderRead::Header(h) => HeaderBinding::bind_raw(rules, &h.fields, &h.raw),
+            input::HeaderRead::NoHeader { .. } | input::HeaderRead::TooLarge => {
+                HeaderBinding::bind(rules, &csv::ByteRecord::new())
+            }
+        };
+    if header.not_csv.is_none() && !header.typos.is_empty() {
+        return Err(CheckError::LikelyTypo {
+            rules: rules.path.clone(),
+            file: path.to_owned(),
+            typos: header.typos,
+        });
+    }
+    Ok(header)
+}
+
 /// Writes `report.json` atomically into the output directory.
 pub fn write_report(report: &Report, options: &CheckOptions) -> Result<(), CheckError> {
     let json = crate::report::to_json(report)?;
@@ -250,6 +294,16 @@ fn check_streaming<R: Read + Send>(
     let binding = header
         .as_ref()
         .map(|h| HeaderBinding::bind_raw(rules, &h.fields, &h.raw));
+    if let Some(b) = &binding
+        && b.not_csv.is_none()
+        && !b.typos.is_empty()
+    {
+        return Err(CheckError::LikelyTypo {
+            rules: rules.path.clone(),
+            file: path.to_owned(),
+            typos: b.typos.clone(),
+        });
+    }
     let mut outputs = Outputs::create(
         &options.out_dir,
         header.as_ref().map(|h| &h.fields),

@@ -150,6 +150,29 @@ pub(crate) fn compile(
             );
             continue;
         }
+        let unknown = expr::unknown_columns(rule.expr.get_ref(), &declared);
+        if !unknown.is_empty() {
+            // A column whose own table failed to load was reported already.
+            let unknown: Vec<(usize, String)> = unknown
+                .into_iter()
+                .filter(|(_, column)| !spec.broken_columns.contains(column))
+                .collect();
+            let start = string_content_start(source, &rule.expr.span());
+            for (offset, column) in unknown {
+                let hint = crate::text::likely_typo(
+                    &column,
+                    spec.columns.iter().map(|(n, _)| n.get_ref().as_str()),
+                )
+                .map_or_else(String::new, |c| format!("; did you mean '{c}'?"));
+                problems.at(
+                    start + offset,
+                    format!(
+                        "in rule `{name}`: no column named '{column}' is declared in [columns]{hint}"
+                    ),
+                );
+            }
+            continue;
+        }
         match expr::compile(rule.expr.get_ref(), &declared) {
             Ok(e) => {
                 let mut reads = Vec::new();

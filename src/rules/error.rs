@@ -102,7 +102,7 @@ impl<'a> Problems<'a> {
     /// Records a TOML or serde error, using `fallback` when it has no span.
     pub(crate) fn toml(&mut self, err: &toml::de::Error, fallback: &Range<usize>) {
         let span = err.span().unwrap_or_else(|| fallback.clone());
-        self.at(span.start, err.message().trim().to_owned());
+        self.at(span.start, with_suggestion(err.message().trim()));
     }
 
     /// Problems found so far.
@@ -120,6 +120,22 @@ impl<'a> Problems<'a> {
             path: path.to_owned(),
             problems: self.found.into_iter().map(|(_, p)| p).collect(),
         })
+    }
+}
+
+/// serde's "unknown field `X`, expected one of `a`, `b`" with the likely
+/// intended key named, when one is close.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_owned();
+    };
+    let Some((unknown, expected)) = rest.split_once("`, expected") else {
+        return message.to_owned();
+    };
+    let candidates = expected.split('`').skip(1).step_by(2);
+    match crate::text::likely_typo(unknown, candidates) {
+        Some(key) => format!("{message}; did you mean `{key}`?"),
+        None => message.to_owned(),
     }
 }
 

@@ -36,7 +36,7 @@ pub(crate) fn parse(source: &str, problems: &mut Problems<'_>) -> RuleFileSpec {
                     spec.file = f;
                 }
             }
-            "columns" => spec.columns = columns(value, problems),
+            "columns" => (spec.columns, spec.broken_columns) = columns(value, problems),
             "rules" => spec.rules = array_of(value, "rules", problems),
             "reference" => {
                 if let Some(r) = deserialize(value, problems) {
@@ -69,19 +69,21 @@ fn deserialize<T: DeserializeOwned>(
         .ok()
 }
 
+/// The columns that loaded, and the names of those that did not.
 fn columns(
     value: Spanned<DeValue<'_>>,
     problems: &mut Problems<'_>,
-) -> Vec<(Spanned<String>, ColumnSpec)> {
+) -> (Vec<(Spanned<String>, ColumnSpec)>, Vec<String>) {
     let span = value.span();
     let DeValue::Table(table) = value.into_inner() else {
         problems.span(
             &span,
             "`columns` must be a table of `[columns.NAME]` tables",
         );
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut out = Vec::new();
+    let mut broken = Vec::new();
     for (name, column) in table {
         let name_span = name.span();
         let name = name.into_inner().into_owned();
@@ -92,11 +94,12 @@ fn columns(
             );
             continue;
         }
-        if let Some(spec) = deserialize::<ColumnSpec>(column, problems) {
-            out.push((Spanned::new(name_span, name), spec));
+        match deserialize::<ColumnSpec>(column, problems) {
+            Some(spec) => out.push((Spanned::new(name_span, name), spec)),
+            None => broken.push(name),
         }
     }
-    out
+    (out, broken)
 }
 
 fn array_of<T: DeserializeOwned>(

@@ -337,6 +337,9 @@ pub struct RuleFileSpec {
     pub promotion: PromotionSpec,
     /// `[[tables]]` in file order: the store's model.
     pub tables: Vec<TableSpec>,
+    /// Columns whose table did not load (their error is reported once;
+    /// what refers to them is not reported again).
+    pub broken_columns: Vec<String>,
 }
 
 /// `[[tables]]`: one table of the store's model.

@@ -224,3 +224,97 @@ fn the_model_init_writes_loads_the_profiled_file_into_a_store() {
         run.stdout
     );
 }
+
+/// rules/movies.toml with `[columns.homepage]` misspelt.
+fn misspelt_rules(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(crate::harness::root().join("rules/movies.toml"))
+        .unwrap()
+        .replace("[columns.homepage]", "[columns.hompage]");
+    let path = dir.join("movies.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::create_dir(dir.join("queries")).unwrap();
+    for entry in std::fs::read_dir(crate::harness::root().join("rules/queries")).unwrap() {
+        let query = entry.unwrap().path();
+        if query.is_file() {
+            std::fs::copy(&query, dir.join("queries").join(query.file_name().unwrap())).unwrap();
+        }
+    }
+    path
+}
+
+#[test]
+fn a_column_misspelt_in_the_rules_is_a_rule_file_error_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = misspelt_rules(dir.path());
+    let run = check(&fixture("movies_sample.csv"), rules.to_str().unwrap(), &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("column `hompage` is not in the header; did you mean `homepage`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.out_path().join("quarantine.csv").exists(),
+        "nothing is checked or written"
+    );
+
+    let header = crate::harness::dqgate()
+        .args(["rules", "check"])
+        .arg(&rules)
+        .arg("--header")
+        .arg(fixture("movies_sample.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(header.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&header.stderr).contains("did you mean `homepage`?"));
+
+    let fits = crate::harness::dqgate()
+        .args(["rules", "check", "rules/tmdb_5000.toml", "--header"])
+        .arg(fixture("tmdb_5000_sample.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(fits.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&fits.stdout).contains("the header has every required column"));
+    let lacks = crate::harness::dqgate()
+        .args(["rules", "check", "rules/movies.toml", "--header"])
+        .arg(fixture("movies_6col.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(lacks.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&lacks.stdout).contains("the header lacks required columns"));
+}
+
+#[test]
+fn every_unknown_name_and_one_error_per_misspelt_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.toml");
+    std::fs::write(
+        &rules,
+        "[columns.id]\ntype = \"integer\"\nrequird = true\n\n\
+         [columns.vote_count]\ntype = \"integer\"\n\n\
+         [[rules]]\nname = \"r\"\nexpr = \"id > 0 and vote_cont > 1 and nonsense == 2\"\n",
+    )
+    .unwrap();
+    let out = crate::harness::dqgate()
+        .args(["rules", "check"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("has 3 errors"), "{stderr}");
+    assert!(stderr.contains("unknown field `requird`"), "{stderr}");
+    assert!(stderr.contains("did you mean `required`?"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no column named 'vote_cont' is declared in [columns]; did you mean 'vote_count'?"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no column named 'nonsense'"), "{stderr}");
+    assert!(
+        !stderr.contains("'id'"),
+        "the misspelt key of `id` is reported once: {stderr}"
+    );
+}

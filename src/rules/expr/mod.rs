@@ -181,6 +181,41 @@ pub fn compile(text: &str, columns: &dyn Columns) -> Result<Expr, ExprError> {
     Ok(expr)
 }
 
+/// Every column name in `text` that `columns` does not declare, with its
+/// byte offset, so that all of them are reported at once; empty when the
+/// text does not split into tokens (the parser reports that).
+pub fn unknown_columns(text: &str, columns: &dyn Columns) -> Vec<(usize, String)> {
+    let Ok(tokens) = lex::tokenize(text) else {
+        return Vec::new();
+    };
+    tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(i, token)| {
+            let lex::TokKind::Ident(name) = &token.kind else {
+                return None;
+            };
+            if !token.quoted {
+                let word = name.to_ascii_lowercase();
+                let keyword = matches!(
+                    word.as_str(),
+                    "true" | "false" | "null" | "and" | "or" | "not" | "is" | "in"
+                );
+                let call = tokens
+                    .get(i + 1)
+                    .is_some_and(|next| next.kind == lex::TokKind::LParen);
+                if keyword || call {
+                    return None;
+                }
+            }
+            columns
+                .resolve(name)
+                .is_none()
+                .then(|| (token.offset, name.clone()))
+        })
+        .collect()
+}
+
 /// Parses and type-checks an expression of any type, returning its type.
 pub fn compile_typed(text: &str, columns: &dyn Columns) -> Result<(Expr, Ty), ExprError> {
     parse::parse(text, columns)
