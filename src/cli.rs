@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::check::row::Limits;
 use crate::check::{CheckOptions, check_file, write_report};
 use crate::diff::command::{DiffOptions, StoreSide, diff_file};
+use crate::project::Settings;
 use crate::report::{
     Report, Verdict, render_github, render_history, render_junit, render_markdown, render_table,
 };
@@ -98,9 +99,9 @@ pub enum Command {
 pub enum RulesCommand {
     /// Validate a rule file without any data; lists every problem.
     Check {
-        /// The rule file.
-        #[arg(default_value = "rules/movies.toml")]
-        rules: PathBuf,
+        /// The rule file (default: DQGATE_RULES, else the project file's).
+        #[arg(env = "DQGATE_RULES")]
+        rules: Option<PathBuf>,
         /// Also match the rule file against this CSV file's header (its
         /// rows are not read): exit 1 when required columns are missing,
         /// 2 when a declared column looks like a misspelling.
@@ -110,9 +111,9 @@ pub enum RulesCommand {
     /// Print the compiled rules as tables: every rule with its severity, and
     /// the aggregates with their query files.
     Explain {
-        /// The rule file.
-        #[arg(default_value = "rules/movies.toml")]
-        rules: PathBuf,
+        /// The rule file (default: DQGATE_RULES, else the project file's).
+        #[arg(env = "DQGATE_RULES")]
+        rules: Option<PathBuf>,
     },
 }
 
@@ -146,12 +147,14 @@ pub enum HistoryFormat {
 pub struct CheckArgs {
     /// The CSV file to check.
     pub file: PathBuf,
-    /// The rule file.
-    #[arg(long, default_value = "rules/movies.toml")]
-    pub rules: PathBuf,
-    /// Directory for report.json, quarantine.csv and accepted.csv.
-    #[arg(long, default_value = "dqgate-out")]
-    pub out: PathBuf,
+    /// The rule file (default: DQGATE_RULES, else the rule file named in
+    /// the nearest dqgate.toml).
+    #[arg(long, env = "DQGATE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Directory for report.json, quarantine.csv and accepted.csv
+    /// (default: the project file's, else dqgate-out).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -206,13 +209,8 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub check: CheckArgs,
     /// The production store.
-    #[arg(
-        long,
-        env = "DQGATE_STORE",
-        hide_env_values = true,
-        default_value = "sqlite://dqgate.db"
-    )]
-    pub store: String,
+    #[arg(long, env = "DQGATE_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Rows compared: a number of accepted rows from the start, or `all`
     /// (default: `[reference].subset` of the rule file).
     #[arg(long, value_parser = parse_subset, conflicts_with = "sample")]
@@ -236,13 +234,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub check: CheckArgs,
     /// The production store.
-    #[arg(
-        long,
-        env = "DQGATE_STORE",
-        hide_env_values = true,
-        default_value = "sqlite://dqgate.db"
-    )]
-    pub store: String,
+    #[arg(long, env = "DQGATE_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Rows diffed on staging: a number of accepted rows, or `all`
     /// (default: `[reference].subset` of the rule file).
     #[arg(long, value_parser = parse_subset)]
@@ -260,13 +253,8 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// The production store.
-    #[arg(
-        long,
-        env = "DQGATE_STORE",
-        hide_env_values = true,
-        default_value = "sqlite://dqgate.db"
-    )]
-    pub store: String,
+    #[arg(long, env = "DQGATE_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
     pub format: HistoryFormat,
@@ -276,8 +264,8 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct GrantsArgs {
     /// The rule file whose model's tables the reader may read.
-    #[arg(long, default_value = "rules/movies.toml")]
-    pub rules: PathBuf,
+    #[arg(long, env = "DQGATE_RULES")]
+    pub rules: Option<PathBuf>,
     /// The PostgreSQL store; its user is the gate's own role.
     #[arg(long, env = "DQGATE_STORE", hide_env_values = true)]
     pub store: String,
@@ -290,16 +278,11 @@ pub struct GrantsArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The rule file whose aggregates are exported.
-    #[arg(long, default_value = "rules/movies.toml")]
-    pub rules: PathBuf,
+    #[arg(long, env = "DQGATE_RULES")]
+    pub rules: Option<PathBuf>,
     /// The production store.
-    #[arg(
-        long,
-        env = "DQGATE_STORE",
-        hide_env_values = true,
-        default_value = "sqlite://dqgate.db"
-    )]
-    pub store: String,
+    #[arg(long, env = "DQGATE_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Directory for the CSV files.
     #[arg(long, default_value = "dqgate-export")]
     pub out: PathBuf,
@@ -328,11 +311,14 @@ pub use crate::gate::Outcome;
 /// Runs the parsed command line. Errors are usage, rule-file, I/O or store
 /// errors (exit 2); a failed gate is `Ok(Outcome::Failed)`.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let here = std::env::current_dir().context("cannot read the current folder")?;
+    let settings = Settings::from(&here)?;
+    let settings = &settings;
     match cli.command {
-        Command::Check(args) => run_check(&args),
-        Command::Diff(args) => run_diff(&args),
-        Command::Run(args) => run_run(&args),
-        Command::History(args) => run_history(&args),
+        Command::Check(args) => run_check(&args, settings),
+        Command::Diff(args) => run_diff(&args, settings),
+        Command::Run(args) => run_run(&args, settings),
+        Command::History(args) => run_history(&args, settings),
         Command::Init {
             file,
             sample,
@@ -351,7 +337,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Passed)
         }
         Command::Grants(args) => {
-            let rules = RuleSet::load(&args.rules)?;
+            let rules = RuleSet::load(&settings.rules(args.rules.as_deref())?)?;
             let model = crate::diff::command::model_of(&rules)?;
             write_stdout(&crate::store::grants(&args.store, &args.reader, model)?)?;
             Ok(Outcome::Passed)
@@ -384,13 +370,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Passed)
         }
         Command::Rules(RulesCommand::Explain { rules }) => {
-            let set = RuleSet::load(&rules)?;
+            let set = RuleSet::load(&settings.rules(rules.as_deref())?)?;
             write_stdout(&crate::report::render_rules(&set))?;
             Ok(Outcome::Passed)
         }
         Command::Export(args) => {
-            let rules = RuleSet::load(&args.rules)?;
-            let mut store = crate::store::open_existing(&args.store, None)?;
+            let rules = RuleSet::load(&settings.rules(args.rules.as_deref())?)?;
+            let url = settings.store(args.store.as_deref());
+            let mut store = crate::store::open_existing(&url, None)?;
             let written = crate::diff::command::export_production(&rules, &mut store, &args.out)?;
             let listing: String = written
                 .iter()
@@ -400,6 +387,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Passed)
         }
         Command::Rules(RulesCommand::Check { rules, header }) => {
+            let rules = settings.rules(rules.as_deref())?;
             let set = RuleSet::load(&rules)?;
             let mut text = format!(
                 "{}: ok ({} columns, {} row rules, {} rules in all)\n",
@@ -436,9 +424,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-fn check_options(args: &CheckArgs) -> CheckOptions {
+fn check_options(args: &CheckArgs, settings: &Settings) -> CheckOptions {
     CheckOptions {
-        out_dir: args.out.clone(),
+        out_dir: settings.out(args.out.as_deref()),
         write_accepted: args.write_accepted,
         limits: Limits {
             max_field_bytes: args.max_field_bytes,
@@ -455,19 +443,20 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
     }
 }
 
-fn run_check(args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let rules = RuleSet::load(&args.rules)?;
-    let report = check_file(&args.file, &rules, &check_options(args))?;
+fn run_check(args: &CheckArgs, settings: &Settings) -> anyhow::Result<Outcome> {
+    let rules = RuleSet::load(&settings.rules(args.rules.as_deref())?)?;
+    let report = check_file(&args.file, &rules, &check_options(args, settings))?;
     print_report(&report, args)
 }
 
-fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    let rules = RuleSet::load(&args.check.rules)?;
-    let options = check_options(&args.check);
+fn run_diff(args: &DiffArgs, settings: &Settings) -> anyhow::Result<Outcome> {
+    let rules = RuleSet::load(&settings.rules(args.check.rules.as_deref())?)?;
+    let options = check_options(&args.check, settings);
+    let url = settings.store(args.store.as_deref());
     let diff_options = DiffOptions {
         store: match &args.store_output {
             Some(dir) => StoreSide::Exported(dir.clone()),
-            None => StoreSide::Url(args.store.clone()),
+            None => StoreSide::Url(url.clone()),
         },
         subset: match args.sample {
             Some(fraction) => Some(Subset::Sample {
@@ -479,23 +468,24 @@ fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
         max_examples: args.check.examples.max(1) * 3,
     };
     let report = diff_file(&args.check.file, &rules, &options, &diff_options)
-        .map_err(|e| name_the_store(e, &args.store))?;
+        .map_err(|e| name_the_store(e, &url))?;
     write_report(&report, &options)?;
     print_report(&report, &args.check)
 }
 
-fn run_run(args: &RunArgs) -> anyhow::Result<Outcome> {
-    let rules = RuleSet::load(&args.check.rules)?;
-    let options = check_options(&args.check);
+fn run_run(args: &RunArgs, settings: &Settings) -> anyhow::Result<Outcome> {
+    let rules = RuleSet::load(&settings.rules(args.check.rules.as_deref())?)?;
+    let options = check_options(&args.check, settings);
+    let url = settings.store(args.store.as_deref());
     let run_options = RunOptions {
-        store: args.store.clone(),
+        store: url.clone(),
         subset: args.subset,
         on_existing: args.on_existing,
         dry_run: args.dry_run,
         max_examples: args.check.examples.max(1) * 3,
     };
     let report = run_file(&args.check.file, &rules, &options, &run_options)
-        .map_err(|e| name_the_store(e, &args.store))?;
+        .map_err(|e| name_the_store(e, &url))?;
     write_report(&report, &options)?;
     print_report(&report, &args.check)
 }
@@ -517,8 +507,8 @@ fn name_the_store(err: crate::diff::command::CompareError, url: &str) -> anyhow:
     }
 }
 
-fn run_history(args: &HistoryArgs) -> anyhow::Result<Outcome> {
-    let mut store = crate::store::open_existing(&args.store, None)?;
+fn run_history(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<Outcome> {
+    let mut store = crate::store::open_existing(&settings.store(args.store.as_deref()), None)?;
     let batches = store.history()?;
     let text = match args.format {
         HistoryFormat::Table => render_history(&store.location(), &batches),

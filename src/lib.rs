@@ -15,14 +15,16 @@
 //! 7. [`check`]: one pass of every record through the rules: the header,
 //!    the row checks, uniqueness, the tally, the quarantine and accepted
 //!    outputs.
-//! 8. [`store`]: the normalized model, staging, read-only audit queries, the
-//!    ledger and the running totals, on SQLite and PostgreSQL.
+//! 8. [`store`]: the declared model's tables, staging, read-only audit
+//!    queries, the ledger and the running totals, written once over a
+//!    driver for SQLite and one for PostgreSQL.
 //! 9. [`reference`](mod@reference): the business figures of the accepted rows, computed in
 //!    HashMaps, and the subset that is compared.
 //! 10. [`diff`]: reference against store, key by key (`dqgate diff`).
 //! 11. [`run`]: write, audit, publish (`dqgate run`).
-//! 12. The edge: [`profile`] (`dqgate init`), [`interrupt`] (signals) and
-//!     [`cli`] (the command line).
+//! 12. The edge: [`profile`] (`dqgate init`), [`interrupt`] (signals),
+//!     [`project`] (the project file, `dqgate.toml`) and [`cli`] (the
+//!     command line).
 
 pub mod check;
 pub mod cli;
@@ -31,6 +33,7 @@ pub mod fields;
 pub(crate) mod gate;
 pub mod interrupt;
 pub(crate) mod profile;
+pub(crate) mod project;
 pub mod read;
 pub mod reference;
 pub(crate) mod report;

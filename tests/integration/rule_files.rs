@@ -318,3 +318,89 @@ fn every_unknown_name_and_one_error_per_misspelt_key() {
         "the misspelt key of `id` is reported once: {stderr}"
     );
 }
+
+#[test]
+fn rules_store_and_outputs_come_from_the_nearest_project_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("feed");
+    let nested = project.join("incoming/2026-11");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::create_dir_all(project.join("rules")).unwrap();
+    std::fs::copy(
+        crate::harness::root().join("rules/nyc_weather.toml"),
+        project.join("rules/weather.toml"),
+    )
+    .unwrap();
+    let queries = project.join("rules/queries/nyc_weather");
+    std::fs::create_dir_all(&queries).unwrap();
+    for name in ["origin_day.sql", "origin_month.sql"] {
+        std::fs::copy(
+            crate::harness::root()
+                .join("rules/queries/nyc_weather")
+                .join(name),
+            queries.join(name),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        project.join("dqgate.toml"),
+        "rules = \"rules/weather.toml\"\nstore = \"sqlite://weather.db\"\nout = \"reports\"\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("weather/weather_sample.csv"),
+        nested.join("weather.csv"),
+    )
+    .unwrap();
+
+    let run = crate::harness::dqgate()
+        .args(["run", "weather.csv"])
+        .current_dir(&nested)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        project.join("weather.db").is_file(),
+        "the store is the project's"
+    );
+    assert!(
+        project.join("reports/report.json").is_file(),
+        "outputs go where it says"
+    );
+
+    // Nothing names a rule file: the error says where dqgate looked.
+    let bare = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&bare).unwrap();
+    let lost = crate::harness::dqgate()
+        .args(["check", "x.csv"])
+        .env_remove("DQGATE_RULES")
+        .current_dir(&bare)
+        .output()
+        .unwrap();
+    assert_eq!(lost.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&lost.stderr);
+    assert!(
+        stderr.contains("no rule file: give --rules FILE, set DQGATE_RULES"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&bare.display().to_string()), "{stderr}");
+    assert!(stderr.contains("dqgate init"), "{stderr}");
+
+    // DQGATE_RULES names one.
+    let named = crate::harness::dqgate()
+        .args(["rules", "check"])
+        .env(
+            "DQGATE_RULES",
+            crate::harness::root().join("rules/tmdb_5000.toml"),
+        )
+        .current_dir(&bare)
+        .output()
+        .unwrap();
+    assert_eq!(named.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&named.stdout).contains("tmdb_5000.toml: ok"));
+}
