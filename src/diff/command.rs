@@ -78,7 +78,7 @@ pub(crate) fn diff_file(
 ) -> Result<Report, CompareError> {
     // Open the store first: a store problem is an error before any work.
     let mut store = match &options.store {
-        StoreSide::Url(url) => Some(store::open(url, Some(model_of(rules)?))?),
+        StoreSide::Url(url) => Some(store::open_for_audit(url, model_of(rules)?)?),
         StoreSide::Exported(_) => None,
     };
     let subset = options.subset.unwrap_or(rules.subset);

@@ -264,6 +264,21 @@ pub fn open(url: &str, model: Option<&Model>) -> Result<Store, StoreError> {
     Store::open_with(driver, model)
 }
 
+/// Opens the store named by a URL for an audit of staging only (`dqgate
+/// diff`): its tables are neither created, migrated nor changed, since
+/// staging lives in this connection's temporary tables. A SQLite file that
+/// does not exist is not created: staging then lives in memory, on the
+/// same engine.
+pub fn open_for_audit(url: &str, model: &Model) -> Result<Store, StoreError> {
+    let driver: Box<dyn Driver> = match url.strip_prefix("sqlite://") {
+        Some(path) if !path.is_empty() && !keeps_nothing(url) => {
+            Box::new(sqlite::SqliteDriver::open_for_audit(&PathBuf::from(path))?)
+        }
+        _ => return open(url, Some(model)),
+    };
+    Store::open_as(driver, Some(model), false)
+}
+
 /// A production store: the logic of every engine, over its driver.
 pub struct Store {
     driver: Box<dyn Driver>,
@@ -290,15 +305,30 @@ impl Store {
     /// the one the store holds, applies the safe changes, and creates this
     /// connection's staging tables.
     fn open_with(driver: Box<dyn Driver>, model: Option<&Model>) -> Result<Store, StoreError> {
+        Store::open_as(driver, model, true)
+    }
+
+    /// `production`: migrate the store's tables and make it hold the
+    /// model's; otherwise leave every table as it is and only create this
+    /// connection's (temporary) staging.
+    fn open_as(
+        driver: Box<dyn Driver>,
+        model: Option<&Model>,
+        production: bool,
+    ) -> Result<Store, StoreError> {
         let mut store = Store {
             driver,
             model: model.cloned(),
             target: Target::Production,
             in_transaction: false,
         };
-        store.migrate()?;
+        if production {
+            store.migrate()?;
+        }
         if let Some(model) = model {
-            model_check::apply(store.driver.as_mut(), model)?;
+            if production {
+                model_check::apply(store.driver.as_mut(), model)?;
+            }
             let staging = schema::staging(store.driver.as_ref(), model);
             store
                 .driver

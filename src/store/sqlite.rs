@@ -52,6 +52,28 @@ impl SqliteDriver {
         Ok(driver)
     }
 
+    /// The database at `path` opened read-only, for an audit of staging
+    /// (which lives in the connection's temporary tables); when there is
+    /// no file there, an empty database in memory, named like the path.
+    pub(super) fn open_for_audit(path: &Path) -> Result<Self, StoreError> {
+        let location = path.display().to_string();
+        let open_error = |source: rusqlite::Error| StoreError::Open {
+            location: location.clone(),
+            source: source.into(),
+        };
+        let conn = if path.exists() {
+            Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else {
+            Connection::open_in_memory()
+        }
+        .map_err(open_error)?;
+        Self::init(conn, location)
+    }
+
     /// An in-memory database, for tests and dry runs.
     pub(super) fn open_in_memory() -> Result<Self, StoreError> {
         let location = ":memory:".to_owned();

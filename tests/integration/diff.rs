@@ -647,3 +647,30 @@ store_test!(a_query_that_returns_no_rows_is_named_as_such, |store| {
         diff.stdout
     );
 });
+
+#[test]
+fn diff_only_reads_the_store_and_creates_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("absent.db");
+    let url = format!("sqlite://{}", db.display());
+    let diff = run("diff", SAMPLE, "rules/movies.toml", &["--store", &url]);
+    assert_eq!(diff.code, 0, "{}{}", diff.stdout, diff.stderr);
+    assert_eq!(diff.report()["diff"]["agrees"], true);
+    assert!(!db.exists(), "diff created the store");
+
+    let promoted = run("run", SAMPLE, "rules/movies.toml", &["--store", &url]);
+    assert_eq!(promoted.code, 0, "{}", promoted.stdout);
+    let before = std::fs::read(&db).unwrap();
+    let again = run(
+        "diff",
+        SAMPLE,
+        "rules/movies.toml",
+        &["--store", &url, "--subset", "all"],
+    );
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "diff changed the store"
+    );
+}
