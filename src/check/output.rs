@@ -220,7 +220,8 @@ fn quarantine_fields(rules: &RuleSet, line: u64, violations: &[Violation]) -> [S
     let mut errors = violations
         .iter()
         .filter(|v| rules.catalog[v.rule].severity == crate::rules::Severity::Error);
-    let (rule, column, reason) = match errors.next() {
+    let first = errors.next();
+    let (rule, column, reason) = match first {
         Some(v) => {
             let info = &rules.catalog[v.rule];
             (
@@ -231,9 +232,15 @@ fn quarantine_fields(rules: &RuleSet, line: u64, violations: &[Violation]) -> [S
         }
         None => Default::default(),
     };
-    let others: Vec<&str> = errors
-        .map(|v| rules.catalog[v.rule].name.as_str())
-        .collect();
+    // Each other rule once, whatever number of fields failed it.
+    let mut others: Vec<&str> = Vec::new();
+    for v in errors {
+        let name = rules.catalog[v.rule].name.as_str();
+        if first.is_some_and(|f| f.rule == v.rule) || others.contains(&name) {
+            continue;
+        }
+        others.push(name);
+    }
     [line.to_string(), rule, column, reason, others.join(";")]
 }
 

@@ -68,7 +68,12 @@ impl Tally {
         } else {
             self.quarantined += 1;
         }
-        for v in violations {
+        for (i, v) in violations.iter().enumerate() {
+            // A rule counts records: a record failing it in several fields
+            // (such as two fields of invalid UTF-8) counts once.
+            if violations[..i].iter().any(|earlier| earlier.rule == v.rule) {
+                continue;
+            }
             let count = &mut self.per_rule[v.rule];
             count.failed += 1;
             if count.examples.len() < self.max_examples {
@@ -139,6 +144,15 @@ mod tests {
         );
         assert!(t.balance().is_ok());
         assert!((t.quarantined_fraction() - 4.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_rule_counts_a_record_once_however_many_fields_fail_it() {
+        let mut t = Tally::new(2, 5);
+        t.record(2, false, &[violation(0), violation(0), violation(1)]);
+        t.record(3, false, &[violation(0)]);
+        assert_eq!((t.per_rule[0].failed, t.per_rule[1].failed), (2, 1));
+        assert_eq!(t.per_rule[0].examples.len(), 2);
     }
 
     #[test]

@@ -22,7 +22,15 @@ pub(crate) fn render_table(report: &Report) -> String {
             Block::Table(t) => {
                 let mut builder = tabled::builder::Builder::default();
                 builder.push_record(t.header);
-                for row in t.rows {
+                for mut row in t.rows {
+                    // Each line of the cell (one example) is wrapped on its
+                    // own, its continuation indented, so an example never
+                    // starts in the middle of a line.
+                    if let Some((column, width)) = t.wrap
+                        && let Some(cell) = row.get_mut(column)
+                    {
+                        *cell = wrap_lines(cell, width);
+                    }
                     builder.push_record(row);
                 }
                 let mut table = builder.build();
@@ -30,16 +38,54 @@ pub(crate) fn render_table(report: &Report) -> String {
                 for column in t.right {
                     table.with(Modify::new(Columns::one(column)).with(Alignment::right()));
                 }
-                if let Some((column, width)) = t.wrap {
-                    table.with(
-                        Modify::new(Columns::one(column)).with(Width::wrap(width).keep_words(true)),
-                    );
-                }
                 let _ = writeln!(out, "{table}");
             }
         }
     }
     out
+}
+
+/// Each line of `text` wrapped at word boundaries to `width` characters
+/// (a longer word is cut), its continuation lines indented by two spaces.
+fn wrap_lines(text: &str, width: usize) -> String {
+    const INDENT: &str = "  ";
+    let width = width.max(8);
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let mut current = String::new();
+        // Characters on the current line, and whether it holds a word yet.
+        let (mut len, mut has_word) = (0, false);
+        for word in line.split(' ') {
+            let mut rest = word;
+            loop {
+                let needed = rest.chars().count() + usize::from(has_word);
+                if len + needed <= width {
+                    if has_word {
+                        current.push(' ');
+                    }
+                    current.push_str(rest);
+                    (len, has_word) = (len + needed, true);
+                    break;
+                }
+                if !has_word {
+                    // A word longer than a whole line: cut it.
+                    let cut = rest
+                        .char_indices()
+                        .nth(width - len)
+                        .map_or(rest.len(), |(i, _)| i);
+                    current.push_str(&rest[..cut]);
+                    rest = &rest[cut..];
+                }
+                out.push(std::mem::replace(&mut current, INDENT.to_owned()));
+                (len, has_word) = (INDENT.len(), false);
+                if rest.is_empty() {
+                    break;
+                }
+            }
+        }
+        out.push(current);
+    }
+    out.join("\n")
 }
 
 #[derive(Tabled)]
@@ -206,4 +252,22 @@ pub(crate) fn render_rules(rules: &crate::rules::RuleSet) -> String {
         let _ = writeln!(out, "{table}");
     }
     out
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap_lines;
+
+    #[test]
+    fn each_line_wraps_on_its_own_with_an_indented_continuation() {
+        let text = "2: one two three four five six\n3: short";
+        assert_eq!(
+            wrap_lines(text, 12),
+            "2: one two\n  three four\n  five six\n3: short"
+        );
+        assert_eq!(
+            wrap_lines("abcdefghijklmnop", 8),
+            "abcdefgh\n  ijklmn\n  op"
+        );
+    }
 }

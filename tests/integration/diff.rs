@@ -347,13 +347,7 @@ fn store_errors_exit_2_with_a_clear_message() {
 
     let store = TestStore::sqlite();
     assert_eq!(
-        run(
-            "diff",
-            SAMPLE,
-            "rules/movies.toml",
-            &["--store", &store.url]
-        )
-        .code,
+        run("run", SAMPLE, "rules/movies.toml", &["--store", &store.url]).code,
         0
     );
     rusqlite::Connection::open(store.url.trim_start_matches("sqlite://"))
@@ -363,12 +357,7 @@ fn store_errors_exit_2_with_a_clear_message() {
             [],
         )
         .unwrap();
-    let too_new = run(
-        "diff",
-        SAMPLE,
-        "rules/movies.toml",
-        &["--store", &store.url],
-    );
+    let too_new = run("run", SAMPLE, "rules/movies.toml", &["--store", &store.url]);
     assert_eq!(too_new.code, 2);
     assert!(
         too_new

@@ -623,3 +623,22 @@ fn an_interrupted_run_leaves_no_temporary_files_and_the_earlier_outputs() {
         );
     }
 }
+
+#[test]
+fn a_record_with_several_bad_fields_counts_once_per_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.toml");
+    std::fs::write(&rules, "[columns.a]\n[columns.b]\n[columns.c]\n").unwrap();
+    let data = dir.path().join("two_bad_fields.csv");
+    std::fs::write(&data, b"a,b,c\n\xff,\xfe,ok\nx,y,z\n").unwrap();
+    let run = check(data.to_str().unwrap(), rules.to_str().unwrap(), &[]);
+    let report = run.report();
+    assert_eq!(report["rows"]["quarantined"], 1);
+    assert_eq!(crate::harness::rule(&report, "csv.utf8")["failed"], 1);
+    // The quarantine keeps the record's original bytes, so it is read as bytes.
+    let quarantine = std::fs::read(run.out_path().join("quarantine.csv")).unwrap();
+    let quarantine = String::from_utf8_lossy(&quarantine);
+    let row = quarantine.lines().nth(1).unwrap();
+    assert!(row.starts_with("2,csv.utf8,"), "{row}");
+    assert!(!row.contains("csv.utf8;csv.utf8"), "{row}");
+}
