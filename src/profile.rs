@@ -20,16 +20,45 @@ const MAX_ALLOWED: usize = 12;
 /// Distinct values kept per column while profiling.
 const MAX_TRACKED: usize = 64;
 
-/// What one column's values fit, narrowed as values are seen.
+/// Date formats `init` recognises, most common first.
+const DATE_FORMATS: [&str; 3] = ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y"];
+
+/// Scalar types `init` can propose, narrowest first.
+const SCALARS: [&str; 4] = ["integer", "number", "boolean", "date"];
+
+/// The share of non-empty values a type must fit to be proposed: the rest
+/// would be quarantined, and `init` writes a 1% quarantine limit.
+const MOST: f64 = 0.99;
+
+/// How many of a column's values fit one type, and the first that did not.
+#[derive(Debug, Default, Clone)]
+struct Fit {
+    count: u64,
+    first_misfit: Option<(u64, String)>,
+}
+
+impl Fit {
+    fn see(&mut self, fits: bool, line: u64, text: &str) {
+        if fits {
+            self.count += 1;
+        } else if self.first_misfit.is_none() {
+            self.first_misfit = Some((line, text.to_owned()));
+        }
+    }
+}
+
+/// What one column's values fit, counted as values are seen.
 #[derive(Debug, Default)]
 struct ColumnProfile {
     name: String,
     values: u64,
     empty: u64,
-    integer: bool,
-    number: bool,
-    boolean: bool,
-    date: bool,
+    /// Per scalar type of [`SCALARS`] (dates in their best format).
+    integer: Fit,
+    number: Fit,
+    boolean: Fit,
+    /// Per format of [`DATE_FORMATS`].
+    dates: [Fit; 3],
     entity_list: bool,
     entity: bool,
     /// For entity lists and entities: keys in every object, with the kind
@@ -37,8 +66,8 @@ struct ColumnProfile {
     keys: Option<BTreeMap<String, &'static str>>,
     min: Option<f64>,
     max: Option<f64>,
-    min_text: Option<String>,
-    max_text: Option<String>,
+    /// Per date format, the earliest and latest date.
+    date_range: [Option<(chrono::NaiveDate, chrono::NaiveDate)>; 3],
     distinct: BTreeSet<String>,
     too_many: bool,
     seen: HashSet<String>,
@@ -49,10 +78,6 @@ impl ColumnProfile {
     fn new(name: String) -> Self {
         ColumnProfile {
             name,
-            integer: true,
-            number: true,
-            boolean: true,
-            date: true,
             entity_list: true,
             entity: true,
             all_distinct: true,
@@ -60,7 +85,7 @@ impl ColumnProfile {
         }
     }
 
-    fn add(&mut self, text: &str) {
+    fn add(&mut self, line: u64, text: &str) {
         self.values += 1;
         if text.is_empty() {
             self.empty += 1;
@@ -77,27 +102,30 @@ impl ColumnProfile {
                 self.distinct.clear();
             }
         }
-        self.integer &= text.parse::<i64>().is_ok();
+        self.integer.see(text.parse::<i64>().is_ok(), line, text);
         let number = text.parse::<f64>().ok().filter(|x| {
             x.is_finite()
                 && !text
                     .bytes()
                     .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
         });
-        self.number &= number.is_some();
+        self.number.see(number.is_some(), line, text);
         if let Some(x) = number {
             self.min = Some(self.min.map_or(x, |m| m.min(x)));
             self.max = Some(self.max.map_or(x, |m| m.max(x)));
         }
-        self.boolean &= matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE");
-        let is_date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok();
-        self.date &= is_date;
-        if is_date {
-            if self.min_text.as_deref().is_none_or(|m| text < m) {
-                self.min_text = Some(text.to_owned());
-            }
-            if self.max_text.as_deref().is_none_or(|m| text > m) {
-                self.max_text = Some(text.to_owned());
+        self.boolean.see(
+            matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE"),
+            line,
+            text,
+        );
+        for (i, format) in DATE_FORMATS.iter().enumerate() {
+            let date = chrono::NaiveDate::parse_from_str(text, format).ok();
+            self.dates[i].see(date.is_some(), line, text);
+            if let Some(d) = date {
+                let range = self.date_range[i].get_or_insert((d, d));
+                range.0 = range.0.min(d);
+                range.1 = range.1.max(d);
             }
         }
         if self.entity_list || self.entity {
@@ -146,24 +174,62 @@ impl ColumnProfile {
         self.values - self.empty
     }
 
+    /// The date format most values fit, as an index into [`DATE_FORMATS`].
+    fn date_format(&self) -> usize {
+        (0..DATE_FORMATS.len())
+            .max_by_key(|&i| (self.dates[i].count, std::cmp::Reverse(i)))
+            .unwrap_or(0)
+    }
+
+    fn fit(&self, ty: &str) -> &Fit {
+        match ty {
+            "integer" => &self.integer,
+            "number" => &self.number,
+            "boolean" => &self.boolean,
+            _ => &self.dates[self.date_format()],
+        }
+    }
+
+    /// The narrowest type that at least [`MOST`] of the values fit (the
+    /// rest would be quarantined), else a list type every value fits, else
+    /// string.
     fn column_type(&self) -> &'static str {
-        if self.non_empty() == 0 {
-            "string"
-        } else if self.integer {
-            "integer"
-        } else if self.number {
-            "number"
-        } else if self.boolean {
-            "boolean"
-        } else if self.date {
-            "date"
-        } else if self.entity_list {
+        let n = self.non_empty();
+        if n == 0 {
+            return "string";
+        }
+        if let Some(ty) = SCALARS
+            .into_iter()
+            .find(|ty| self.fit(ty).count as f64 >= MOST * n as f64)
+        {
+            return ty;
+        }
+        if self.entity_list {
             "entity_list"
         } else if self.entity {
             "entity"
         } else {
             "string"
         }
+    }
+
+    /// For a scalar type that not every value fits: how many do, and the
+    /// first that does not, in words.
+    fn misfits(&self, ty: &str) -> Option<String> {
+        if !SCALARS.contains(&ty) {
+            return None;
+        }
+        let fit = self.fit(ty);
+        let n = self.non_empty();
+        let (line, text) = fit.first_misfit.as_ref()?;
+        Some(format!(
+            "{} of {} values are {ty}s; {} {} not and will be quarantined, e.g. line {line}: {}",
+            fit.count,
+            n,
+            n - fit.count,
+            if n - fit.count == 1 { "is" } else { "are" },
+            toml_string(text)
+        ))
     }
 }
 
@@ -285,7 +351,7 @@ pub(crate) fn init_rules<R: Read + Send>(
             match texts {
                 Some(texts) if texts.len() == width => {
                     for (column, text) in columns.iter_mut().zip(texts) {
-                        column.add(text);
+                        column.add(record.line, text);
                     }
                     rows += 1;
                 }
@@ -372,12 +438,22 @@ pub(crate) fn init_rules<R: Read + Send>(
         {
             let _ = writeln!(out, "# observed {} .. {}", number(lo), number(hi));
         }
-        if let (Some(lo), Some(hi)) = (&c.min_text, &c.max_text)
-            && ty == "date"
+        if ty == "date"
+            && let Some((lo, hi)) = c.date_range[c.date_format()]
         {
             let _ = writeln!(out, "# observed {lo} .. {hi}");
         }
+        if let Some(misfits) = c.misfits(ty) {
+            let _ = writeln!(out, "# {misfits}");
+        }
         let _ = writeln!(out, "type = \"{ty}\"");
+        if ty == "date" && c.date_format() != 0 {
+            let _ = writeln!(
+                out,
+                "formats = [{}]",
+                toml_string(DATE_FORMATS[c.date_format()])
+            );
+        }
         if c.empty == 0 && c.non_empty() > 0 {
             let _ = writeln!(out, "required = true");
         }

@@ -404,3 +404,43 @@ fn rules_store_and_outputs_come_from_the_nearest_project_file() {
     assert_eq!(named.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&named.stdout).contains("tmdb_5000.toml: ok"));
 }
+
+#[test]
+fn init_proposes_the_type_most_values_fit_and_says_what_breaks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,popularity,released\n");
+    for i in 1..=300 {
+        let id = if i == 150 {
+            "8/20/97".to_owned()
+        } else {
+            i.to_string()
+        };
+        let popularity = if i == 7 {
+            "Beware".to_owned()
+        } else {
+            format!("{i}.5")
+        };
+        csv.push_str(&format!(
+            "{id},{popularity},{}/{}/19{}\n",
+            i % 12 + 1,
+            i % 28 + 1,
+            50 + i % 40
+        ));
+    }
+    let data = dir.path().join("sample.csv");
+    std::fs::write(&data, csv).unwrap();
+    let (text, run) = init_then_check(data.to_str().unwrap());
+    assert!(
+        text.contains("# 299 of 300 values are integers; 1 is not and will be quarantined, e.g. line 151: \"8/20/97\"\ntype = \"integer\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("# 299 of 300 values are numbers; 1 is not"),
+        "{text}"
+    );
+    assert!(text.contains("formats = [\"%m/%d/%Y\"]"), "{text}");
+    // The two values that break their types are quarantined, within the
+    // 1% limit init writes.
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.report()["rows"]["quarantined"], 2);
+}
