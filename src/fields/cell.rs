@@ -38,6 +38,18 @@ impl Cell {
         }
     }
 
+    /// A scalar of a list field's element; null for nested lists and objects.
+    pub fn from_literal(literal: &crate::fields::literal::Literal<'_>) -> Cell {
+        use crate::fields::literal::Literal;
+        match literal {
+            Literal::Null | Literal::List(_) | Literal::Dict(_) => Cell::Null,
+            Literal::Bool(b) => Cell::Int(i64::from(*b)),
+            Literal::Int(i) => Cell::Int(*i),
+            Literal::Float(x) => Cell::Num(*x),
+            Literal::Str(s) => Cell::Text(s.to_string()),
+        }
+    }
+
     /// A key's cells as one text, the same for the same key on every
     /// engine: a JSON array such as `[862]` or `["AFG",1952]`.
     pub fn key_text(cells: &[Cell]) -> String {

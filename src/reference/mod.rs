@@ -291,9 +291,11 @@ impl<'r> Reference<'r> {
             };
             let dict = self.label_dict(*column, key_field, field);
             for element in elements_of(parsed, *column) {
-                let key = element.get(key_field).map_or(Cell::Null, literal_cell);
+                let key = element
+                    .get(key_field)
+                    .map_or(Cell::Null, Cell::from_literal);
                 dict.entry(key)
-                    .or_insert_with(|| element.get(field).map_or(Cell::Null, literal_cell));
+                    .or_insert_with(|| element.get(field).map_or(Cell::Null, Cell::from_literal));
             }
         }
     }
@@ -468,7 +470,7 @@ fn group_keys(aggregate: &Aggregate, values: &[Value<'_>], parsed: &Parsed<'_>) 
                 let mut seen = HashSet::new();
                 let cells: Vec<Cell> = elements_of(parsed, *column)
                     .iter()
-                    .map(|e| e.get(field).map_or(Cell::Null, literal_cell))
+                    .map(|e| e.get(field).map_or(Cell::Null, Cell::from_literal))
                     .filter(|c| *c != Cell::Null && seen.insert(c.clone()))
                     .collect();
                 keys = keys
@@ -509,16 +511,6 @@ fn list_elements(text: Option<&str>) -> Vec<Element<'_>> {
     match text.map(literal::parse) {
         Some(Ok(Literal::List(items))) => items,
         _ => Vec::new(),
-    }
-}
-
-fn literal_cell(literal: &Literal<'_>) -> Cell {
-    match literal {
-        Literal::Null | Literal::List(_) | Literal::Dict(_) => Cell::Null,
-        Literal::Bool(b) => Cell::Int(i64::from(*b)),
-        Literal::Int(i) => Cell::Int(*i),
-        Literal::Float(x) => Cell::Num(*x),
-        Literal::Str(s) => Cell::Text(s.to_string()),
     }
 }
 

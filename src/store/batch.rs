@@ -127,7 +127,7 @@ impl ModelBatch {
                             .iter()
                             .map(|c| match &c.source {
                                 ColumnSource::Field(f) => {
-                                    element.get(f).map_or(Cell::Null, literal_cell)
+                                    element.get(f).map_or(Cell::Null, Cell::from_literal)
                                 }
                                 other => record_cell(other, values),
                             })
@@ -202,17 +202,6 @@ fn record_cell(source: &ColumnSource, values: &[Value<'_>]) -> Cell {
         ColumnSource::Column(c) => Cell::from_value(&values[*c]),
         ColumnSource::Expr(e) => Cell::from_value(&e.eval(values)),
         ColumnSource::Field(_) => Cell::Null,
-    }
-}
-
-/// A list element's field as a cell.
-pub(crate) fn literal_cell(literal: &Literal<'_>) -> Cell {
-    match literal {
-        Literal::Null | Literal::List(_) | Literal::Dict(_) => Cell::Null,
-        Literal::Bool(b) => Cell::Int(i64::from(*b)),
-        Literal::Int(i) => Cell::Int(*i),
-        Literal::Float(x) => Cell::Num(*x),
-        Literal::Str(s) => Cell::Text(s.to_string()),
     }
 }
 

@@ -72,6 +72,17 @@ impl Datum {
     }
 }
 
+/// Rows of two text columns as pairs, such as the `(name, type)` rows of
+/// [`Driver::table_columns`].
+pub(super) fn text_pairs(rows: Vec<Vec<Datum>>) -> Vec<(String, String)> {
+    rows.into_iter()
+        .map(|r| {
+            let mut r = r.into_iter().map(Datum::text);
+            (r.next().unwrap_or_default(), r.next().unwrap_or_default())
+        })
+        .collect()
+}
+
 /// Rows for a bulk load, produced one at a time.
 pub(super) type RowSource<'a> = dyn Iterator<Item = Vec<Param<'a>>> + 'a;
 

@@ -381,13 +381,7 @@ impl Driver for PostgresDriver {
             &[Param::Text(&schema), Param::Text(table)],
             "reading the store's tables",
         )?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let mut r = r.into_iter().map(Datum::text);
-                (r.next().unwrap_or_default(), r.next().unwrap_or_default())
-            })
-            .collect())
+        Ok(super::driver::text_pairs(rows))
     }
 }
 

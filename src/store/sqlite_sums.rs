@@ -80,33 +80,12 @@ impl Running {
     }
 }
 
-struct Sum;
-
-impl Aggregate<Running, Value> for Sum {
-    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Running> {
-        Ok(Running::default())
-    }
-
-    fn step(&self, ctx: &mut Context<'_>, running: &mut Running) -> rusqlite::Result<()> {
-        running.add(ctx.get_raw(0));
-        Ok(())
-    }
-
-    fn finalize(&self, _: &mut Context<'_>, running: Option<Running>) -> rusqlite::Result<Value> {
-        let Some(running) = running.filter(|r| r.count > 0) else {
-            return Ok(Value::Null);
-        };
-        if running.floats.is_some() {
-            return running.as_double().map(Value::Real);
-        }
-        Ok(i64::try_from(running.ints)
-            .map_or_else(|_| Value::Text(running.ints.to_string()), Value::Integer))
-    }
+/// `sum()` or, with `mean`, `avg()`.
+struct Exact {
+    mean: bool,
 }
 
-struct Avg;
-
-impl Aggregate<Running, Value> for Avg {
+impl Aggregate<Running, Value> for Exact {
     fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Running> {
         Ok(Running::default())
     }
@@ -120,20 +99,23 @@ impl Aggregate<Running, Value> for Avg {
         let Some(running) = running.filter(|r| r.count > 0) else {
             return Ok(Value::Null);
         };
-        if running.floats.is_none() {
+        let count = running.count as f64;
+        match (self.mean, running.floats.is_some()) {
+            (false, false) => Ok(i64::try_from(running.ints)
+                .map_or_else(|_| Value::Text(running.ints.to_string()), Value::Integer)),
+            (false, true) => running.as_double().map(Value::Real),
             // An integer mean is within the range of its inputs.
-            return Ok(Value::Real(running.ints as f64 / running.count as f64));
+            (true, false) => Ok(Value::Real(running.ints as f64 / count)),
+            (true, true) => Ok(Value::Real(running.as_double()? / count)),
         }
-        let sum = running.as_double()?;
-        Ok(Value::Real(sum / running.count as f64))
     }
 }
 
 /// Replaces `sum` and `avg` on `conn`.
 pub(super) fn install(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_aggregate_function("sum", 1, flags, Sum)?;
-    conn.create_aggregate_function("avg", 1, flags, Avg)
+    conn.create_aggregate_function("sum", 1, flags, Exact { mean: false })?;
+    conn.create_aggregate_function("avg", 1, flags, Exact { mean: true })
 }
 
 #[cfg(test)]
