@@ -72,9 +72,10 @@ pub enum Command {
         /// Records to profile.
         #[arg(long, default_value_t = 100_000)]
         sample: u64,
-        /// Field delimiter.
-        #[arg(long, default_value = ",")]
-        delimiter: char,
+        /// Field delimiter (default: the one of `,` tab `;` `|` that splits
+        /// the first lines alike).
+        #[arg(long)]
+        delimiter: Option<char>,
     },
     /// Print a shell completion script.
     Completions {
@@ -189,6 +190,20 @@ pub struct CheckArgs {
     /// on standard error: what more threads cannot speed up.
     #[arg(long)]
     pub timings: bool,
+    /// The input's text encoding when it is not UTF-8, such as latin1,
+    /// windows-1252 or utf-16 (a byte-order mark wins); it is transcoded
+    /// while it streams. Compressed inputs (gzip, zstd, bzip2, xz) are
+    /// recognised by their first bytes and need no option.
+    #[arg(long, value_parser = parse_encoding, value_name = "LABEL")]
+    pub encoding: Option<Encoding>,
+}
+
+/// An encoding label, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoding(Option<&'static encoding_rs::Encoding>);
+
+fn parse_encoding(text: &str) -> Result<Encoding, String> {
+    crate::read::decode::encoding_for(text).map(Encoding)
 }
 
 /// When to color the verdict.
@@ -324,12 +339,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             sample,
             delimiter,
         } => {
-            let delimiter = u8::try_from(delimiter)
-                .ok()
-                .filter(|d| d.is_ascii() && *d != b'"')
-                .context("--delimiter must be one ASCII character other than a quote")?;
-            let reader = std::fs::File::open(&file)
+            let delimiter = delimiter
+                .map(|d| {
+                    u8::try_from(d)
+                        .ok()
+                        .filter(|d| d.is_ascii() && *d != b'"')
+                        .context("--delimiter must be one ASCII character other than a quote")
+                })
+                .transpose()?;
+            let file_reader = std::fs::File::open(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
+            // A compressed file is profiled as its content.
+            let mut first = [0u8; 8];
+            let n = std::os::unix::fs::FileExt::read_at(&file_reader, &mut first, 0).unwrap_or(0);
+            let reader: Box<dyn std::io::Read + Send> =
+                match crate::read::decode::Compression::sniff(&first[..n]) {
+                    Some(c) => c
+                        .decoder(file_reader)
+                        .with_context(|| format!("cannot read {}", file.display()))?,
+                    None => Box::new(file_reader),
+                };
             let text =
                 crate::profile::init_rules(&file.display().to_string(), reader, delimiter, sample)
                     .with_context(|| format!("cannot profile {}", file.display()))?;
@@ -440,6 +469,7 @@ fn check_options(args: &CheckArgs, settings: &Settings) -> CheckOptions {
             usize::from,
         ),
         timings: args.timings,
+        encoding: args.encoding.and_then(|e| e.0),
     }
 }
 

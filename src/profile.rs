@@ -263,6 +263,7 @@ fn toml_string(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
             c if c.is_control() => {
                 let _ = write!(out, "\\u{:04X}", c as u32);
             }
@@ -286,9 +287,14 @@ fn number(x: f64) -> String {
 pub(crate) fn init_rules<R: Read + Send>(
     name: &str,
     reader: R,
-    delimiter: u8,
+    delimiter: Option<u8>,
     sample: u64,
 ) -> std::io::Result<String> {
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, reader);
+    let delimiter = match delimiter {
+        Some(d) => d,
+        None => sniff_delimiter(std::io::BufRead::fill_buf(&mut reader)?),
+    };
     let mut input = ChunkReader::new(reader);
     let max_record_bytes = Limits::default().max_record_bytes;
     let header = match read_header(&mut input, delimiter, max_record_bytes)? {
@@ -506,6 +512,45 @@ pub(crate) fn init_rules<R: Read + Send>(
     Ok(out)
 }
 
+/// Delimiters `init` tells apart, the usual one first.
+const DELIMITERS: [u8; 4] = [b',', b'\t', b';', b'|'];
+
+/// The delimiter that splits the first complete lines of `start` into the
+/// same number of fields, more than one, outside quotes; `,` when none does.
+fn sniff_delimiter(start: &[u8]) -> u8 {
+    let lines: Vec<&[u8]> = {
+        let mut lines: Vec<&[u8]> = start.split(|&b| b == b'\n').collect();
+        lines.pop(); // the last may be cut
+        lines.into_iter().take(20).collect()
+    };
+    let count = |line: &[u8], d: u8| {
+        let mut quoted = false;
+        line.iter()
+            .filter(|&&b| {
+                if b == b'"' {
+                    quoted = !quoted;
+                }
+                b == d && !quoted
+            })
+            .count()
+    };
+    // Ties go to the usual delimiter: the first in DELIMITERS.
+    DELIMITERS
+        .into_iter()
+        .rev()
+        .filter(|&d| {
+            let first = lines.first().map_or(0, |l| count(l, d));
+            // Quoted fields may span lines; those lines are not judged.
+            first > 0
+                && lines
+                    .iter()
+                    .filter(|l| !l.contains(&b'"'))
+                    .all(|l| count(l, d) == first)
+        })
+        .max_by_key(|&d| lines.first().map_or(0, |l| count(l, d)))
+        .unwrap_or(b',')
+}
+
 /// The starting model: one table of records keyed like the unique column,
 /// and for each list whose elements have keys, a table of its elements
 /// (keyed by `id`, or by its first key) and a table linking them to the
@@ -617,7 +662,7 @@ mod tests {
                     2,-3,1,False,2021-03-04,[],open,\n\
                     3,7,2.5,True,2019-12-31,\"[{'id': 2, 'name': 'b'}]\",closed,y\n\
                     4,9,3,False,2020-06-06,[],open,z\n";
-        let text = init_rules("t.csv", data.as_bytes(), b',', 100).unwrap();
+        let text = init_rules("t.csv", data.as_bytes(), Some(b','), 100).unwrap();
         for expected in [
             "[columns.id]",
             "type = \"integer\"\nrequired = true\nmin = 0\nunique = true",
@@ -633,6 +678,14 @@ mod tests {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
         RuleSet::from_source(Path::new("t.toml"), &text).expect("the written rules compile");
+    }
+
+    #[test]
+    fn the_delimiter_is_the_one_that_splits_every_line_alike() {
+        assert_eq!(sniff_delimiter(b"a\tb\tc\n1\t2,5\t3\n4\t5\t6\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"a;b\n1;\"x;y\"\n2;3\n"), b';');
+        assert_eq!(sniff_delimiter(b"a,b|c\n1,2|3\n"), b',');
+        assert_eq!(sniff_delimiter(b"single\nvalue\n"), b',');
     }
 
     #[test]

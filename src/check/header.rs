@@ -40,6 +40,8 @@ const MAX_TYPO_CANDIDATES: usize = 1000;
 
 /// Signatures of formats that are not CSV, by their first bytes.
 const SIGNATURES: [(&[u8], &str); 8] = [
+    // Compressed files are decompressed before their header is read; a
+    // second layer (a .gz inside a .gz) is reported.
     (b"\x1f\x8b", "a gzip archive: decompress it first"),
     (b"\x89PNG", "a PNG image"),
     (

@@ -51,6 +51,8 @@ pub struct CheckOptions {
     /// Print how long the pass took, and how much of it the in-order work
     /// took, on standard error.
     pub timings: bool,
+    /// The input's encoding when it is not UTF-8 (transcoded as it streams).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
 }
 
 impl Default for CheckOptions {
@@ -64,6 +66,7 @@ impl Default for CheckOptions {
             progress: false,
             threads: 1,
             timings: false,
+            encoding: None,
         }
     }
 }
@@ -147,23 +150,55 @@ pub fn check_path(
     options: &CheckOptions,
     sink: &mut dyn AcceptedSink,
 ) -> Result<Report, CheckError> {
-    // `-` is standard input, read as a stream, as other tools read it.
-    if path == Path::new("-") {
-        let progress = indicatif::ProgressBar::hidden();
+    let input_error = |source| CheckError::Input {
+        path: path.to_owned(),
+        source,
+    };
+    let stdin = path == Path::new("-");
+    // The first bytes tell a compressed file; they are peeked, not taken.
+    let mut standard_input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin());
+    let (file, first) = if stdin {
+        use std::io::BufRead as _;
+        (
+            None,
+            standard_input.fill_buf().map_err(input_error)?.to_vec(),
+        )
+    } else {
+        use std::os::unix::fs::FileExt as _;
+        let file = File::open(path).map_err(input_error)?;
+        let mut first = [0u8; 8];
+        let n = file.read_at(&mut first, 0).unwrap_or(0);
+        (Some(file), first[..n].to_vec())
+    };
+    let compression = crate::read::decode::Compression::sniff(&first);
+    // `-`, a compressed file and another encoding are read as a stream,
+    // decoded on the way.
+    if stdin || compression.is_some() || options.encoding.is_some() {
+        let source: Box<dyn Read + Send> = match file {
+            Some(file) => Box::new(file),
+            None => Box::new(standard_input),
+        };
+        let source = match compression {
+            Some(c) => c.decoder(source).map_err(input_error)?,
+            None => source,
+        };
+        let source = match options.encoding {
+            Some(encoding) => crate::read::decode::transcoder(encoding, source),
+            None => source,
+        };
         return check_streaming(
             path,
-            std::io::stdin(),
+            source,
             None,
             rules,
             options,
             sink,
-            &progress,
+            &indicatif::ProgressBar::hidden(),
         );
     }
-    let file = File::open(path).map_err(|source| CheckError::Input {
-        path: path.to_owned(),
-        source,
-    })?;
+    let Some(file) = file else {
+        unreachable!("standard input is read as a stream above")
+    };
     // Only a regular file can be read at offsets; a pipe, a FIFO or a
     // device (`/dev/stdin`, `<(zcat feed.csv.gz)`) is read as a stream.
     let size = file

@@ -401,3 +401,84 @@ fn a_closed_standard_output_is_not_a_failure_and_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn compressed_files_are_checked_as_their_content_with_its_digest() {
+    use std::io::Write as _;
+    let sample = std::fs::read(fixture("movies_sample.csv")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gzip = {
+        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        w.write_all(&sample).unwrap();
+        w.finish().unwrap()
+    };
+    let xz = {
+        let mut w = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        w.write_all(&sample).unwrap();
+        w.finish().unwrap()
+    };
+    let bzip2 = {
+        let mut w = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        w.write_all(&sample).unwrap();
+        w.finish().unwrap()
+    };
+    let zstd =
+        ruzstd::encoding::compress_to_vec(&sample[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let plain = check(&fixture("movies_sample.csv"), "rules/movies.toml", &[]).report();
+    for (name, bytes) in [
+        ("s.csv.gz", gzip),
+        ("s.csv.xz", xz),
+        ("s.csv.bz2", bzip2),
+        ("s.csv.zst", zstd),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let run = check(path.to_str().unwrap(), "rules/movies.toml", &[]);
+        assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
+        let report = run.report();
+        assert_eq!(report["rows"], plain["rows"], "{name}");
+        assert_eq!(
+            report["blake3"], plain["blake3"],
+            "{name}: the digest is the content's"
+        );
+    }
+}
+
+#[test]
+fn a_latin1_file_is_transcoded_with_encoding_and_refused_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.toml");
+    std::fs::write(
+        &rules,
+        "[columns.id]\ntype = \"integer\"\n[columns.title]\nrequired = true\n",
+    )
+    .unwrap();
+    let data = dir.path().join("latin1.csv");
+    std::fs::write(&data, b"id,title\n1,Am\xe9lie\n2,Les Mis\xe9rables\n").unwrap();
+    let without = check(data.to_str().unwrap(), rules.to_str().unwrap(), &[]);
+    assert_eq!(without.report()["rows"]["quarantined"], 2);
+    assert_eq!(
+        crate::harness::rule(&without.report(), "csv.utf8")["failed"],
+        2
+    );
+    let with = check(
+        data.to_str().unwrap(),
+        rules.to_str().unwrap(),
+        &["--encoding", "latin1", "--write-accepted"],
+    );
+    assert_eq!(with.code, 0, "{}", with.stderr);
+    assert_eq!(with.report()["rows"]["accepted"], 2);
+    let accepted = std::fs::read_to_string(with.out_path().join("accepted.csv")).unwrap();
+    assert_eq!(accepted, "id,title\n1,Amélie\n2,Les Misérables\n");
+    let unknown = check(
+        data.to_str().unwrap(),
+        rules.to_str().unwrap(),
+        &["--encoding", "klingon"],
+    );
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("unknown encoding \"klingon\""),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -279,13 +279,15 @@ const HOSTILE: &[(&str, i32, u64, u64, &str, &str)] = &[
         "file.header",
         "the file is not CSV: it is a PNG image",
     ),
+    // Compressed inputs are decompressed as they stream (the file holds
+    // one good record and 49 repeats of its id).
     (
         "compressed.csv.gz",
+        0,
+        50,
         1,
-        0,
-        0,
-        "",
-        "the file is not CSV: it is a gzip archive: decompress it first",
+        "id.unique",
+        "duplicate id 1, first seen on line 2",
     ),
 ];
 

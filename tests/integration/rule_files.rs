@@ -444,3 +444,19 @@ fn init_proposes_the_type_most_values_fit_and_says_what_breaks_it() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(run.report()["rows"]["quarantined"], 2);
 }
+
+#[test]
+fn init_finds_the_delimiter_of_a_tsv_and_reads_a_compressed_file() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("people.tsv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"id\tname\tcity\n1\tAda\tLondon\n2\tAlan\tWilmslow\n3\tGrace\tNew York, NY\n")
+        .unwrap();
+    std::fs::write(&tsv, gz.finish().unwrap()).unwrap();
+    let (text, run) = init_then_check(tsv.to_str().unwrap());
+    assert!(text.contains("delimiter = \"\\t\""), "{text}");
+    assert!(text.contains("[columns.city]"), "{text}");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.report()["rows"]["accepted"], 3);
+}
