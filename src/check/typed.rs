@@ -153,6 +153,7 @@ pub(super) fn check_entity(item: &Literal<'_>, keys: &[(String, KeyType)]) -> Re
                 .into(),
         );
     }
+
     for (key, ty) in keys {
         let Some(v) = item.get(key) else {
             return Err(format!("object has no key '{key}'"));
@@ -183,7 +184,11 @@ pub(super) fn key_accepts(ty: KeyType, v: &Literal<'_>) -> bool {
     match ty {
         KeyType::Any => true,
         KeyType::Integer => matches!(v, Literal::Int(_)),
-        KeyType::Number => matches!(v, Literal::Int(_) | Literal::Float(_)),
+        KeyType::Number => match v {
+            Literal::Int(_) => true,
+            Literal::Float(x) => x.is_finite(),
+            _ => false,
+        },
         KeyType::String => matches!(v, Literal::Str(_)),
         KeyType::Boolean => matches!(v, Literal::Bool(_)),
     }
