@@ -6,16 +6,16 @@
 //!   fits in 64 bits and its exact decimal text beyond (SQLite's own `sum`
 //!   fails with "integer overflow"; PostgreSQL's returns an exact numeric,
 //!   which the PostgreSQL driver reads the same way);
-//! - a sum with floats is the exact sum rounded once, and a result beyond
-//!   the range of a double is an error, as in PostgreSQL (SQLite's own
-//!   returns infinity);
-//! - `avg` is the exact sum divided by the count, with the same range error.
+//! - a sum with floats is compensated (Neumaier's summation: exact but for
+//!   the last bit in all but pathological cases, and free of the
+//!   cancellation that loses `1.5` in `1.5 + 1e308 - 1e308`), and a result
+//!   beyond the range of a double is an error, as in PostgreSQL (SQLite's
+//!   own returns infinity);
+//! - `avg` is that sum divided by the count, with the same range error.
 
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, Error};
-
-use crate::fields::exact_sum::ExactSum;
 
 /// The start of the message of a sum or mean beyond a double's range: the
 /// driver reports such a query as failing on its data, not as broken.
@@ -26,8 +26,8 @@ pub(super) const OUT_OF_RANGE: &str = "value out of range: the sum or mean excee
 struct Running {
     /// Sum of the integer inputs.
     ints: i128,
-    /// Exact sum of the float inputs, when there are any.
-    floats: Option<ExactSum>,
+    /// Compensated sum of the float inputs, when there are any.
+    floats: Option<Compensated>,
     /// Non-null inputs.
     count: u64,
 }
@@ -54,12 +54,12 @@ impl Running {
             }
         };
         if let Some(x) = real {
-            self.floats.get_or_insert_with(ExactSum::default).add(x);
+            self.floats.get_or_insert_with(Compensated::default).add(x);
         }
         self.count += 1;
     }
 
-    /// The exact sum as a double, or the range error.
+    /// The sum as a double, or the range error.
     fn as_double(&self) -> rusqlite::Result<f64> {
         let mut total = self.floats.clone().unwrap_or_default();
         // The integer part in pieces of 52 bits, each exact as a double.
@@ -72,11 +72,40 @@ impl Running {
             scale *= (1_u64 << 52) as f64;
         }
         let value = total.value();
-        if value.is_finite() {
+        if value.is_finite() && !total.overflowed {
             Ok(value)
         } else {
             Err(Error::UserFunctionError(OUT_OF_RANGE.into()))
         }
+    }
+}
+
+/// Neumaier's compensated sum.
+#[derive(Debug, Default, Clone)]
+struct Compensated {
+    sum: f64,
+    compensation: f64,
+    /// A partial sum went beyond a double.
+    overflowed: bool,
+}
+
+impl Compensated {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if !t.is_finite() {
+            self.overflowed = true;
+            return;
+        }
+        self.compensation += if self.sum.abs() >= x.abs() {
+            (self.sum - t) + x
+        } else {
+            (x - t) + self.sum
+        };
+        self.sum = t;
+    }
+
+    fn value(&self) -> f64 {
+        self.sum + self.compensation
     }
 }
 
