@@ -178,12 +178,14 @@ pub(crate) fn identifier_for(name: &str) -> String {
     out
 }
 
-/// An identifier both engines accept unquoted: a letter or `_`, then
-/// letters, digits or `_`, at most 63 bytes (PostgreSQL's limit).
+/// A name both engines resolve alike whether a query quotes it or not: a
+/// lower-case letter or `_`, then lower-case letters, digits or `_`, at
+/// most 63 bytes (PostgreSQL's limit). dqgate quotes it, so a keyword
+/// (`order`, `user`) is a name like any other.
 fn valid_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && name.len() <= 63
         && !name.to_ascii_lowercase().starts_with("stg_")
         && !name.to_ascii_lowercase().starts_with("dq_")
@@ -211,7 +213,7 @@ pub(crate) fn compile(
             problems.span(
                 &spec.name.span(),
                 format!(
-                    "table `{name}`: a table name is a letter or `_`, then letters, digits or `_` (at most 63 bytes), and does not start with `stg_` or `dq_`"
+                    "table `{name}`: a table name is a lower-case letter or `_`, then lower-case letters, digits or `_` (at most 63 bytes), and does not start with `stg_` or `dq_`"
                 ),
             );
             ok = false;
@@ -315,7 +317,7 @@ fn compile_table(
             problems.span(
                 &at,
                 format!(
-                    "table `{name}`, column `{col_name}`: a column name is a letter or `_`, then letters, digits or `_`, and does not start with `stg_` or `dq_`"
+                    "table `{name}`, column `{col_name}`: a column name is a lower-case letter or `_`, then lower-case letters, digits or `_`, and does not start with `stg_` or `dq_`"
                 ),
             );
             ok = false;
@@ -550,13 +552,22 @@ fn derive(columns: &[(Spanned<String>, ColumnSpec)], dataset: Option<&str>) -> O
         })
         .filter(|n| valid_identifier(n))
         .unwrap_or_else(|| "records".to_owned());
+    // Every scalar column, under a store name made from its header name
+    // (`Release Date` is stored as `release_date`); a name taken twice
+    // gets its position appended.
+    let mut taken = HashSet::new();
     let table_columns: Vec<ModelColumn> = columns
         .iter()
         .enumerate()
-        .filter(|(_, (n, _))| valid_identifier(n.get_ref()))
         .filter_map(|(i, (n, c))| {
-            SqlType::of_column(c.ty).map(|ty| ModelColumn {
-                name: n.get_ref().clone(),
+            let ty = SqlType::of_column(c.ty)?;
+            let mut name = identifier_for(n.get_ref());
+            if !taken.insert(name.clone()) {
+                name = identifier_for(&format!("{name}_{}", i + 1));
+                taken.insert(name.clone());
+            }
+            Some(ModelColumn {
+                name,
                 source: ColumnSource::Column(i),
                 ty,
             })

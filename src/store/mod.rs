@@ -453,11 +453,17 @@ impl Store {
             .execute(&schema::clear_staging(&model), "clearing staging")?;
         let mut staged = Vec::new();
         for (table, rows) in model.tables.iter().zip(&batch.tables) {
-            let columns = schema::column_names(table);
+            let columns: Vec<String> = schema::column_names(table)
+                .iter()
+                .map(|c| schema::quote(c))
+                .collect();
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
             let mut source = rows.rows.iter().map(|row| row.iter().map(param).collect());
-            let n = self
-                .driver
-                .load(&format!("stg_{}", table.name), &columns, &mut source)?;
+            let n = self.driver.load(
+                &schema::quote(&format!("stg_{}", table.name)),
+                &columns,
+                &mut source,
+            )?;
             staged.push(StagedTable {
                 table: table.name.clone(),
                 rows: n,
@@ -491,10 +497,10 @@ impl Store {
             None => {
                 let records = model.records();
                 let sql = format!(
-                    "INSERT INTO stg_subset ({}) SELECT {} FROM stg_{}",
+                    "INSERT INTO stg_subset ({}) SELECT {} FROM {}",
                     slots.join(", "),
-                    schema::key_names(records).join(", "),
-                    records.name
+                    schema::quoted(&schema::key_names(records)),
+                    schema::quote(&format!("stg_{}", records.name))
                 );
                 self.driver.execute(&sql, "marking the subset")?;
             }

@@ -230,7 +230,9 @@ fn compare_table(
         plan.record = true;
         plan.changes.push((
             format!(
-                "ALTER TABLE {name} ADD COLUMN {column} {}",
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                schema::quote(name),
+                schema::quote(column),
                 driver.column_type(table.columns[i].ty)
             ),
             format!("added column {name}.{column} (null in the rows already stored)"),

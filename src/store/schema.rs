@@ -81,6 +81,18 @@ pub(super) fn migrations(driver: &dyn Driver) -> Vec<(i64, String)> {
     )]
 }
 
+/// `name` as a quoted identifier, so that a column named like a keyword
+/// (`order`, `user`, `group`) works on every engine; model names are lower
+/// case, so quoting never changes how a query's unquoted name resolves.
+pub(super) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The table called `prefix` + `name`, quoted.
+fn table_name(prefix: &str, name: &str) -> String {
+    quote(&format!("{prefix}{name}"))
+}
+
 /// `CREATE TABLE` for a model table: `prefix` is `""` for production and
 /// `stg_` for staging, `temp` adds `TEMP`.
 pub(super) fn create_table(driver: &dyn Driver, table: &Table, prefix: &str, temp: bool) -> String {
@@ -94,16 +106,25 @@ pub(super) fn create_table(driver: &dyn Driver, table: &Table, prefix: &str, tem
             } else {
                 ""
             };
-            format!("{} {}{not_null}", c.name, driver.column_type(c.ty))
+            format!("{} {}{not_null}", quote(&c.name), driver.column_type(c.ty))
         })
         .collect();
     format!(
-        "CREATE {}TABLE IF NOT EXISTS {prefix}{} ({}, PRIMARY KEY ({}));",
+        "CREATE {}TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}));",
         if temp { "TEMP " } else { "" },
-        table.name,
+        table_name(prefix, &table.name),
         columns.join(", "),
-        key_names(table).join(", ")
+        quoted(&key_names(table))
     )
+}
+
+/// Names, quoted and separated by commas.
+pub(super) fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| quote(n))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Names of a table's key columns.
@@ -157,7 +178,7 @@ pub(super) fn clear_staging(model: &Model) -> String {
     let mut sql: String = model
         .tables
         .iter()
-        .map(|t| format!("DELETE FROM stg_{};", t.name))
+        .map(|t| format!("DELETE FROM {};", table_name("stg_", &t.name)))
         .collect();
     sql.push_str("DELETE FROM stg_sources; DELETE FROM stg_subset;");
     sql
@@ -170,7 +191,13 @@ fn owned_by(table: &Table, alias: &str, keys: &str) -> String {
     let matches: Vec<String> = owner
         .iter()
         .enumerate()
-        .map(|(i, &c)| format!("k.key_{} = {alias}.{}", i + 1, table.columns[c].name))
+        .map(|(i, &c)| {
+            format!(
+                "k.key_{} = {alias}.{}",
+                i + 1,
+                quote(&table.columns[c].name)
+            )
+        })
         .collect();
     format!(
         "EXISTS (SELECT 1 FROM {keys} AS k WHERE {})",
@@ -193,8 +220,9 @@ pub(super) fn point_at_staging(model: &Model, temp: &str) -> String {
                 format!(" WHERE {}", owned_by(t, "s", &format!("{temp}.stg_subset")))
             };
             format!(
-                "CREATE TEMP VIEW {name} AS SELECT * FROM {temp}.stg_{name} AS s{filter};",
-                name = t.name
+                "CREATE TEMP VIEW {} AS SELECT * FROM {temp}.{} AS s{filter};",
+                quote(&t.name),
+                table_name("stg_", &t.name)
             )
         })
         .collect()
@@ -205,7 +233,7 @@ pub(super) fn point_at_production(model: &Model, temp: &str) -> String {
     model
         .tables
         .iter()
-        .map(|t| format!("DROP VIEW IF EXISTS {temp}.{};", t.name))
+        .map(|t| format!("DROP VIEW IF EXISTS {temp}.{};", quote(&t.name)))
         .collect()
 }
 
@@ -217,11 +245,17 @@ fn in_production(model: &Model, alias: &str) -> String {
         .key
         .iter()
         .enumerate()
-        .map(|(i, &k)| format!("p.{} = {alias}.key_{}", records.columns[k].name, i + 1))
+        .map(|(i, &k)| {
+            format!(
+                "p.{} = {alias}.key_{}",
+                quote(&records.columns[k].name),
+                i + 1
+            )
+        })
         .collect();
     format!(
         "EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-        records.name,
+        quote(&records.name),
         matches.join(" AND ")
     )
 }
@@ -251,19 +285,20 @@ pub(super) fn promotion(model: &Model, policy: OnExisting, batch_id: i64, temp: 
          CREATE TEMP TABLE dq_promoted AS SELECT s.record_key, {slots} FROM stg_sources AS s{chosen};"
     );
     for table in &model.tables {
-        let name = &table.name;
-        let columns = column_names(table).join(", ");
+        let name = quote(&table.name);
+        let staged = table_name("stg_", &table.name);
+        let columns = quoted(&column_names(table));
         if table.is_shared() {
             sql.push_str(&format!(
-                "INSERT INTO {name} ({columns}) SELECT {columns} FROM stg_{name} WHERE true
+                "INSERT INTO {name} ({columns}) SELECT {columns} FROM {staged} WHERE true
                  ON CONFLICT ({}) DO NOTHING;",
-                key_names(table).join(", ")
+                quoted(&key_names(table))
             ));
         } else {
             sql.push_str(&format!(
                 "DELETE FROM {name} WHERE {};
-                 INSERT INTO {name} ({columns}) SELECT {columns} FROM stg_{name} AS s WHERE {};",
-                owned_by(table, name, &promoted),
+                 INSERT INTO {name} ({columns}) SELECT {columns} FROM {staged} AS s WHERE {};",
+                owned_by(table, &name, &promoted),
                 owned_by(table, "s", &promoted),
             ));
         }

@@ -248,3 +248,36 @@ fn a_feed_without_a_key_is_refused_before_any_store_is_made() {
         "no store is created for a feed that cannot be stored"
     );
 }
+
+store_test!(
+    columns_named_like_keywords_or_with_spaces_are_stored,
+    |store| {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("orders.toml");
+        std::fs::write(
+            &rules,
+            "[dataset]\nname = \"orders\"\n\n[reference]\nno_aggregates = true\n\n\
+         [columns.order]\ntype = \"integer\"\nrequired = true\nunique = true\n\n\
+         [columns.user]\n\n[columns.\"Group Name\"]\n",
+        )
+        .unwrap();
+        let data = dir.path().join("orders.csv");
+        std::fs::write(&data, "order,user,Group Name\n1,ann,a\n2,bob,b\n").unwrap();
+        let first = run(
+            "run",
+            data.to_str().unwrap(),
+            rules.to_str().unwrap(),
+            &["--store", &store.url],
+        );
+        assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+        let rows = store.texts("SELECT \"user\", group_name FROM orders ORDER BY \"order\"");
+        assert_eq!(rows, [["ann", "a"], ["bob", "b"]]);
+        let again = run(
+            "run",
+            data.to_str().unwrap(),
+            rules.to_str().unwrap(),
+            &["--store", &store.url],
+        );
+        assert_eq!(again.report()["promotion"]["status"], "already_promoted");
+    }
+);
