@@ -350,10 +350,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let file_reader = std::fs::File::open(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             // A compressed file is profiled as its content.
-            let mut first = [0u8; 8];
-            let n = std::os::unix::fs::FileExt::read_at(&file_reader, &mut first, 0).unwrap_or(0);
             let reader: Box<dyn std::io::Read + Send> =
-                match crate::read::decode::Compression::sniff(&first[..n]) {
+                match crate::read::decode::Compression::of_file(&file_reader) {
                     Some(c) => c
                         .decoder(file_reader)
                         .with_context(|| format!("cannot read {}", file.display()))?,

@@ -161,10 +161,11 @@ impl HeaderBinding {
             .iter()
             .chain(&not_checked)
             .filter_map(|m| {
+                let letters = crate::text::reduced(m);
                 by_letters
-                    .get(&crate::text::reduced(m))
+                    .get(&letters)
                     .copied()
-                    .filter(|_| !crate::text::reduced(m).is_empty())
+                    .filter(|_| !letters.is_empty())
                     .or_else(|| {
                         (unexpected.len() <= MAX_TYPO_CANDIDATES).then(|| {
                             crate::text::likely_typo(m, unexpected.iter().map(String::as_str))

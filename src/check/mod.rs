@@ -156,27 +156,27 @@ pub fn check_path(
     };
     let stdin = path == Path::new("-");
     // The first bytes tell a compressed file; they are peeked, not taken.
-    let mut standard_input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin());
-    let (file, first) = if stdin {
+    enum Source {
+        Stdin(std::io::BufReader<std::io::Stdin>),
+        File(File),
+    }
+    let (input, compression) = if stdin {
         use std::io::BufRead as _;
-        (
-            None,
-            standard_input.fill_buf().map_err(input_error)?.to_vec(),
-        )
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin());
+        let compression =
+            crate::read::decode::Compression::sniff(reader.fill_buf().map_err(input_error)?);
+        (Source::Stdin(reader), compression)
     } else {
-        use std::os::unix::fs::FileExt as _;
         let file = File::open(path).map_err(input_error)?;
-        let mut first = [0u8; 8];
-        let n = file.read_at(&mut first, 0).unwrap_or(0);
-        (Some(file), first[..n].to_vec())
+        let compression = crate::read::decode::Compression::of_file(&file);
+        (Source::File(file), compression)
     };
-    let compression = crate::read::decode::Compression::sniff(&first);
     // `-`, a compressed file and another encoding are read as a stream,
     // decoded on the way.
     if stdin || compression.is_some() || options.encoding.is_some() {
-        let source: Box<dyn Read + Send> = match file {
-            Some(file) => Box::new(file),
-            None => Box::new(standard_input),
+        let source: Box<dyn Read + Send> = match input {
+            Source::File(file) => Box::new(file),
+            Source::Stdin(reader) => Box::new(reader),
         };
         let source = match compression {
             Some(c) => c.decoder(source).map_err(input_error)?,
@@ -196,7 +196,7 @@ pub fn check_path(
             &indicatif::ProgressBar::hidden(),
         );
     }
-    let Some(file) = file else {
+    let Source::File(file) = input else {
         unreachable!("standard input is read as a stream above")
     };
     // Only a regular file can be read at offsets; a pipe, a FIFO or a

@@ -39,6 +39,15 @@ impl Compression {
         }
     }
 
+    /// The format of the file whose first bytes are read at offset 0
+    /// (without moving its cursor), if any.
+    pub fn of_file(file: &std::fs::File) -> Option<Compression> {
+        use std::os::unix::fs::FileExt as _;
+        let mut first = [0u8; 8];
+        let n = file.read_at(&mut first, 0).unwrap_or(0);
+        Compression::sniff(&first[..n])
+    }
+
     /// Its usual name.
     pub fn name(self) -> &'static str {
         match self {

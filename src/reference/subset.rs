@@ -146,13 +146,13 @@ impl AcceptedSink for SubsetCollector<'_> {
         if !selected && !self.all_rows {
             return;
         }
-        let key_cells = self.batch.add(model, line, &fields, &values);
+        let (key, key_cells) = self.batch.add(model, line, &fields, &values);
         if self.all_rows {
             if selected {
                 self.subset_keys.push(key_cells.clone());
             }
             self.batch.sources.push(SourceRecord {
-                key: Cell::key_text(&key_cells),
+                key,
                 key_cells,
                 line,
                 record: raw.to_vec(),

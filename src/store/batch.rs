@@ -74,14 +74,14 @@ impl ModelBatch {
 
     /// Adds one accepted record: `fields` holds the text of each declared
     /// column (`None` when absent or null), `values` their typed values.
-    /// Returns the record key's cells.
+    /// Returns the record key as text (see [`Cell::key_text`]) and its cells.
     pub fn add(
         &mut self,
         model: &Model,
         line: u64,
         fields: &[Option<&str>],
         values: &[Value<'_>],
-    ) -> Vec<Cell> {
+    ) -> (String, Vec<Cell>) {
         let key_cells: Vec<Cell> = model
             .record_key
             .iter()
@@ -91,14 +91,14 @@ impl ModelBatch {
         if let Some(&first_line) = self.lines.get(&key) {
             if self.duplicate.is_none() {
                 self.duplicate = Some(DuplicateKey {
-                    key,
+                    key: key.clone(),
                     first_line,
                     line,
                 });
             }
-            return key_cells;
+            return (key, key_cells);
         }
-        self.lines.insert(key, line);
+        self.lines.insert(key.clone(), line);
         for (table, rows) in model.tables.iter().zip(&mut self.tables) {
             match table.explode {
                 None => {
@@ -137,7 +137,7 @@ impl ModelBatch {
                 }
             }
         }
-        key_cells
+        (key, key_cells)
     }
 }
 

@@ -438,7 +438,8 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces the staged batch with `batch`; returns the rows per table.
+    /// Replaces the staged batch with `batch`, every staged record marked
+    /// as compared; returns the rows per table.
     pub fn stage(&mut self, batch: &ModelBatch) -> Result<Vec<StagedTable>, StoreError> {
         if let Some(d) = &batch.duplicate {
             return Err(StoreError::DuplicateKey {
@@ -448,9 +449,9 @@ impl Store {
             });
         }
         self.set_target(Target::Production)?;
-        let model = self.model()?.clone();
-        self.driver
-            .execute(&schema::clear_staging(&model), "clearing staging")?;
+        let Store { driver, model, .. } = self;
+        let model = model.as_ref().ok_or(StoreError::NoModel)?;
+        driver.execute(&schema::clear_staging(model), "clearing staging")?;
         let mut staged = Vec::new();
         for (table, rows) in model.tables.iter().zip(&batch.tables) {
             let columns: Vec<String> = schema::column_names(table)
@@ -459,7 +460,7 @@ impl Store {
                 .collect();
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
             let mut source = rows.rows.iter().map(|row| row.iter().map(param).collect());
-            let n = self.driver.load(
+            let n = driver.load(
                 &schema::quote(&format!("stg_{}", table.name)),
                 &columns,
                 &mut source,
@@ -469,7 +470,7 @@ impl Store {
                 rows: n,
             });
         }
-        let slots = schema::key_slots(&model);
+        let slots = schema::key_slots(model);
         let mut columns = vec!["record_key"];
         columns.extend(slots.iter().map(String::as_str));
         columns.extend(["line", "record"]);
@@ -481,7 +482,7 @@ impl Store {
             row.push(Param::Bytes(&s.record));
             row
         });
-        self.driver.load("stg_sources", &columns, &mut sources)?;
+        driver.load("stg_sources", &columns, &mut sources)?;
         self.set_subset(None)?;
         Ok(staged)
     }
@@ -489,10 +490,10 @@ impl Store {
     /// Marks which staged records the reference computed (all when
     /// `None`), by their key cells, so staging queries see only those.
     pub fn set_subset(&mut self, keys: Option<&[Vec<Cell>]>) -> Result<(), StoreError> {
-        let model = self.model()?.clone();
-        let slots = schema::key_slots(&model);
-        self.driver
-            .execute("DELETE FROM stg_subset", "clearing the subset")?;
+        let Store { driver, model, .. } = self;
+        let model = model.as_ref().ok_or(StoreError::NoModel)?;
+        let slots = schema::key_slots(model);
+        driver.execute("DELETE FROM stg_subset", "clearing the subset")?;
         match keys {
             None => {
                 let records = model.records();
@@ -502,12 +503,12 @@ impl Store {
                     schema::quoted(&schema::key_names(records)),
                     schema::quote(&format!("stg_{}", records.name))
                 );
-                self.driver.execute(&sql, "marking the subset")?;
+                driver.execute(&sql, "marking the subset")?;
             }
             Some(keys) => {
                 let slot_names: Vec<&str> = slots.iter().map(String::as_str).collect();
                 let mut rows = keys.iter().map(|k| k.iter().map(param).collect());
-                self.driver.load("stg_subset", &slot_names, &mut rows)?;
+                driver.load("stg_subset", &slot_names, &mut rows)?;
             }
         }
         Ok(())
@@ -898,9 +899,9 @@ columns = [
                 .map(|f| Some(**f).filter(|f| !f.is_empty()))
                 .collect();
             let values = batch::declared_values(rules, &fields);
-            let key_cells = batch.add(model, i as u64 + 2, &fields, &values);
+            let (key, key_cells) = batch.add(model, i as u64 + 2, &fields, &values);
             batch.sources.push(batch::SourceRecord {
-                key: Cell::key_text(&key_cells),
+                key,
                 key_cells,
                 line: i as u64 + 2,
                 record: format!("{c},{y},{p},{l}").into_bytes(),
